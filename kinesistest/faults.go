@@ -1,0 +1,248 @@
+package kinesistest
+
+import (
+	"strings"
+	"time"
+)
+
+// Match selects the calls a fault applies to. Empty fields match anything.
+type Match struct {
+	// Op is an operation name such as "GetRecords" or "SubscribeToShard".
+	Op string
+	// Stream is a stream name or ARN. A GetRecords call is about the stream
+	// of its shard iterator.
+	Stream string
+	// Shard is a shard id such as "shardId-000000000001".
+	Shard string
+	// Consumer is an EFO consumer name or ARN.
+	Consumer string
+}
+
+func (m Match) matches(c Match) bool {
+	norm := func(s, sep string, name func(string) string) string {
+		if strings.Contains(s, sep) {
+			return name(s)
+		}
+		return s
+	}
+	stream := norm(m.Stream, ":stream/", streamNameOf)
+	cons := norm(m.Consumer, "/consumer/", consumerNameOf)
+	return (m.Op == "" || m.Op == c.Op) &&
+		(stream == "" || stream == c.Stream) &&
+		(m.Shard == "" || m.Shard == c.Shard) &&
+		(cons == "" || cons == c.Consumer)
+}
+
+type kind int
+
+const (
+	kindPass kind = iota
+	kindError
+	kindLatency
+	kindDrop
+	kindFailRecords
+	kindCutStream
+	kindStreamException
+)
+
+// Action is what an injected fault does to a call it hits.
+type Action struct {
+	kind        kind
+	code        string
+	latency     time.Duration
+	fraction    float64
+	afterEvents int
+}
+
+// throttleCode stands for the throttling error of the operation hit.
+const throttleCode = "kinesistest.Throttle"
+
+var (
+	// Pass lets the call through untouched; use it in Script.
+	Pass = Action{}
+	// Throttle fails the call as the service does when a limit is exceeded:
+	// ProvisionedThroughputExceededException for GetRecords,
+	// GetShardIterator, PutRecord and PutRecords, LimitExceededException for
+	// every other operation.
+	Throttle = Action{kind: kindError, code: throttleCode}
+	// InternalFailure fails the call with HTTP 500 InternalFailureException.
+	InternalFailure = Action{kind: kindError, code: CodeInternalFailure}
+	// ServiceUnavailable fails the call with HTTP 503.
+	ServiceUnavailable = Action{kind: kindError, code: CodeServiceUnavailable}
+	// ExpiredIterator fails the call with ExpiredIteratorException.
+	ExpiredIterator = Action{kind: kindError, code: CodeExpiredIterator}
+	// DropConnection ends the exchange without a response: a connection
+	// reset on the in-process transport, a closed connection over HTTP.
+	DropConnection = Action{kind: kindDrop}
+)
+
+// Fail fails the call with the given error code (one of the Code
+// constants, or any other) and the HTTP status the service uses for it.
+func Fail(code string) Action { return Action{kind: kindError, code: code} }
+
+// Latency delays the call by d on the fake's clock, then serves it.
+func Latency(d time.Duration) Action { return Action{kind: kindLatency, latency: d} }
+
+// FailRecords makes PutRecords fail each record with the given chance
+// (between 0 and 1) and error code, as a partial failure: the call succeeds
+// and reports FailedRecordCount. An empty code means
+// ProvisionedThroughputExceededException.
+func FailRecords(fraction float64, code string) Action {
+	if code == "" {
+		code = CodeThroughputExceeded
+	}
+	return Action{kind: kindFailRecords, fraction: fraction, code: code}
+}
+
+// CutStream drops a SubscribeToShard connection after it has sent
+// afterEvents events, mid-stream, without an exception message.
+func CutStream(afterEvents int) Action {
+	return Action{kind: kindCutStream, afterEvents: max(afterEvents, 0)}
+}
+
+// StreamException ends a SubscribeToShard stream with an exception message
+// of the given code (for example ResourceInUseException or
+// InternalFailureException) after it has sent afterEvents events.
+func StreamException(code string, afterEvents int) Action {
+	return Action{kind: kindStreamException, code: code, afterEvents: max(afterEvents, 0)}
+}
+
+// Fault is a rule that makes matching calls fail or slow down.
+type Fault struct {
+	Match
+	// Action is what happens to a call the fault hits.
+	Action Action
+	// Times bounds how many calls the fault hits; 0 means no bound.
+	Times int
+	// Probability, between 0 and 1 exclusive, hits each matching call with
+	// that chance, drawn from the fake's seeded source (see WithSeed). 0 (or 1
+	// and above) hits every matching call.
+	Probability float64
+}
+
+// Injected is a fault in force. Its methods are safe for concurrent use.
+type Injected struct {
+	f       *Fake
+	fault   Fault
+	script  []Action
+	seen    int
+	hits    int
+	removed bool
+}
+
+// Inject puts a fault in force until it is removed or exhausted. Faults are
+// tried in the order they were injected; the first that hits a call decides
+// what happens to it. Helpers of the Fake are never faulted.
+func (f *Fake) Inject(fault Fault) *Injected {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := &Injected{f: f, fault: fault}
+	f.faults = append(f.faults, in)
+	return in
+}
+
+// Script gives the n-th call matching m the n-th action (Pass lets a call
+// through); calls after the last action pass. For example
+// Script(Match{Op: "GetRecords"}, Throttle, Throttle, Pass) fails two calls,
+// then lets them succeed.
+func (f *Fake) Script(m Match, steps ...Action) *Injected {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := &Injected{f: f, fault: Fault{Match: m}, script: steps}
+	f.faults = append(f.faults, in)
+	return in
+}
+
+// Hits returns how many calls the fault has hit.
+func (in *Injected) Hits() int {
+	in.f.mu.Lock()
+	defer in.f.mu.Unlock()
+	return in.hits
+}
+
+// Remove takes the fault out of force.
+func (in *Injected) Remove() {
+	in.f.mu.Lock()
+	defer in.f.mu.Unlock()
+	in.removed = true
+}
+
+// ClearFaults takes every injected fault out of force.
+func (f *Fake) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, in := range f.faults {
+		in.removed = true
+	}
+	f.faults = nil
+}
+
+// chance draws true with probability p. Callers hold f.mu.
+func (f *Fake) chance(p float64) bool {
+	if p <= 0 || p >= 1 {
+		return p >= 1 || p <= 0
+	}
+	return f.rng.Float64() < p
+}
+
+// pick finds the action of the first fault hitting c. Callers hold f.mu.
+func (f *Fake) pick(c *call) (Action, bool) {
+	for _, in := range f.faults {
+		if in.removed || !in.fault.matches(c.match) {
+			continue
+		}
+		if in.script != nil {
+			if in.seen >= len(in.script) {
+				continue
+			}
+			a := in.script[in.seen]
+			in.seen++
+			if a.kind == kindPass {
+				continue
+			}
+			in.hits++
+			return a, true
+		}
+		if in.fault.Times > 0 && in.hits >= in.fault.Times {
+			continue
+		}
+		if !f.chance(in.fault.Probability) {
+			continue
+		}
+		in.hits++
+		return in.fault.Action, true
+	}
+	return Action{}, false
+}
+
+// applyFault applies the injected fault that hits c, if any: it returns the
+// error to answer with, or nil after a delay or when the fault's effect
+// belongs to the operation (c.fault).
+func (f *Fake) applyFault(c *call) *apiError {
+	f.mu.Lock()
+	a, ok := f.pick(c)
+	f.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	switch a.kind {
+	case kindLatency:
+		f.sleep(c.ctx, a.latency)
+		return nil
+	case kindDrop:
+		return &apiError{code: dropConnection}
+	case kindError:
+		code := a.code
+		if code == throttleCode {
+			code = CodeLimitExceeded
+			switch c.op {
+			case "GetRecords", "GetShardIterator", "PutRecord", "PutRecords":
+				code = CodeThroughputExceeded
+			}
+		}
+		return errorf(code, "injected fault on %s", c.op)
+	default:
+		c.fault = &a
+		return nil
+	}
+}

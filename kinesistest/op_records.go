@@ -1,0 +1,496 @@
+package kinesistest
+
+// Data-plane operations: PutRecord, PutRecords, GetShardIterator, GetRecords.
+//
+// Behavior:
+//   - A record goes to the open shard whose hash key range holds its
+//     ExplicitHashKey, or else the MD5 of its partition key read as a 128-bit
+//     number. Sequence numbers are unique in the stream, grow with every
+//     record and compare as big integers.
+//   - Shard iterators are opaque, expire 5 minutes after they were issued
+//     (ExpiredIteratorException), and name the stream instance: an iterator of
+//     a deleted stream is ResourceNotFoundException even if a stream of the
+//     same name was created since.
+//   - GetRecords returns at most Limit (default and maximum 10,000) records and
+//     10 MiB. MillisBehindLatest is 0 when the response reaches the tip of the
+//     shard and at least 1 otherwise. At the end of a closed shard the response
+//     has ChildShards and no NextShardIterator.
+//   - AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER positions before the shard's
+//     retention horizon (see Fake.Trim) are InvalidArgumentException.
+//   - With WithServiceLimits, the per-shard read and write limits apply (see
+//     Limits).
+//
+// Not implemented: KMS encryption, SequenceNumberForOrdering semantics (it is
+// accepted and ignored, as ordering within a shard already holds).
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type putRecordReq struct {
+	streamRef
+	PartitionKey              *string `json:"PartitionKey"`
+	Data                      []byte  `json:"Data"`
+	ExplicitHashKey           *string `json:"ExplicitHashKey"`
+	SequenceNumberForOrdering *string `json:"SequenceNumberForOrdering"`
+}
+
+type putEntry struct {
+	pk, ehk string
+	hasEHK  bool
+	data    []byte
+}
+
+// checkEntry validates one record to put.
+func checkEntry(e putEntry, field string) *apiError {
+	if n := len([]rune(e.pk)); n < 1 || n > 256 {
+		return validation("1 validation error detected: Value at '%spartitionKey' failed to satisfy constraint: Member must have length between 1 and 256", field)
+	}
+	if len(e.data)+len(e.pk) > maxRecordBytes {
+		return validation("1 validation error detected: Value at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", field, maxRecordBytes)
+	}
+	if e.hasEHK {
+		if _, ok := parseHashKey(e.ehk); !ok {
+			return invalidArg("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", e.ehk)
+		}
+	}
+	return nil
+}
+
+func opPutRecord(f *Fake, c *call, r *putRecordReq) (any, *apiError) {
+	e := putEntry{data: r.Data}
+	if r.PartitionKey != nil {
+		e.pk = *r.PartitionKey
+	}
+	if r.ExplicitHashKey != nil {
+		e.ehk, e.hasEHK = *r.ExplicitHashKey, true
+	}
+	if err := checkEntry(e, ""); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.resolve(&r.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	sh, rec, err := f.put(s, e, f.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"ShardId": sh.id, "SequenceNumber": rec.seq, "EncryptionType": "NONE"}, nil
+}
+
+// put stores one record. Callers hold f.mu and have validated e.
+func (f *Fake) put(s *stream, e putEntry, now time.Time) (*shard, *record, *apiError) {
+	if err := s.ready(now); err != nil {
+		return nil, nil, err
+	}
+	key := partitionHash(e.pk)
+	if e.hasEHK {
+		key, _ = parseHashKey(e.ehk)
+	}
+	sh := s.shardFor(key)
+	if sh == nil {
+		return nil, nil, errorf(CodeInternalFailure, "no open shard of %s holds hash key %s", s.name, key)
+	}
+	if f.cfg.limits != nil && !sh.writes.allow(now, len(e.data)+len(e.pk), f.cfg.limits) {
+		return nil, nil, errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, f.cfg.account)
+	}
+	c := s.nextSeq()
+	sh.records = append(sh.records, record{counter: c, seq: formatSeq(c, sh.index), pk: e.pk, data: e.data, arrival: now})
+	sh.wake()
+	return sh, &sh.records[len(sh.records)-1], nil
+}
+
+type putRecordsEntry struct {
+	PartitionKey    *string `json:"PartitionKey"`
+	Data            []byte  `json:"Data"`
+	ExplicitHashKey *string `json:"ExplicitHashKey"`
+}
+
+type putRecordsReq struct {
+	streamRef
+	Records []putRecordsEntry `json:"Records"`
+}
+
+type putRecordsResult struct {
+	SequenceNumber string `json:"SequenceNumber,omitempty"`
+	ShardId        string `json:"ShardId,omitempty"`
+	ErrorCode      string `json:"ErrorCode,omitempty"`
+	ErrorMessage   string `json:"ErrorMessage,omitempty"`
+}
+
+func opPutRecords(f *Fake, c *call, r *putRecordsReq) (any, *apiError) {
+	if n := len(r.Records); n < 1 || n > maxPutRecordsCount {
+		return nil, validation("1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and %d", maxPutRecordsCount)
+	}
+	entries := make([]putEntry, len(r.Records))
+	total := 0
+	for i, rec := range r.Records {
+		e := putEntry{data: rec.Data}
+		if rec.PartitionKey != nil {
+			e.pk = *rec.PartitionKey
+		}
+		if rec.ExplicitHashKey != nil {
+			e.ehk, e.hasEHK = *rec.ExplicitHashKey, true
+		}
+		if err := checkEntry(e, "records."+strconv.Itoa(i+1)+".member."); err != nil {
+			return nil, err
+		}
+		total += len(e.data) + len(e.pk)
+		entries[i] = e
+	}
+	if total > maxPutRecordsBytes {
+		return nil, invalidArg("Records size exceeds %d bytes", maxPutRecordsBytes)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.resolve(&r.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	now := f.clock.Now()
+	if err := s.ready(now); err != nil {
+		return nil, err
+	}
+	out := make([]putRecordsResult, len(entries))
+	failed := 0
+	for i, e := range entries {
+		if c.fault != nil && c.fault.kind == kindFailRecords && f.chance(c.fault.fraction) {
+			out[i] = putRecordsResult{ErrorCode: c.fault.code, ErrorMessage: "injected failure"}
+			failed++
+			continue
+		}
+		sh, rec, err := f.put(s, e, now)
+		if err != nil {
+			out[i] = putRecordsResult{ErrorCode: err.code, ErrorMessage: err.message}
+			failed++
+			continue
+		}
+		out[i] = putRecordsResult{SequenceNumber: rec.seq, ShardId: sh.id}
+	}
+	return map[string]any{"FailedRecordCount": failed, "Records": out, "EncryptionType": "NONE"}, nil
+}
+
+// iterator is the content of a shard iterator.
+type iterator struct {
+	stream string
+	gen    uint64
+	shard  int
+	pos    uint64 // the counter of the next record to read
+	issued int64  // clock time, in ns
+}
+
+func (it iterator) encode() string {
+	b := make([]byte, 0, 96)
+	b = append(b, it.stream...)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, it.gen, 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(it.shard), 10)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, it.pos, 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, it.issued, 10)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeIterator(s string) (iterator, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return iterator{}, false
+	}
+	parts := strings.Split(string(b), "\x00")
+	if len(parts) != 5 {
+		return iterator{}, false
+	}
+	var it iterator
+	var e1, e2, e3, e4 error
+	it.stream = parts[0]
+	it.gen, e1 = strconv.ParseUint(parts[1], 10, 64)
+	it.shard, e2 = strconv.Atoi(parts[2])
+	it.pos, e3 = strconv.ParseUint(parts[3], 10, 64)
+	it.issued, e4 = strconv.ParseInt(parts[4], 10, 64)
+	if e1 != nil || e2 != nil || e3 != nil || e4 != nil || it.shard < 0 {
+		return iterator{}, false
+	}
+	return it, true
+}
+
+type getShardIteratorReq struct {
+	streamRef
+	ShardId                *string `json:"ShardId"`
+	ShardIteratorType      *string `json:"ShardIteratorType"`
+	StartingSequenceNumber *string `json:"StartingSequenceNumber"`
+	Timestamp              *epoch  `json:"Timestamp"`
+}
+
+func (r *getShardIteratorReq) keys(f *Fake) Match {
+	m := r.streamRef.keys(f)
+	if r.ShardId != nil {
+		m.Shard = *r.ShardId
+	}
+	return m
+}
+
+func opGetShardIterator(f *Fake, c *call, r *getShardIteratorReq) (any, *apiError) {
+	if r.ShardId == nil || r.ShardIteratorType == nil {
+		return nil, validation("ShardId and ShardIteratorType are required")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.resolve(&r.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	now := f.clock.Now()
+	if err := s.ready(now); err != nil {
+		return nil, err
+	}
+	sh := s.byID[*r.ShardId]
+	if sh == nil || sh.gone {
+		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
+	}
+	if f.cfg.limits != nil && !sh.reads.allowIterator(now, f.cfg.limits) {
+		return nil, errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, f.cfg.account)
+	}
+	pos, err := sh.position(*r.ShardIteratorType, r.StartingSequenceNumber, r.Timestamp)
+	if err != nil {
+		return nil, err
+	}
+	it := iterator{stream: s.name, gen: s.gen, shard: sh.index, pos: pos, issued: now.UnixNano()}
+	return map[string]string{"ShardIterator": it.encode()}, nil
+}
+
+// position turns a starting position into the counter of the next record to
+// read. Callers hold f.mu.
+func (sh *shard) position(typ string, seq *string, ts *epoch) (uint64, *apiError) {
+	s := sh.stream
+	switch typ {
+	case "TRIM_HORIZON":
+		return sh.startCounter, nil
+	case "LATEST":
+		return s.counter + 1, nil
+	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
+		if seq == nil {
+			return 0, invalidArg("StartingSequenceNumber is required for %s", typ)
+		}
+		c, idx, ok := parseSeq(*seq)
+		if !ok || idx != sh.index || c < sh.startCounter || (!sh.open() && c > sh.endCounter) {
+			return 0, invalidArg("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.", *seq, sh.id, s.name, "")
+		}
+		if typ == "AFTER_SEQUENCE_NUMBER" {
+			c++
+		}
+		if c < sh.trimmedBelow {
+			return 0, invalidArg("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s is invalid: the record is past the stream's retention period (trim horizon)", *seq, sh.id, s.name)
+		}
+		return c, nil
+	case "AT_TIMESTAMP":
+		if ts == nil {
+			return 0, invalidArg("Timestamp is required for AT_TIMESTAMP")
+		}
+		// arrival times never decrease along a shard
+		i := sort.Search(len(sh.records), func(i int) bool { return !sh.records[i].arrival.Before(ts.Time) })
+		if i < len(sh.records) {
+			return sh.records[i].counter, nil
+		}
+		return s.counter + 1, nil
+	default:
+		return 0, validation("1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]", typ)
+	}
+}
+
+type getRecordsReq struct {
+	ShardIterator *string `json:"ShardIterator"`
+	Limit         *int    `json:"Limit"`
+	StreamARN     *string `json:"StreamARN"`
+}
+
+func (r *getRecordsReq) keys(f *Fake) Match {
+	if r.ShardIterator == nil {
+		return Match{}
+	}
+	it, ok := decodeIterator(*r.ShardIterator)
+	if !ok {
+		return Match{}
+	}
+	return Match{Stream: it.stream, Shard: fmt.Sprintf("shardId-%012d", it.shard)}
+}
+
+// getRecordsResp is encoded by hand: GetRecords is the hot path of every
+// consumer benchmark.
+type getRecordsResp struct {
+	records  []record
+	next     string
+	behind   int64
+	children []childShard
+}
+
+type childShard struct {
+	ShardId      string   `json:"ShardId"`
+	ParentShards []string `json:"ParentShards"`
+	HashKeyRange struct {
+		StartingHashKey string `json:"StartingHashKey"`
+		EndingHashKey   string `json:"EndingHashKey"`
+	} `json:"HashKeyRange"`
+}
+
+func opGetRecords(f *Fake, c *call, r *getRecordsReq) (any, *apiError) {
+	if r.ShardIterator == nil {
+		return nil, validation("1 validation error detected: Value null at 'shardIterator' failed to satisfy constraint: Member must not be null")
+	}
+	limit := maxGetRecordsLimit
+	if r.Limit != nil {
+		if *r.Limit < 1 {
+			return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *r.Limit)
+		}
+		if *r.Limit > maxGetRecordsLimit {
+			return nil, invalidArg("Limit %d is greater than %d", *r.Limit, maxGetRecordsLimit)
+		}
+		limit = *r.Limit
+	}
+	it, ok := decodeIterator(*r.ShardIterator)
+	if !ok {
+		return nil, invalidArg("Invalid ShardIterator.")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.streams[it.stream]
+	if s == nil || s.gen != it.gen || it.shard >= len(s.shards) {
+		return nil, notFound("Stream %s under account %s not found.", it.stream, f.cfg.account)
+	}
+	if r.StreamARN != nil && *r.StreamARN != s.arn {
+		return nil, invalidArg("StreamARN %s does not match the shard iterator", *r.StreamARN)
+	}
+	sh := s.shards[it.shard]
+	now := f.clock.Now()
+	if now.Sub(time.Unix(0, it.issued)) > iteratorLifetime {
+		return nil, errorf(CodeExpiredIterator, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of 300000 milliseconds.", time.Unix(0, it.issued).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if sh.gone {
+		return nil, notFound("Shard %s in stream %s under account %s does not exist", sh.id, s.name, f.cfg.account)
+	}
+	if f.cfg.limits != nil && !sh.reads.allowCall(now, f.cfg.limits) {
+		return nil, errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, f.cfg.account)
+	}
+	i := sh.indexAt(it.pos)
+	j, bytes := i, 0
+	for j < len(sh.records) && j-i < limit {
+		n := sh.records[j].size()
+		if bytes+n > maxGetRecordsBytes && j > i {
+			break
+		}
+		bytes += n
+		j++
+	}
+	resp := &getRecordsResp{records: sh.records[i:j]}
+	if f.cfg.limits != nil {
+		sh.reads.charge(now, bytes, f.cfg.limits)
+	}
+	next := it.pos
+	if j > i {
+		next = sh.records[j-1].counter + 1
+	}
+	switch {
+	case sh.atEnd(next):
+		resp.children = s.childShards(sh)
+	default:
+		resp.next = iterator{stream: s.name, gen: s.gen, shard: sh.index, pos: next, issued: now.UnixNano()}.encode()
+	}
+	if j < len(sh.records) {
+		resp.behind = max(1, now.Sub(sh.records[j].arrival).Milliseconds())
+	}
+	return resp, nil
+}
+
+// childShards describes the children of sh. Callers hold f.mu.
+func (s *stream) childShards(sh *shard) []childShard {
+	out := make([]childShard, 0, len(sh.children))
+	for _, id := range sh.children {
+		ch := s.byID[id]
+		var cs childShard
+		cs.ShardId = ch.id
+		cs.ParentShards = []string{ch.parent}
+		if ch.adjacent != "" {
+			cs.ParentShards = append(cs.ParentShards, ch.adjacent)
+		}
+		cs.HashKeyRange.StartingHashKey = ch.loStr
+		cs.HashKeyRange.EndingHashKey = ch.hiStr
+		out = append(out, cs)
+	}
+	return out
+}
+
+func (r *getRecordsResp) appendJSON(b []byte) []byte {
+	size := 64 + len(r.next)
+	for i := range r.records {
+		size += 120 + len(r.records[i].pk) + base64.StdEncoding.EncodedLen(len(r.records[i].data))
+	}
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+	b = append(b, `{"Records":`...)
+	b = appendRecordsJSON(b, r.records)
+	b = append(b, `,"MillisBehindLatest":`...)
+	b = strconv.AppendInt(b, r.behind, 10)
+	if r.next != "" {
+		b = append(b, `,"NextShardIterator":"`...)
+		b = append(b, r.next...)
+		b = append(b, '"')
+	}
+	if r.children != nil {
+		b = append(b, `,"ChildShards":`...)
+		b = appendChildShards(b, r.children)
+	}
+	return append(b, '}')
+}
+
+// appendRecordsJSON appends records as a JSON array of Kinesis records.
+func appendRecordsJSON(b []byte, records []record) []byte {
+	b = append(b, '[')
+	for i := range records {
+		rec := &records[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"SequenceNumber":"`...)
+		b = append(b, rec.seq...)
+		b = append(b, `","ApproximateArrivalTimestamp":`...)
+		b = appendEpoch(b, rec.arrival)
+		b = append(b, `,"Data":"`...)
+		b = base64.StdEncoding.AppendEncode(b, rec.data)
+		b = append(b, `","PartitionKey":`...)
+		b = appendJSONString(b, rec.pk)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendChildShards(b []byte, children []childShard) []byte {
+	if children == nil {
+		children = []childShard{}
+	}
+	cs, _ := json.Marshal(children)
+	return append(b, cs...)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

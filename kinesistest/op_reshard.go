@@ -1,0 +1,250 @@
+package kinesistest
+
+// Resharding: SplitShard, MergeShards, UpdateShardCount.
+//
+// Behavior:
+//   - A split closes the parent and opens two children covering
+//     [start, NewStartingHashKey-1] and [NewStartingHashKey, end]; a merge
+//     closes both parents and opens one child with ParentShardId and
+//     AdjacentParentShardId. The new shards exist at once; the stream is
+//     UPDATING for ReshardDelay, during which further resharding is
+//     ResourceInUseException.
+//   - Resharding a closed shard, merging shards that are not adjacent, or a
+//     NewStartingHashKey outside the parent's range is InvalidArgumentException
+//     (a shard that does not exist: ResourceNotFoundException).
+//   - UpdateShardCount with UNIFORM_SCALING reaches the target through real
+//     splits and merges, so every new shard has one or two parents, as on the
+//     service. The target must lie within half and double the open shard count.
+
+import (
+	"math/big"
+	"slices"
+	"time"
+)
+
+type splitShardReq struct {
+	streamRef
+	ShardToSplit       *string `json:"ShardToSplit"`
+	NewStartingHashKey *string `json:"NewStartingHashKey"`
+}
+
+func (r *splitShardReq) keys(f *Fake) Match {
+	m := r.streamRef.keys(f)
+	if r.ShardToSplit != nil {
+		m.Shard = *r.ShardToSplit
+	}
+	return m
+}
+
+func opSplitShard(f *Fake, c *call, r *splitShardReq) (any, *apiError) {
+	if r.ShardToSplit == nil || r.NewStartingHashKey == nil {
+		return nil, validation("ShardToSplit and NewStartingHashKey are required")
+	}
+	key, ok := parseHashKey(*r.NewStartingHashKey)
+	if !ok {
+		return nil, invalidArg("NewStartingHashKey %q is not a hash key between 0 and 2^128-1", *r.NewStartingHashKey)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.resolve(&r.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	now := f.clock.Now()
+	if err := f.canReshard(s, now, 1); err != nil {
+		return nil, err
+	}
+	if _, _, err := f.split(s, *r.ShardToSplit, key, now); err != nil {
+		return nil, err
+	}
+	s.updating = now.Add(f.cfg.reshardDelay)
+	return struct{}{}, nil
+}
+
+// canReshard checks the stream can change shape now, adding extra shards.
+func (f *Fake) canReshard(s *stream, now time.Time, extra int) *apiError {
+	switch s.status(now) {
+	case "CREATING", "UPDATING":
+		return inUse("Stream %s under account %s not ACTIVE, instead in state %s", s.name, f.cfg.account, s.status(now))
+	}
+	if f.openShardTotal()+extra > f.cfg.shardLimit {
+		return errorf(CodeLimitExceeded, "This request would exceed the shard limit for the account %s in %s. Limit: %d.", f.cfg.account, f.cfg.region, f.cfg.shardLimit)
+	}
+	return nil
+}
+
+// openShard finds an open shard of s for resharding.
+func (f *Fake) openShard(s *stream, id string) (*shard, *apiError) {
+	sh := s.byID[id]
+	if sh == nil || sh.gone {
+		return nil, notFound("Could not find shard %s in stream %s under account %s.", id, s.name, f.cfg.account)
+	}
+	if !sh.open() {
+		return nil, invalidArg("Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging or splitting.", id, s.name, f.cfg.account)
+	}
+	return sh, nil
+}
+
+// split splits shard id of s at key. Callers hold f.mu.
+func (f *Fake) split(s *stream, id string, key u128, now time.Time) (*shard, *shard, *apiError) {
+	sh, err := f.openShard(s, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if key.cmp(sh.lo) <= 0 || key.cmp(sh.hi) > 0 {
+		return nil, nil, invalidArg("NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.", key, sh.id, s.name, f.cfg.account, sh.loStr, sh.hiStr)
+	}
+	sh.close(now)
+	a := s.newShard(sh.lo, key.sub1(), sh.id, "", now)
+	b := s.newShard(key, sh.hi, sh.id, "", now)
+	sh.children = []string{a.id, b.id}
+	return a, b, nil
+}
+
+type mergeShardsReq struct {
+	streamRef
+	ShardToMerge         *string `json:"ShardToMerge"`
+	AdjacentShardToMerge *string `json:"AdjacentShardToMerge"`
+}
+
+func (r *mergeShardsReq) keys(f *Fake) Match {
+	m := r.streamRef.keys(f)
+	if r.ShardToMerge != nil {
+		m.Shard = *r.ShardToMerge
+	}
+	return m
+}
+
+func opMergeShards(f *Fake, c *call, r *mergeShardsReq) (any, *apiError) {
+	if r.ShardToMerge == nil || r.AdjacentShardToMerge == nil {
+		return nil, validation("ShardToMerge and AdjacentShardToMerge are required")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.resolve(&r.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	now := f.clock.Now()
+	if err := f.canReshard(s, now, 0); err != nil {
+		return nil, err
+	}
+	if _, err := f.merge(s, *r.ShardToMerge, *r.AdjacentShardToMerge, now); err != nil {
+		return nil, err
+	}
+	s.updating = now.Add(f.cfg.reshardDelay)
+	return struct{}{}, nil
+}
+
+// merge merges two adjacent open shards of s. Callers hold f.mu.
+func (f *Fake) merge(s *stream, id, adjacentID string, now time.Time) (*shard, *apiError) {
+	a, err := f.openShard(s, id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := f.openShard(s, adjacentID)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := a, b
+	if b.lo.cmp(a.lo) < 0 {
+		lo, hi = b, a
+	}
+	if a == b || lo.hi == maxHashKey || lo.hi.add(1) != hi.lo {
+		return nil, invalidArg("Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", id, adjacentID, s.name, f.cfg.account)
+	}
+	a.close(now)
+	b.close(now)
+	child := s.newShard(lo.lo, hi.hi, a.id, b.id, now)
+	a.children = []string{child.id}
+	b.children = []string{child.id}
+	return child, nil
+}
+
+type updateShardCountReq struct {
+	streamRef
+	TargetShardCount *int    `json:"TargetShardCount"`
+	ScalingType      *string `json:"ScalingType"`
+}
+
+func opUpdateShardCount(f *Fake, c *call, r *updateShardCountReq) (any, *apiError) {
+	if r.TargetShardCount == nil || r.ScalingType == nil {
+		return nil, validation("TargetShardCount and ScalingType are required")
+	}
+	if *r.ScalingType != "UNIFORM_SCALING" {
+		return nil, validation("ScalingType %q is not UNIFORM_SCALING", *r.ScalingType)
+	}
+	target := *r.TargetShardCount
+	if target < 1 {
+		return nil, validation("TargetShardCount must be at least 1")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.resolve(&r.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	now := f.clock.Now()
+	current := len(s.openShards())
+	if target > 2*current || 2*target < current {
+		return nil, invalidArg("UpdateShardCount cannot scale stream %s from %d to %d shards: the target must lie between half and double the open shard count", s.name, current, target)
+	}
+	if err := f.canReshard(s, now, max(0, target-current)); err != nil {
+		return nil, err
+	}
+	if err := f.scaleUniform(s, target, now); err != nil {
+		return nil, err
+	}
+	s.updating = now.Add(f.cfg.reshardDelay)
+	return map[string]any{"StreamName": s.name, "StreamARN": s.arn, "CurrentShardCount": current, "TargetShardCount": target}, nil
+}
+
+// scaleUniform reshapes the open shards of s into target even ranges: first
+// every open shard is split at each target boundary inside it, then the
+// pieces of each target range are merged pairwise until one is left.
+func (f *Fake) scaleUniform(s *stream, target int, now time.Time) *apiError {
+	ranges := uniformRanges(target)
+	for _, r := range ranges[1:] {
+		boundary := r[0]
+		for _, sh := range s.openShards() {
+			if sh.lo.cmp(boundary) < 0 && boundary.cmp(sh.hi) <= 0 {
+				if _, _, err := f.split(s, sh.id, boundary, now); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	for _, r := range ranges {
+		for {
+			var inside []*shard
+			for _, sh := range s.openShards() {
+				if r[0].cmp(sh.lo) <= 0 && sh.hi.cmp(r[1]) <= 0 {
+					inside = append(inside, sh)
+				}
+			}
+			if len(inside) <= 1 {
+				break
+			}
+			// open shards are listed in creation order; merge the two lowest
+			// adjacent ones.
+			sortByRange(inside)
+			if _, err := f.merge(s, inside[0].id, inside[1].id, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortByRange(shards []*shard) {
+	slices.SortFunc(shards, func(a, b *shard) int { return a.lo.cmp(b.lo) })
+}
+
+// midpoint returns the hash key halfway through sh's range, where the Split
+// helper splits.
+func (sh *shard) midpoint() u128 {
+	sum := new(big.Int).Add(sh.lo.big(), sh.hi.big())
+	sum.Add(sum, big.NewInt(1))
+	return fromBig(sum.Rsh(sum, 1))
+}

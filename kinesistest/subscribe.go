@@ -1,0 +1,394 @@
+package kinesistest
+
+// SubscribeToShard: the Enhanced Fan-Out event stream.
+//
+// Behavior:
+//   - The consumer must be ACTIVE (else ResourceInUseException) and the shard
+//     must exist (else ResourceNotFoundException); these errors are ordinary
+//     HTTP 400 JSON errors, before any event.
+//   - The response is an application/vnd.amazon.eventstream stream whose first
+//     message is the initial-response event. A SubscribeToShardEvent follows at
+//     once, then one whenever records arrive, and an empty one every
+//     SubscriptionHeartbeat while nothing does. Each event carries at most
+//     10,000 records and 1 MiB, the ContinuationSequenceNumber to resume from
+//     and MillisBehindLatest.
+//   - At the end of a closed shard the last event carries ChildShards and no
+//     ContinuationSequenceNumber, and the stream ends.
+//   - A subscription ends cleanly after 5 minutes on the fake's clock.
+//   - A second SubscribeToShard for the same consumer and shard within 5 s of
+//     a successful one is ResourceInUseException; after that the new one takes
+//     over and the old stream ends with a ResourceInUseException exception
+//     message.
+//   - Deregistering the consumer or deleting the stream ends its streams with a
+//     ResourceNotFoundException exception message.
+//   - With WithServiceLimits: 1 call per second per consumer and shard
+//     (LimitExceededException) and 2 MiB/s per consumer and shard.
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/smithy-go/eventstream"
+)
+
+const maxEventBytes = 1 << 20
+
+// Subscription describes one SubscribeToShard call the fake accepted.
+type Subscription struct {
+	ConsumerARN      string
+	ConsumerName     string
+	StreamName       string
+	ShardID          string
+	StartingPosition StartingPosition
+	Started          time.Time
+	// Ended is zero while the subscription is open.
+	Ended time.Time
+	// EndReason says why it ended: "lifetime" (5 minutes), "shard end",
+	// "client closed", "fake closed", "cut" (an injected dropped connection)
+	// or the code of the exception message that ended it.
+	EndReason string
+	// Events counts SubscribeToShardEvent messages sent, Records the records
+	// they carried.
+	Events  int
+	Records int
+}
+
+// StartingPosition is where a subscription asked to start.
+type StartingPosition struct {
+	Type           string
+	SequenceNumber string
+	Timestamp      time.Time
+}
+
+// Subscriptions returns every subscription the fake accepted, oldest first,
+// open ones included.
+func (f *Fake) Subscriptions() []Subscription {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Subscription, len(f.subs))
+	for i, s := range f.subs {
+		out[i] = s.info
+	}
+	return out
+}
+
+type subscription struct {
+	f        *Fake
+	consumer *consumer
+	shard    *shard
+	info     Subscription // guarded by f.mu
+	pos      uint64
+	stop     chan struct{} // closed by end
+	stopCode string        // guarded by f.mu
+	stopMsg  string
+	bucket   tokenBucket
+}
+
+// end asks the subscription to stop with an exception message. Callers hold
+// f.mu.
+func (s *subscription) end(code, msg string) {
+	if s.stopCode != "" {
+		return
+	}
+	s.stopCode, s.stopMsg = code, msg
+	close(s.stop)
+}
+
+type subscribeReq struct {
+	ConsumerARN      *string `json:"ConsumerARN"`
+	ShardId          *string `json:"ShardId"`
+	StartingPosition *struct {
+		Type           *string `json:"Type"`
+		SequenceNumber *string `json:"SequenceNumber"`
+		Timestamp      *epoch  `json:"Timestamp"`
+	} `json:"StartingPosition"`
+}
+
+func (r *subscribeReq) keys(f *Fake) Match {
+	m := (&consumerRef{ConsumerARN: r.ConsumerARN}).keys(f)
+	if r.ShardId != nil {
+		m.Shard = *r.ShardId
+	}
+	return m
+}
+
+func opSubscribeToShard(f *Fake, c *call, r *subscribeReq) (any, *apiError) {
+	if r.ConsumerARN == nil || r.ShardId == nil || r.StartingPosition == nil || r.StartingPosition.Type == nil {
+		return nil, validation("ConsumerARN, ShardId and StartingPosition are required")
+	}
+	sub, err := f.subscribe(r)
+	if err != nil {
+		return nil, err
+	}
+	sub.serve(c)
+	return streamed{}, nil
+}
+
+func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cons, err := f.findConsumer(&consumerRef{ConsumerARN: r.ConsumerARN})
+	if err != nil {
+		return nil, err
+	}
+	now := f.clock.Now()
+	if st := cons.status(now); st != "ACTIVE" {
+		return nil, inUse("Consumer %s is not in ACTIVE state (it is %s).", cons.arn, st)
+	}
+	s := cons.stream
+	if err := s.ready(now); err != nil {
+		return nil, err
+	}
+	sh := s.byID[*r.ShardId]
+	if sh == nil || sh.gone {
+		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
+	}
+	key := cons.arn + "/" + sh.id
+	if f.cfg.limits != nil {
+		if last, ok := f.subCalls[key]; ok && now.Sub(last) < time.Second/time.Duration(f.cfg.limits.SubscribesPerSecond) {
+			f.subCalls[key] = now
+			return nil, errorf(CodeLimitExceeded, "Rate exceeded for consumer %s and shard %s", cons.arn, sh.id)
+		}
+		f.subCalls[key] = now
+	}
+	if last, ok := f.lastSubscribe[key]; ok && now.Sub(last) < subscribeTakeover {
+		return nil, inUse("Another active subscription exists for this consumer: %s", key)
+	}
+	sp := r.StartingPosition
+	pos, err := sh.position(*sp.Type, sp.SequenceNumber, sp.Timestamp)
+	if err != nil {
+		return nil, err
+	}
+	if old := f.active[key]; old != nil {
+		old.end(CodeResourceInUse, "Another subscription took over consumer "+cons.arn+" on shard "+sh.id)
+	}
+	sub := &subscription{
+		f:        f,
+		consumer: cons,
+		shard:    sh,
+		pos:      pos,
+		stop:     make(chan struct{}),
+		info: Subscription{
+			ConsumerARN:      cons.arn,
+			ConsumerName:     cons.name,
+			StreamName:       s.name,
+			ShardID:          sh.id,
+			StartingPosition: StartingPosition{Type: *sp.Type},
+			Started:          now,
+		},
+	}
+	if sp.SequenceNumber != nil {
+		sub.info.StartingPosition.SequenceNumber = *sp.SequenceNumber
+	}
+	if sp.Timestamp != nil {
+		sub.info.StartingPosition.Timestamp = sp.Timestamp.Time
+	}
+	if f.cfg.limits != nil {
+		sub.bucket = newBucket(float64(f.cfg.limits.EFOBytesPerSecond), now)
+	}
+	f.active[key] = sub
+	f.lastSubscribe[key] = now
+	f.subs = append(f.subs, sub)
+	return sub, nil
+}
+
+// finish records why the subscription ended and forgets it as active.
+func (s *subscription) finish(reason string) {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s.info.Ended = f.clock.Now()
+	s.info.EndReason = reason
+	key := s.consumer.arn + "/" + s.shard.id
+	if f.active[key] == s {
+		delete(f.active, key)
+	}
+}
+
+// event is one batch taken from the shard for a SubscribeToShardEvent.
+type event struct {
+	records      []record
+	continuation string
+	behind       int64
+	children     []childShard
+	end          bool
+}
+
+// next takes the next event, or reports why the stream must stop. Callers
+// hold f.mu.
+func (s *subscription) next(now time.Time) (ev event, stopCode, stopMsg string) {
+	f, sh := s.f, s.shard
+	if s.stopCode != "" {
+		return ev, s.stopCode, s.stopMsg
+	}
+	if sh.gone || f.streams[sh.stream.name] != sh.stream || f.consumers[s.consumer.arn] != s.consumer {
+		return ev, CodeResourceNotFound, "Stream " + sh.stream.arn + " or consumer " + s.consumer.arn + " no longer exists"
+	}
+	i := sh.indexAt(s.pos)
+	j, bytes := i, 0
+	for j < len(sh.records) && j-i < f.cfg.maxEventRecord {
+		n := sh.records[j].size()
+		if bytes+n > maxEventBytes && j > i {
+			break
+		}
+		bytes += n
+		j++
+	}
+	ev.records = sh.records[i:j]
+	if j > i {
+		s.pos = sh.records[j-1].counter + 1
+	}
+	if j < len(sh.records) {
+		ev.behind = max(1, now.Sub(sh.records[j].arrival).Milliseconds())
+	}
+	if sh.atEnd(s.pos) {
+		ev.end = true
+		ev.children = sh.stream.childShards(sh)
+	} else {
+		last := max(s.pos, sh.trimmedBelow, sh.startCounter+1) - 1
+		ev.continuation = formatSeq(last, sh.index)
+	}
+	if f.cfg.limits != nil {
+		s.bucket.take(now, bytes)
+	}
+	return ev, "", ""
+}
+
+// serve writes the event stream until the subscription ends.
+func (s *subscription) serve(c *call) {
+	f := s.f
+	w := c.w
+	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := eventstream.NewEncoder()
+	write := func(msg eventstream.Message) bool {
+		if err := enc.Encode(w, msg); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	var initial eventstream.Message
+	initial.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.EventMessageType))
+	initial.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("initial-response"))
+	initial.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
+	initial.Payload = []byte("{}")
+	if !write(initial) {
+		s.finish("client closed")
+		return
+	}
+
+	lifetime := f.clock.After(subscriptionLifetime)
+	var heartbeat <-chan time.Time
+	sent := 0
+	for {
+		f.mu.Lock()
+		now := f.clock.Now()
+		if f.cfg.limits != nil {
+			if wait := s.bucket.wait(now); wait > 0 {
+				f.mu.Unlock()
+				if !f.sleep(c.ctx, wait) {
+					s.finish("client closed")
+					return
+				}
+				continue
+			}
+		}
+		ev, code, msg := s.next(now)
+		notify := s.shard.notify
+		f.mu.Unlock()
+
+		if code != "" {
+			write(exceptionMessage(code, msg))
+			s.finish(code)
+			return
+		}
+		if len(ev.records) > 0 || ev.end || heartbeat == nil || sent == 0 {
+			if fa := c.fault; fa != nil && sent >= fa.afterEvents {
+				switch fa.kind {
+				case kindCutStream:
+					s.finish("cut")
+					dropConn(w)
+					return
+				case kindStreamException:
+					write(exceptionMessage(fa.code, "injected exception"))
+					s.finish(fa.code)
+					return
+				}
+			}
+			if !write(eventMessage(&ev)) {
+				s.finish("client closed")
+				return
+			}
+			sent++
+			f.mu.Lock()
+			s.info.Events++
+			s.info.Records += len(ev.records)
+			f.mu.Unlock()
+			if ev.end {
+				s.finish("shard end")
+				return
+			}
+			heartbeat = f.clock.After(f.cfg.heartbeat)
+			if ev.behind > 0 {
+				continue // more is waiting: send it at once
+			}
+		}
+		select {
+		case <-notify:
+		case <-heartbeat:
+			heartbeat = nil
+		case <-s.stop:
+		case <-lifetime:
+			s.finish("lifetime")
+			return
+		case <-c.ctx.Done():
+			s.finish("client closed")
+			return
+		case <-f.closed:
+			s.finish("fake closed")
+			return
+		}
+	}
+}
+
+func eventMessage(ev *event) eventstream.Message {
+	var m eventstream.Message
+	m.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.EventMessageType))
+	m.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("SubscribeToShardEvent"))
+	m.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
+	size := 128
+	for i := range ev.records {
+		size += 120 + len(ev.records[i].pk) + len(ev.records[i].data)*4/3
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"Records":`...)
+	b = appendRecordsJSON(b, ev.records)
+	b = append(b, `,"MillisBehindLatest":`...)
+	b = strconv.AppendInt(b, ev.behind, 10)
+	if ev.continuation != "" {
+		b = append(b, `,"ContinuationSequenceNumber":"`...)
+		b = append(b, ev.continuation...)
+		b = append(b, '"')
+	}
+	if ev.end {
+		b = append(b, `,"ChildShards":`...)
+		b = appendChildShards(b, ev.children)
+	}
+	m.Payload = append(b, '}')
+	return m
+}
+
+func exceptionMessage(code, msg string) eventstream.Message {
+	var m eventstream.Message
+	m.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.ExceptionMessageType))
+	m.Headers.Set(eventstream.ExceptionTypeHeader, eventstream.StringValue(code))
+	m.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
+	m.Payload = appendJSONString([]byte(`{"message":`), msg)
+	m.Payload = append(m.Payload, '}')
+	return m
+}

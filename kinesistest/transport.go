@@ -1,0 +1,195 @@
+package kinesistest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// transport is an http.RoundTripper that serves requests with the fake's
+// handler in process. Responses that the handler flushes (SubscribeToShard)
+// stream through a pipe; closing their body cancels the handler's context, as
+// closing a connection does.
+type transport struct{ fake *Fake }
+
+// errClosed is returned for requests made after Close.
+var errClosed = errors.New("kinesistest: the fake is closed")
+
+// connReset is what a dropped connection looks like to the client; the SDK
+// retries it like a real connection reset.
+var connReset = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f := t.fake
+	if !f.enter() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errClosed
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	sreq := req.Clone(ctx)
+	if sreq.Body == nil {
+		sreq.Body = http.NoBody
+	}
+	sreq.RequestURI = req.URL.RequestURI()
+	sreq.RemoteAddr = "127.0.0.1:1"
+	w := &pipeWriter{header: make(http.Header), ready: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer f.wg.Done()
+		defer cancel()
+		defer w.finish()
+		defer func() {
+			if p := recover(); p != nil {
+				w.recovered(p)
+			}
+		}()
+		f.serveHTTP(w, sreq)
+		sreq.Body.Close()
+	}()
+	select {
+	case <-w.ready:
+	case <-req.Context().Done():
+		cancel()
+		return nil, req.Context().Err()
+	}
+	if w.dropped {
+		return nil, connReset
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
+		StatusCode:    w.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        w.sent,
+		Body:          w.body,
+		ContentLength: w.length,
+		Request:       req,
+	}, nil
+}
+
+// enter registers a request in flight unless the fake is closed.
+func (f *Fake) enter() bool {
+	f.lifeMu.Lock()
+	defer f.lifeMu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.wg.Add(1)
+	return true
+}
+
+// pipeWriter is the http.ResponseWriter of the in-process transport. It
+// buffers the response until the handler returns, or until it flushes, from
+// when on it streams.
+type pipeWriter struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	buf         bytes.Buffer
+	pw          *io.PipeWriter // set once streaming
+	ready       chan struct{}  // closed when the response can be read
+	readyOnce   sync.Once
+	cancel      context.CancelFunc
+
+	// set before ready is closed, read after
+	sent    http.Header
+	body    io.ReadCloser
+	length  int64
+	dropped bool
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.sent = w.header.Clone()
+}
+
+func (w *pipeWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.pw != nil {
+		return w.pw.Write(p)
+	}
+	return w.buf.Write(p)
+}
+
+// Flush switches the response to streaming and hands it to the client.
+func (w *pipeWriter) Flush() {
+	if w.pw != nil || w.dropped {
+		return
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	pr, pw := io.Pipe()
+	w.pw = pw
+	w.body = &streamBody{Reader: io.MultiReader(bytes.NewReader(w.buf.Bytes()), pr), pr: pr, cancel: w.cancel}
+	w.length = -1
+	w.readyOnce.Do(func() { close(w.ready) })
+}
+
+// drop ends the exchange as a reset connection.
+func (w *pipeWriter) drop() {
+	if w.pw != nil {
+		w.pw.CloseWithError(connReset)
+		return
+	}
+	w.dropped = true
+	w.readyOnce.Do(func() { close(w.ready) })
+}
+
+func (w *pipeWriter) recovered(p any) {
+	if p == http.ErrAbortHandler {
+		w.drop()
+		return
+	}
+	if w.pw != nil || w.wroteHeader {
+		w.drop()
+		return
+	}
+	writeError(w, errorf(CodeInternalFailure, "kinesistest: internal error: %v", fmt.Sprint(p)))
+}
+
+// finish completes the response when the handler returns.
+func (w *pipeWriter) finish() {
+	if w.pw != nil {
+		w.pw.Close()
+		return
+	}
+	if w.dropped {
+		return
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.body = io.NopCloser(bytes.NewReader(w.buf.Bytes()))
+	w.length = int64(w.buf.Len())
+	w.readyOnce.Do(func() { close(w.ready) })
+}
+
+// streamBody is a streaming response body; closing it cancels the handler.
+type streamBody struct {
+	io.Reader
+	pr     *io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (b *streamBody) Close() error {
+	b.cancel()
+	return b.pr.CloseWithError(errors.New("kinesistest: response body closed"))
+}
