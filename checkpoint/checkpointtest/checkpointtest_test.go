@@ -1,0 +1,250 @@
+package checkpointtest_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
+)
+
+// TestMain fails the package if any goroutine outlives the tests.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// flawEnv names, in the environment of a child test process, the flaw of the
+// store TestFlawedStore runs the suite against.
+const flawEnv = "CHECKPOINTTEST_FLAW"
+
+// TestSuiteCatchesFlaws runs the suite, in a child process each, against
+// stores with one deliberate flaw, and checks that the cases meant to catch
+// it fail, while the same store without a flaw passes.
+func TestSuiteCatchesFlaws(t *testing.T) {
+	if os.Getenv(flawEnv) != "" {
+		t.Skip("in a child process")
+	}
+	if testing.Short() {
+		t.Skip("runs the suite in child processes")
+	}
+	for _, tc := range []struct {
+		flaw  string
+		fails []string // cases that must fail; none means the suite must pass
+	}{
+		{"none", nil},
+		{"stringCompare", []string{"SequenceNumbersCompareAsIntegers"}},
+		{"float64Compare", []string{"SequenceNumbersCompareAsIntegers"}},
+		{"overwrite", []string{"ForwardOnly", "PartialThenWholeRecord", "ShardEndIsFinal", "MixedForwardAndBackward"}},
+		{"endOverwritten", []string{"ShardEndIsFinal", "MixedForwardAndBackward"}},
+		{"wholeBeforeSub", []string{"PartialThenWholeRecord"}},
+		{"dropPartial", []string{"PartialThenWholeRecord", "SubSequenceNumbersRoundTrip"}},
+		{"int32Sub", []string{"SubSequenceNumbersRoundTrip"}},
+		{"ignoreApp", []string{"AppsAndStreamsIsolated"}},
+		{"joinedKey", []string{"JoinedNamesDoNotCollide"}},
+		{"noValidation", []string{"InvalidRejectedWholly"}},
+		{"validateWhileWriting", []string{"InvalidRejectedWholly"}},
+		{"ignoreCtx", []string{"DoneContext"}},
+		{"returnsInternal", []string{"CallerOwnsMaps"}},
+		{"keepsSaveMap", []string{"CallerOwnsMaps"}},
+		{"nilEmpty", []string{"EmptyLoad"}},
+		{"firstPageOnly", []string{"ThousandShards"}},
+	} {
+		t.Run(tc.flaw, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFlawedStore$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), flawEnv+"="+tc.flaw)
+			out, err := cmd.CombinedOutput()
+			switch {
+			case len(tc.fails) == 0 && err != nil:
+				t.Fatalf("the suite fails the store without a flaw: %v\n%s", err, out)
+			case len(tc.fails) > 0 && err == nil:
+				t.Fatalf("the suite passes a store with flaw %s:\n%s", tc.flaw, out)
+			}
+			for _, name := range tc.fails {
+				if !strings.Contains(string(out), "--- FAIL: TestFlawedStore/"+name+" (") {
+					t.Errorf("case %s does not catch flaw %s:\n%s", name, tc.flaw, out)
+				}
+			}
+		})
+	}
+}
+
+// TestFlawedStore runs the suite against the store with the flaw named in
+// the environment; only TestSuiteCatchesFlaws runs it.
+func TestFlawedStore(t *testing.T) {
+	flaw := os.Getenv(flawEnv)
+	if flaw == "" {
+		t.Skip("run by TestSuiteCatchesFlaws")
+	}
+	checkpointtest.RunConformanceTests(t, func(*testing.T) checkpointtest.Harness {
+		return harness{&flawed{flaw: flaw, state: make(map[nsKey]map[string]checkpoint.Checkpoint)}}
+	})
+}
+
+type harness struct{ store *flawed }
+
+func (h harness) Store() checkpoint.Store { return h.store }
+func (h harness) Names() (app, stream string) {
+	return checkpointtest.UniqueName("app"), checkpointtest.UniqueName("stream")
+}
+func (h harness) Close() {}
+
+func TestUniqueName(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 1000 {
+		n := checkpointtest.UniqueName("app")
+		if seen[n] {
+			t.Fatalf("UniqueName returned %q twice", n)
+		}
+		seen[n] = true
+		if !strings.HasPrefix(n, "app-") || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			t.Fatalf("UniqueName(%q) = %q: want the prefix, then [a-z0-9-] only", "app", n)
+		}
+	}
+}
+
+// flawed is a correct store but for the flaw it is named.
+type flawed struct {
+	flaw  string
+	mu    sync.Mutex
+	state map[nsKey]map[string]checkpoint.Checkpoint
+}
+
+type nsKey struct{ app, stream string }
+
+func (s *flawed) key(app, stream string) nsKey {
+	switch s.flaw {
+	case "ignoreApp":
+		return nsKey{"", stream}
+	case "joinedKey":
+		return nsKey{app + "/" + stream, ""}
+	}
+	return nsKey{app, stream}
+}
+
+// above reports whether n replaces o.
+func (s *flawed) above(n, o checkpoint.Checkpoint) bool {
+	positions := !n.ShardEnded && !o.ShardEnded
+	switch s.flaw {
+	case "overwrite":
+		return true
+	case "endOverwritten":
+		if o.ShardEnded {
+			return !n.ShardEnded
+		}
+	case "stringCompare":
+		if positions && n.SequenceNumber != o.SequenceNumber {
+			return n.SequenceNumber > o.SequenceNumber
+		}
+	case "float64Compare":
+		if positions {
+			a, _ := strconv.ParseFloat(n.SequenceNumber, 64)
+			b, _ := strconv.ParseFloat(o.SequenceNumber, 64)
+			if a != b {
+				return a > b
+			}
+			n.SequenceNumber = o.SequenceNumber
+		}
+	case "wholeBeforeSub":
+		if positions && checkpoint.CompareSequence(n.SequenceNumber, o.SequenceNumber) == 0 {
+			sub := func(c checkpoint.Checkpoint) int64 {
+				if !c.Partial {
+					return -1
+				}
+				return c.SubSequenceNumber
+			}
+			return sub(n) > sub(o)
+		}
+	}
+	return n.Compare(o) > 0
+}
+
+func (s *flawed) Load(ctx context.Context, app, stream string) (map[string]checkpoint.Checkpoint, error) {
+	if err := ctx.Err(); err != nil && s.flaw != "ignoreCtx" {
+		return nil, fmt.Errorf("flawed: load: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.key(app, stream)
+	stored := s.state[k]
+	switch s.flaw {
+	case "returnsInternal":
+		if stored == nil {
+			stored = make(map[string]checkpoint.Checkpoint)
+			s.state[k] = stored
+		}
+		return stored, nil
+	case "nilEmpty":
+		if len(stored) == 0 {
+			return nil, nil
+		}
+	case "firstPageOnly":
+		out := make(map[string]checkpoint.Checkpoint)
+		for _, shard := range slices.Sorted(maps.Keys(stored)) {
+			if len(out) == 100 {
+				break
+			}
+			out[shard] = stored[shard]
+		}
+		return out, nil
+	}
+	out := maps.Clone(stored)
+	if out == nil {
+		out = make(map[string]checkpoint.Checkpoint)
+	}
+	return out, nil
+}
+
+func (s *flawed) Save(ctx context.Context, app, stream string, cps map[string]checkpoint.Checkpoint) error {
+	if err := ctx.Err(); err != nil && s.flaw != "ignoreCtx" {
+		return fmt.Errorf("flawed: save: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flaw != "noValidation" && s.flaw != "validateWhileWriting" {
+		for shard, cp := range cps {
+			if err := cp.Validate(); err != nil {
+				return fmt.Errorf("flawed: save: shard %s: %w", shard, err)
+			}
+		}
+	}
+	k := s.key(app, stream)
+	stored := s.state[k]
+	if stored == nil {
+		if s.flaw == "keepsSaveMap" && cps != nil {
+			s.state[k] = cps
+			return nil
+		}
+		stored = make(map[string]checkpoint.Checkpoint)
+		s.state[k] = stored
+	}
+	for _, shard := range slices.Sorted(maps.Keys(cps)) {
+		cp := cps[shard]
+		if s.flaw == "validateWhileWriting" {
+			if err := cp.Validate(); err != nil {
+				return fmt.Errorf("flawed: save: shard %s: %w", shard, err)
+			}
+		}
+		switch s.flaw {
+		case "dropPartial":
+			cp.Partial, cp.SubSequenceNumber = false, 0
+		case "int32Sub":
+			cp.SubSequenceNumber = int64(int32(cp.SubSequenceNumber))
+		}
+		if old, ok := stored[shard]; ok && !s.above(cp, old) {
+			continue
+		}
+		stored[shard] = cp
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package kinesin
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The errors a kinesin user can see, and what to do about each:
+//
+//   - ErrInvalidOption, from Open: an option has a bad value or two options
+//     conflict; the message names them. Fix the call.
+//   - ErrNoAWSConfig, from Open: no client was given and the default AWS
+//     configuration has no region or no usable credentials. Configure the
+//     environment, or pass WithClient / WithAWSConfig.
+//   - ErrStreamNotFound, from Open, or the fatal error of a stream whose
+//     Kinesis stream was deleted while it was read. Check the name, region
+//     and account.
+//   - *DecodeError, beside a record whose data the decoder rejected: the
+//     record is still delivered with its raw Data, and the stream goes on.
+//     Commit it (to skip it) or handle its Data; it is not fatal.
+//   - *ReadError, fatal: reading a shard failed in a way retrying cannot fix
+//     (missing permissions, unusable KMS key). Throttling, server and network
+//     errors never surface: they are retried with backoff.
+//   - *CheckpointError, fatal: the checkpoint store kept failing for longer
+//     than StoreOutage. Committed positions not yet written are lost to a
+//     restart, which delivers those records again.
+//   - ErrConsumed: Records or Chan was called a second time; a stream is
+//     consumed once.
+//   - ErrClosed, from Flush: the stream is closed.
+//
+// A fatal error is yielded once, last, by Records (with a nil record), and
+// returned by Err after the Chan channel closes. The end of the context given
+// to Open, Close, and breaking out of Records are not errors.
+var (
+	// ErrInvalidOption is wrapped by Open's error for bad options.
+	ErrInvalidOption = errors.New("kinesin: invalid option")
+	// ErrNoAWSConfig is wrapped by Open's error when no usable AWS
+	// configuration is found.
+	ErrNoAWSConfig = errors.New("kinesin: no usable AWS configuration")
+	// ErrStreamNotFound is wrapped when the stream does not exist.
+	ErrStreamNotFound = errors.New("kinesin: stream not found")
+	// ErrConsumed is returned when a stream's records are asked for twice.
+	ErrConsumed = errors.New("kinesin: the stream's records were already asked for (Records and Chan are single-use)")
+	// ErrClosed is returned by Flush after Close.
+	ErrClosed = errors.New("kinesin: stream closed")
+)
+
+// DecodeError is the error beside a record the decoder rejected.
+type DecodeError struct {
+	ShardID           string
+	SequenceNumber    string
+	SubSequenceNumber int64
+	// Data is the record's raw data.
+	Data []byte
+	// Err is the decoder's error.
+	Err error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("kinesin: decoding record %s of %s: %v", e.SequenceNumber, e.ShardID, e.Err)
+}
+
+// Unwrap returns the decoder's error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ReadError is the fatal error of a shard that could not be read.
+type ReadError struct {
+	ShardID string
+	Err     error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("kinesin: reading shard %s: %v", e.ShardID, e.Err)
+}
+
+// Unwrap returns the cause, typically an error of the AWS SDK.
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// CheckpointError is the fatal error of a checkpoint store that kept
+// failing.
+type CheckpointError struct {
+	// Since is when writes started failing.
+	Since time.Time
+	Err   error
+}
+
+func (e *CheckpointError) Error() string {
+	return fmt.Sprintf("kinesin: checkpoint writes failing since %s: %v", e.Since.Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns the store's last error.
+func (e *CheckpointError) Unwrap() error { return e.Err }

@@ -1,0 +1,183 @@
+// Package commit tracks, per shard, which delivered records were committed,
+// and so which checkpoint may be written: the highest position below which
+// every record is committed. It also bounds how many records of a shard may
+// be delivered and not yet committed.
+package commit
+
+import (
+	"context"
+	"sync"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+)
+
+// Tracker follows the records of one shard. Add is called by the shard's
+// reader, Commit by any goroutine, in any order; all methods are safe for
+// concurrent use and none does I/O.
+type Tracker struct {
+	mu          sync.Mutex
+	limit       int
+	base        uint64 // the index of pending[head]
+	pending     []slot
+	head        int
+	outstanding int
+	done        checkpoint.Checkpoint // the highest contiguous committed position
+	version     uint64                // grows whenever done changes
+	written     uint64                // the version last persisted
+	ended       bool                  // every record of the shard was delivered
+	room        chan struct{}         // a token when outstanding dropped below limit
+	onEnd       func()
+}
+
+type slot struct {
+	pos       checkpoint.Checkpoint
+	committed bool
+}
+
+// New returns a Tracker allowing at most limit uncommitted records, starting
+// from the checkpoint from (the zero Checkpoint when there is none).
+func New(limit int, from checkpoint.Checkpoint) *Tracker {
+	return &Tracker{limit: max(limit, 1), done: from, room: make(chan struct{}, 1)}
+}
+
+// Room blocks until fewer than the limit of records are uncommitted, and
+// returns how many more may be delivered. It returns ctx's error if ctx ends
+// first.
+func (t *Tracker) Room(ctx context.Context) (int, error) {
+	for {
+		t.mu.Lock()
+		n := t.limit - t.outstanding
+		t.mu.Unlock()
+		if n > 0 {
+			return n, nil
+		}
+		select {
+		case <-t.room:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// Add registers n delivered records, whose positions pos(0)..pos(n-1) grow,
+// and returns the index of the first; the others follow it.
+func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	first := t.base + uint64(len(t.pending)-t.head)
+	if t.head > 0 && t.head >= len(t.pending)/2 {
+		// drop the committed prefix so the queue does not grow forever
+		n := copy(t.pending, t.pending[t.head:])
+		clear(t.pending[n:])
+		t.pending = t.pending[:n]
+		t.head = 0
+	}
+	for i := range n {
+		t.pending = append(t.pending, slot{pos: pos(i)})
+	}
+	t.outstanding += n
+	return first
+}
+
+// OnEnd sets a function called, without the tracker's lock, when the
+// checkpoint becomes the shard-end marker. It must not block.
+func (t *Tracker) OnEnd(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onEnd = f
+}
+
+// Commit marks the record at index idx committed. Committing a record twice,
+// or an index the tracker never handed out, does nothing.
+func (t *Tracker) Commit(idx uint64) {
+	if f := t.commit(idx); f != nil {
+		f()
+	}
+}
+
+// commit does Commit's work and returns the OnEnd function when the shard
+// just became finished.
+func (t *Tracker) commit(idx uint64) func() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if idx < t.base {
+		return nil
+	}
+	i := t.head + int(idx-t.base)
+	if i >= len(t.pending) || t.pending[i].committed {
+		return nil
+	}
+	t.pending[i].committed = true
+	wasFull := t.outstanding >= t.limit
+	t.outstanding--
+	if i == t.head {
+		for t.head < len(t.pending) && t.pending[t.head].committed {
+			t.done = t.pending[t.head].pos
+			t.pending[t.head] = slot{}
+			t.head++
+			t.base++
+		}
+		t.version++
+	}
+	if wasFull && t.outstanding < t.limit {
+		select {
+		case t.room <- struct{}{}:
+		default:
+		}
+	}
+	if t.ended && t.outstanding == 0 {
+		t.done = checkpoint.Ended()
+		return t.onEnd
+	}
+	return nil
+}
+
+// End records that every record of the shard was delivered: once all are
+// committed, the checkpoint becomes the shard-end marker.
+func (t *Tracker) End() {
+	t.mu.Lock()
+	t.ended = true
+	var f func()
+	if t.outstanding == 0 {
+		t.done = checkpoint.Ended()
+		t.version++
+		f = t.onEnd
+	}
+	t.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// Outstanding returns how many delivered records are not committed.
+func (t *Tracker) Outstanding() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.outstanding
+}
+
+// Pending returns the checkpoint to write and its version, and whether it
+// changed since the last MarkWritten.
+func (t *Tracker) Pending() (checkpoint.Checkpoint, uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.done, t.version, t.version != t.written
+}
+
+// MarkWritten records that the checkpoint of the given version was
+// persisted.
+func (t *Tracker) MarkWritten(version uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if version > t.written {
+		t.written = version
+	}
+}
+
+// Finished reports whether the shard was delivered to its end, every record
+// committed and the end marker persisted.
+func (t *Tracker) Finished() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ended && t.outstanding == 0 && t.written == t.version
+}

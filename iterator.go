@@ -1,0 +1,88 @@
+package kinesin
+
+import "iter"
+
+// Records returns the stream's records, merged from every shard, each with
+// nil or the *DecodeError of a record the decoder rejected. Records of one
+// shard come in order, and a child shard's records come only after all of its
+// parents' records.
+//
+// It returns a single-use iterator: a second call of Records or Chan yields
+// ErrConsumed. Breaking out of the loop closes the stream, as Close does. The
+// loop ends when the stream is closed or Open's context ends; a fatal error is
+// yielded once, last, with a nil record.
+func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
+	return func(yield func(*Record[T], error) bool) {
+		if !s.consumed.CompareAndSwap(false, true) {
+			yield(nil, ErrConsumed)
+			return
+		}
+		defer s.Close()
+		for {
+			select {
+			case b := <-s.batches:
+				for i := range b.recs {
+					r := &b.recs[i]
+					if !yield(r, r.err) {
+						return
+					}
+				}
+			case <-s.ctx.Done():
+				if err := s.Err(); err != nil {
+					yield(nil, err)
+				}
+				return
+			}
+		}
+	}
+}
+
+// Chan returns a channel of the stream's records, for select loops and
+// worker pools; decoding errors are read with Record.Err. Records of one shard
+// are sent in order, and a child shard's only after all of its parents'.
+//
+// The channel is closed when the stream ends: after Close, at the end of
+// Open's context, or on a fatal error; Err then says which. Every call returns
+// the same channel; if Records was called first, the channel is closed at once
+// and Err returns ErrConsumed.
+func (s *Stream[T]) Chan() <-chan *Record[T] {
+	s.chanOnce.Do(func() {
+		s.ch = make(chan *Record[T])
+		if !s.consumed.CompareAndSwap(false, true) {
+			s.mu.Lock()
+			s.usageErr = ErrConsumed
+			s.mu.Unlock()
+			close(s.ch)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closing {
+			close(s.ch)
+			return
+		}
+		s.wg.Add(1)
+		go s.pump()
+	})
+	return s.ch
+}
+
+// pump moves batches to the Chan channel, one record at a time.
+func (s *Stream[T]) pump() {
+	defer s.wg.Done()
+	defer close(s.ch)
+	for {
+		select {
+		case b := <-s.batches:
+			for i := range b.recs {
+				select {
+				case s.ch <- &b.recs[i]:
+				case <-s.ctx.Done():
+					return
+				}
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}

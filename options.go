@@ -1,0 +1,212 @@
+package kinesin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/polling"
+)
+
+// KinesisAPI is the part of *kinesis.Client that kinesin calls. Pass a
+// *kinesis.Client, or a wrapper of one, to WithClient.
+type KinesisAPI interface {
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+	RegisterStreamConsumer(ctx context.Context, in *kinesis.RegisterStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error)
+	DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error)
+	DeregisterStreamConsumer(ctx context.Context, in *kinesis.DeregisterStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.DeregisterStreamConsumerOutput, error)
+	SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error)
+}
+
+var _ KinesisAPI = (*kinesis.Client)(nil)
+
+// Option configures Open. Options never fail: Open checks them all at once
+// and reports every bad value in one error wrapping ErrInvalidOption.
+type Option func(*config)
+
+type config struct {
+	client             KinesisAPI
+	awsConfig          *aws.Config
+	store              checkpoint.Store
+	storeSet           bool
+	app                string
+	start              StartPosition
+	polling            polling.Options
+	checkpointInterval time.Duration
+	maxUncommitted     int
+	shardSync          time.Duration
+	closeTimeout       time.Duration
+	storeOutage        time.Duration
+	logger             *slog.Logger
+}
+
+// Defaults of the options.
+const (
+	DefaultApp                = "kinesin"
+	DefaultCheckpointInterval = 5 * time.Second
+	DefaultMaxUncommitted     = 20000
+	DefaultShardSyncInterval  = 30 * time.Second
+	DefaultCloseTimeout       = 30 * time.Second
+	DefaultStoreOutage        = time.Minute
+)
+
+func defaults() config {
+	return config{
+		app:                DefaultApp,
+		start:              Latest,
+		checkpointInterval: DefaultCheckpointInterval,
+		maxUncommitted:     DefaultMaxUncommitted,
+		shardSync:          DefaultShardSyncInterval,
+		closeTimeout:       DefaultCloseTimeout,
+		storeOutage:        DefaultStoreOutage,
+	}
+}
+
+// WithClient sets the Kinesis client, overriding the default: a
+// *kinesis.Client built from config.LoadDefaultConfig.
+func WithClient(c KinesisAPI) Option { return func(cfg *config) { cfg.client = c } }
+
+// WithAWSConfig builds the Kinesis client from cfg, overriding the default
+// config.LoadDefaultConfig. WithClient takes precedence.
+func WithAWSConfig(c aws.Config) Option { return func(cfg *config) { cfg.awsConfig = &c } }
+
+// WithCheckpointer sets where committed positions are stored, overriding the
+// default: a new in-memory store, which forgets everything when the process
+// ends.
+func WithCheckpointer(s checkpoint.Store) Option {
+	return func(cfg *config) { cfg.store, cfg.storeSet = s, true }
+}
+
+// WithApp names the consumer group: the namespace of its checkpoints,
+// overriding the default "kinesin". Processes with the same app name resume
+// from the same checkpoints.
+func WithApp(name string) Option { return func(cfg *config) { cfg.app = name } }
+
+// WithStart sets where to start reading a shard that has no checkpoint,
+// overriding the default Latest. A checkpoint always wins, and a shard
+// created by resharding while it was consumed (a child) is always read from
+// its start.
+func WithStart(p StartPosition) Option { return func(cfg *config) { cfg.start = p } }
+
+// WithPolling tunes the polling readers (see polling.Options), overriding the
+// defaults given there.
+func WithPolling(o polling.Options) Option { return func(cfg *config) { cfg.polling = o } }
+
+// WithLogger sets the logger, overriding the default that logs nothing.
+// kinesin logs shard starts and ends, resharding, retries, fallbacks and
+// checkpoint failures; nothing per record.
+func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.logger = l } }
+
+// CheckpointInterval sets how often committed positions are written to the
+// store, overriding the default 5s. They are also written at shard end, on
+// Flush and on Close.
+func CheckpointInterval(d time.Duration) Option {
+	return func(cfg *config) { cfg.checkpointInterval = d }
+}
+
+// MaxUncommitted bounds how many records of one shard may be delivered and
+// not yet committed, overriding the default 20,000. A shard at the bound is
+// not read until records are committed, so memory stays bounded whatever the
+// backlog.
+func MaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncommitted = n } }
+
+// ShardSyncInterval sets how often the shard list is read again to find new
+// shards, overriding the default 30s. Children of a shard that ends are found
+// at once, whatever this interval.
+func ShardSyncInterval(d time.Duration) Option { return func(cfg *config) { cfg.shardSync = d } }
+
+// CloseTimeout bounds how long Close waits to write the last committed
+// positions, overriding the default 30s.
+func CloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.closeTimeout = d } }
+
+// StoreOutage sets how long checkpoint writes may keep failing before the
+// stream ends with a *CheckpointError, overriding the default 1m. Until then
+// the newest committed positions are kept and written again each interval.
+func StoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeOutage = d } }
+
+// validate reports every bad option at once.
+func (c *config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+	}
+	if c.app == "" {
+		bad("WithApp: the app name is empty")
+	}
+	if c.checkpointInterval <= 0 {
+		bad("CheckpointInterval %v is not positive", c.checkpointInterval)
+	}
+	if c.maxUncommitted < 1 {
+		bad("MaxUncommitted %d is less than 1", c.maxUncommitted)
+	}
+	if c.shardSync <= 0 {
+		bad("ShardSyncInterval %v is not positive", c.shardSync)
+	}
+	if c.closeTimeout <= 0 {
+		bad("CloseTimeout %v is not positive", c.closeTimeout)
+	}
+	if c.storeOutage <= 0 {
+		bad("StoreOutage %v is not positive", c.storeOutage)
+	}
+	if c.start.kind == startAtTimestamp && c.start.ts.IsZero() {
+		bad("WithStart: AtTimestamp needs a time")
+	}
+	if c.start.kind == startUnset {
+		bad("WithStart: use Latest, TrimHorizon or AtTimestamp(t)")
+	}
+	if err := c.polling.Validate(); err != nil {
+		bad("WithPolling: %v", err)
+	}
+	if c.store == nil && c.storeSet {
+		bad("WithCheckpointer: the store is nil")
+	}
+	return errors.Join(errs...)
+}
+
+// StartPosition is where a shard without a checkpoint is read from.
+type StartPosition struct {
+	kind startKind
+	ts   time.Time
+}
+
+type startKind int
+
+const (
+	startUnset startKind = iota
+	startLatest
+	startTrimHorizon
+	startAtTimestamp
+)
+
+var (
+	// Latest reads only records put after the shard is first read. Shards
+	// already closed when the stream is opened are skipped.
+	Latest = StartPosition{kind: startLatest}
+	// TrimHorizon reads every record the stream still holds, oldest first.
+	TrimHorizon = StartPosition{kind: startTrimHorizon}
+)
+
+// AtTimestamp reads records that arrived at t or later.
+func AtTimestamp(t time.Time) StartPosition { return StartPosition{kind: startAtTimestamp, ts: t} }
+
+// String names the position.
+func (p StartPosition) String() string {
+	switch p.kind {
+	case startLatest:
+		return "LATEST"
+	case startTrimHorizon:
+		return "TRIM_HORIZON"
+	case startAtTimestamp:
+		return "AT_TIMESTAMP(" + p.ts.Format(time.RFC3339Nano) + ")"
+	}
+	return "unset"
+}

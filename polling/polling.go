@@ -1,0 +1,342 @@
+// Package polling reads Kinesis shards with GetShardIterator and GetRecords.
+// It is the default way kinesin reads a stream; kinesin.WithPolling tunes it.
+//
+// A Reader reads one shard from a starting position to its end, handing
+// records over in batches. It keeps within the service's limit of 5
+// GetRecords calls a second per shard (MinInterval), calls again as soon as
+// that allows while it is behind the tip of the shard (MillisBehindLatest > 0
+// or a full batch), and waits IdleInterval when it has caught up.
+//
+// # Errors
+//
+// Throttling (ProvisionedThroughputExceededException and the like), server
+// errors and network errors are retried with exponential backoff and jitter,
+// forever: they never end a read. An expired shard iterator is replaced by one
+// just after the last record handed over, so nothing is lost or repeated. A
+// starting sequence number older than the stream's retention
+// (InvalidArgumentException) falls back to TRIM_HORIZON with a warning.
+// Errors that retrying cannot fix end the read: missing permissions or
+// credentials, unusable KMS keys, malformed requests, and
+// ResourceNotFoundException, which the caller tells apart (the shard was
+// trimmed away, or the stream was deleted).
+package polling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kinesin-go/kinesin/internal/awserr"
+)
+
+// API is the part of *kinesis.Client a Reader calls.
+type API interface {
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
+
+// Options tune a Reader. A zero field takes the default its documentation
+// gives.
+type Options struct {
+	// MaxRecords is the most records one GetRecords call asks for, from 1
+	// to 10,000; default 10,000.
+	MaxRecords int
+	// MinInterval is the least time between the starts of two GetRecords
+	// calls on a shard; default 200ms, the service's limit of 5 calls a
+	// second. A shorter interval exceeds that limit and only makes sense
+	// against an emulator.
+	MinInterval time.Duration
+	// IdleInterval is the time between the starts of two GetRecords calls
+	// on a shard once it has caught up with the tip; default 500ms. It must not
+	// be shorter than MinInterval.
+	IdleInterval time.Duration
+	// InitialBackoff is the first wait after a throttled or failed call,
+	// growing 1.5 times with each failure in a row, with ±30% jitter;
+	// default 200ms.
+	InitialBackoff time.Duration
+	// MaxBackoff caps the wait between failed calls; default 5s.
+	MaxBackoff time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxRecords     = 10000
+	DefaultMinInterval    = 200 * time.Millisecond
+	DefaultIdleInterval   = 500 * time.Millisecond
+	DefaultInitialBackoff = 200 * time.Millisecond
+	DefaultMaxBackoff     = 5 * time.Second
+)
+
+// ErrInvalidOptions is wrapped by the error Validate returns.
+var ErrInvalidOptions = errors.New("polling: invalid options")
+
+// Validate reports options out of range.
+func (o Options) Validate() error {
+	switch {
+	case o.MaxRecords < 0 || o.MaxRecords > 10000:
+		return fmt.Errorf("%w: MaxRecords %d is outside 1..10000", ErrInvalidOptions, o.MaxRecords)
+	case o.MinInterval < 0:
+		return fmt.Errorf("%w: MinInterval %v is negative", ErrInvalidOptions, o.MinInterval)
+	case o.IdleInterval < 0:
+		return fmt.Errorf("%w: IdleInterval %v is negative", ErrInvalidOptions, o.IdleInterval)
+	case o.InitialBackoff < 0 || o.MaxBackoff < 0:
+		return fmt.Errorf("%w: negative backoff", ErrInvalidOptions)
+	}
+	d := o.WithDefaults()
+	switch {
+	case d.IdleInterval < d.MinInterval:
+		return fmt.Errorf("%w: IdleInterval %v is shorter than MinInterval %v", ErrInvalidOptions, d.IdleInterval, d.MinInterval)
+	case d.MaxBackoff < d.InitialBackoff:
+		return fmt.Errorf("%w: MaxBackoff %v is shorter than InitialBackoff %v", ErrInvalidOptions, d.MaxBackoff, d.InitialBackoff)
+	}
+	return nil
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.MaxRecords == 0 {
+		o.MaxRecords = DefaultMaxRecords
+	}
+	if o.MinInterval == 0 {
+		o.MinInterval = DefaultMinInterval
+	}
+	if o.IdleInterval == 0 {
+		o.IdleInterval = max(DefaultIdleInterval, o.MinInterval)
+	}
+	if o.InitialBackoff == 0 {
+		o.InitialBackoff = DefaultInitialBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = max(DefaultMaxBackoff, o.InitialBackoff)
+	}
+	return o
+}
+
+// Start is where a read begins.
+type Start struct {
+	// Type is TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER,
+	// AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP.
+	Type types.ShardIteratorType
+	// SequenceNumber goes with AT_ and AFTER_SEQUENCE_NUMBER.
+	SequenceNumber string
+	// Timestamp goes with AT_TIMESTAMP.
+	Timestamp time.Time
+}
+
+// Shard names the shard to read.
+type Shard struct {
+	// Stream is the stream's name or ARN.
+	Stream string
+	// ID is the shard id.
+	ID    string
+	Start Start
+}
+
+// Batch is the records of one GetRecords response.
+type Batch struct {
+	Records []types.Record
+	// MillisBehindLatest is how far the batch is from the tip of the shard.
+	MillisBehindLatest int64
+}
+
+// End is how a shard read ended.
+type End struct {
+	// ChildShards are the shards that replaced the closed shard, as the
+	// service reported them; empty from services that do not (kinesalite).
+	ChildShards []types.ChildShard
+}
+
+// Hooks observe a Reader. Every field is optional; hooks run on the reader's
+// goroutine and must not block.
+type Hooks struct {
+	// OnGetRecords runs after each GetRecords call.
+	OnGetRecords func(shardID string, d time.Duration, records int, err error)
+	// OnRetry runs before the reader waits to retry after err.
+	OnRetry func(shardID string, wait time.Duration, err error)
+}
+
+// Reader reads shards. It is safe for concurrent use; each Read reads one
+// shard.
+type Reader struct {
+	api   API
+	opts  Options
+	log   *slog.Logger
+	hooks Hooks
+}
+
+// New returns a Reader calling api with opts (see Options.Validate; invalid
+// values are replaced by defaults). A nil log logs nothing.
+func New(api API, opts Options, log *slog.Logger, hooks Hooks) *Reader {
+	if opts.Validate() != nil {
+		opts = Options{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{api: api, opts: opts.WithDefaults(), log: log, hooks: hooks}
+}
+
+// noRetry makes the SDK give one attempt: the reader paces its own retries
+// to the shard's limits.
+func noRetry(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
+
+// Read reads sh from sh.Start to the end of the shard, until ctx ends or an
+// error that retrying cannot fix. Before each GetRecords call it calls room,
+// which may block, for how many records it may fetch; it hands each non-empty
+// batch to deliver, which may block. When the shard is closed and read to its
+// end, Read returns its End and a nil error. Errors from room and deliver,
+// and ctx's error, are returned as they are.
+func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) (int, error), deliver func(context.Context, Batch) error) (End, error) {
+	bo := r.backoff()
+	start := sh.Start
+	iter, err := r.iterator(ctx, sh, &start, bo)
+	if err != nil {
+		return End{}, err
+	}
+	var lastCall time.Time
+	wait := time.Duration(0)
+	for {
+		n, err := room(ctx)
+		if err != nil {
+			return End{}, err
+		}
+		if err := sleepUntil(ctx, lastCall.Add(wait)); err != nil {
+			return End{}, err
+		}
+		lastCall = time.Now()
+		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
+			ShardIterator: aws.String(iter),
+			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
+		}, noRetry)
+		if r.hooks.OnGetRecords != nil {
+			cnt := 0
+			if out != nil {
+				cnt = len(out.Records)
+			}
+			r.hooks.OnGetRecords(sh.ID, time.Since(lastCall), cnt, err)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return End{}, ctx.Err()
+			}
+			switch {
+			case awserr.IsExpiredIterator(err):
+				// A fresh iterator from just after the last record handed
+				// over: nothing lost, nothing repeated.
+				r.log.DebugContext(ctx, "shard iterator expired", "shard", sh.ID)
+				if iter, err = r.iterator(ctx, sh, &start, bo); err != nil {
+					return End{}, err
+				}
+				wait = r.opts.MinInterval
+				continue
+			case awserr.IsFatal(err), awserr.IsNotFound(err):
+				return End{}, fmt.Errorf("polling: GetRecords on %s: %w", sh.ID, err)
+			}
+			d := bo.NextBackOff()
+			if r.hooks.OnRetry != nil {
+				r.hooks.OnRetry(sh.ID, d, err)
+			}
+			r.log.DebugContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+			wait = d
+			continue
+		}
+		bo.Reset()
+		behind := aws.ToInt64(out.MillisBehindLatest)
+		if len(out.Records) > 0 {
+			if err := deliver(ctx, Batch{Records: out.Records, MillisBehindLatest: behind}); err != nil {
+				return End{}, err
+			}
+			last := out.Records[len(out.Records)-1]
+			start = Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.ToString(last.SequenceNumber)}
+		}
+		if out.NextShardIterator == nil {
+			return End{ChildShards: out.ChildShards}, nil
+		}
+		iter = *out.NextShardIterator
+		wait = r.opts.IdleInterval
+		if behind > 0 || len(out.Records) >= min(n, r.opts.MaxRecords) {
+			wait = r.opts.MinInterval
+		}
+	}
+}
+
+// iterator gets a shard iterator for start, retrying what can be retried. A
+// starting sequence number past the stream's retention falls back to
+// TRIM_HORIZON, and start is updated to say so.
+func (r *Reader) iterator(ctx context.Context, sh Shard, start *Start, bo backoff.BackOff) (string, error) {
+	for {
+		in := &kinesis.GetShardIteratorInput{ShardId: aws.String(sh.ID), ShardIteratorType: start.Type}
+		if isARN(sh.Stream) {
+			in.StreamARN = aws.String(sh.Stream)
+		} else {
+			in.StreamName = aws.String(sh.Stream)
+		}
+		switch start.Type {
+		case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+			in.StartingSequenceNumber = aws.String(start.SequenceNumber)
+		case types.ShardIteratorTypeAtTimestamp:
+			in.Timestamp = aws.Time(start.Timestamp)
+		}
+		out, err := r.api.GetShardIterator(ctx, in, noRetry)
+		if err == nil {
+			bo.Reset()
+			return aws.ToString(out.ShardIterator), nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		switch {
+		case awserr.IsInvalidArgument(err) && start.SequenceNumber != "":
+			r.log.WarnContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
+				"shard", sh.ID, "sequence_number", start.SequenceNumber, "error", err)
+			*start = Start{Type: types.ShardIteratorTypeTrimHorizon}
+			continue
+		case awserr.IsFatal(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err):
+			return "", fmt.Errorf("polling: GetShardIterator on %s: %w", sh.ID, err)
+		}
+		d := bo.NextBackOff()
+		if r.hooks.OnRetry != nil {
+			r.hooks.OnRetry(sh.ID, d, err)
+		}
+		r.log.DebugContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
+			return "", err
+		}
+	}
+}
+
+func (r *Reader) backoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.opts.InitialBackoff
+	b.MaxInterval = r.opts.MaxBackoff
+	b.Multiplier = 1.5
+	b.RandomizationFactor = 0.3
+	b.MaxElapsedTime = 0 // never give up: the caller decides when to stop
+	b.Reset()
+	return b
+}
+
+// sleepUntil waits until t, or returns ctx's error.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func isARN(s string) bool { return len(s) > 4 && s[:4] == "arn:" }

@@ -1,0 +1,47 @@
+package kinesin
+
+import (
+	"time"
+
+	"github.com/kinesin-go/kinesin/internal/commit"
+)
+
+// Record is one record of the stream, decoded.
+type Record[T any] struct {
+	// Value is the decoded data; the zero T when decoding failed (see Err).
+	Value T
+	// Data is the record's raw data.
+	Data         []byte
+	PartitionKey string
+	// SequenceNumber is the record's sequence number in its shard.
+	SequenceNumber string
+	// SubSequenceNumber is the index of a user record inside a KPL
+	// aggregated record, 0 otherwise.
+	SubSequenceNumber int64
+	ShardID           string
+	// ArrivalTime is when Kinesis accepted the record.
+	ArrivalTime time.Time
+	// MillisBehindLatest is how far behind the tip of its shard the batch
+	// holding the record was when it was read.
+	MillisBehindLatest int64
+
+	err     error
+	tracker *commit.Tracker
+	idx     uint64
+}
+
+// Commit marks the record processed. It never blocks on I/O and may be called
+// from any goroutine, in any order, more than once. The shard's checkpoint
+// advances to the highest position below which every record is committed,
+// and is written every checkpoint interval, at shard end, on Flush and on
+// Close. A record never committed is delivered again after a restart.
+func (r *Record[T]) Commit() {
+	if r != nil && r.tracker != nil {
+		r.tracker.Commit(r.idx)
+	}
+}
+
+// Err returns the *DecodeError of a record whose data the decoder rejected,
+// or nil. Records yields the same error beside the record; Chan users read
+// it here.
+func (r *Record[T]) Err() error { return r.err }

@@ -1,0 +1,347 @@
+package kinesin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/polling"
+)
+
+// Stream is an open Kinesis stream: the records of all its shards, merged.
+// Read them once, with Records or Chan. Its methods are safe for concurrent
+// use.
+type Stream[T any] struct {
+	cfg    config
+	dec    Decoder[T]
+	api    KinesisAPI
+	log    *slog.Logger
+	reader *polling.Reader
+
+	// name is the stream's name, the namespace of its checkpoints; callName is
+	// what API calls name it by (the ARN when Open was given one).
+	name     string
+	arn      string
+	callName string
+
+	ctx     context.Context // ends on Close, on a fatal error and with Open's ctx
+	cancel  context.CancelFunc
+	batches chan *batch[T]
+	kick    chan struct{} // asks the flusher to write now
+
+	mu       sync.Mutex
+	trackers map[string]*commit.Tracker
+	fatal    error
+	closing  bool
+
+	wg        sync.WaitGroup
+	consumed  atomic.Bool
+	chanOnce  sync.Once
+	ch        chan *Record[T]
+	usageErr  error
+	closeOnce sync.Once
+	closeErr  error
+
+	flushMu   sync.Mutex
+	failSince time.Time // guarded by flushMu: when checkpoint writes started failing
+}
+
+type batch[T any] struct{ recs []Record[T] }
+
+// Open opens a stream, named by name or ARN, whose records are decoded by
+// dec. It fails at once, without starting anything, when an option is bad
+// (ErrInvalidOption), no AWS configuration is usable (ErrNoAWSConfig), the
+// stream does not exist (ErrStreamNotFound), or the checkpoint store or the
+// shard list cannot be read. Reading starts when Open returns; the stream
+// runs until Close, a fatal error, or the end of ctx.
+func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Option) (*Stream[T], error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	err := cfg.validate()
+	if dec == nil {
+		err = errors.Join(err, fmt.Errorf("%w: the decoder is nil", ErrInvalidOption))
+	}
+	if stream == "" {
+		err = errors.Join(err, fmt.Errorf("%w: the stream name is empty", ErrInvalidOption))
+	}
+	if err != nil {
+		return nil, err
+	}
+	api, err := cfg.kinesisClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.store == nil {
+		cfg.store = memory.New()
+	}
+
+	in := &kinesis.DescribeStreamSummaryInput{}
+	if isARN(stream) {
+		in.StreamARN = aws.String(stream)
+	} else {
+		in.StreamName = aws.String(stream)
+	}
+	desc, err := api.DescribeStreamSummary(ctx, in)
+	switch {
+	case awserr.IsNotFound(err):
+		return nil, fmt.Errorf("%w: %s: %w", ErrStreamNotFound, stream, err)
+	case err != nil:
+		return nil, fmt.Errorf("kinesin: describing stream %s: %w", stream, err)
+	case desc.StreamDescriptionSummary == nil:
+		return nil, fmt.Errorf("kinesin: describing stream %s: the response has no StreamDescriptionSummary", stream)
+	}
+	sum := desc.StreamDescriptionSummary
+	s := &Stream[T]{
+		cfg:      cfg,
+		dec:      dec,
+		api:      api,
+		log:      log.With("stream", aws.ToString(sum.StreamName), "app", cfg.app),
+		name:     aws.ToString(sum.StreamName),
+		arn:      aws.ToString(sum.StreamARN),
+		callName: stream,
+		batches:  make(chan *batch[T], 16),
+		kick:     make(chan struct{}, 1),
+		trackers: make(map[string]*commit.Tracker),
+	}
+	s.reader = polling.New(api, cfg.polling, s.log, polling.Hooks{})
+
+	cps, err := cfg.store.Load(ctx, cfg.app, s.name)
+	if err != nil {
+		return nil, fmt.Errorf("kinesin: loading checkpoints of app %s, stream %s: %w", cfg.app, s.name, err)
+	}
+	co := &coordinator[T]{s: s, cps: cps, shards: make(map[string]*shardInfo), events: make(chan shardEvent)}
+	if err := co.refresh(ctx); err != nil {
+		return nil, err
+	}
+
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		co.run(s.ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.flusher(s.ctx)
+	}()
+	return s, nil
+}
+
+// kinesisClient returns the configured client, or builds one from the AWS
+// configuration, checking that it has a region and credentials.
+func (c *config) kinesisClient(ctx context.Context) (KinesisAPI, error) {
+	if c.client != nil {
+		return c.client, nil
+	}
+	var awsCfg aws.Config
+	if c.awsConfig != nil {
+		awsCfg = *c.awsConfig
+	} else {
+		var err error
+		if awsCfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoAWSConfig, err)
+		}
+	}
+	if awsCfg.Region == "" {
+		return nil, fmt.Errorf("%w: no region (set AWS_REGION, a profile's region, or pass WithClient)", ErrNoAWSConfig)
+	}
+	if awsCfg.Credentials == nil {
+		return nil, fmt.Errorf("%w: no credentials provider", ErrNoAWSConfig)
+	}
+	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("%w: retrieving credentials: %w", ErrNoAWSConfig, err)
+	}
+	return kinesis.NewFromConfig(awsCfg), nil
+}
+
+func isARN(s string) bool { return strings.HasPrefix(s, "arn:") }
+
+// Name returns the stream's name.
+func (s *Stream[T]) Name() string { return s.name }
+
+// ARN returns the stream's ARN.
+func (s *Stream[T]) ARN() string { return s.arn }
+
+// fail ends the stream with a fatal error; the first one wins.
+func (s *Stream[T]) fail(err error) {
+	s.mu.Lock()
+	if s.fatal == nil && !s.closing {
+		s.fatal = err
+		s.log.Error("stream failed", "error", err)
+	}
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// Err returns why the stream ended: nil after Close or the end of Open's
+// context, or the fatal error (see the list of errors in errors.go).
+func (s *Stream[T]) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fatal != nil {
+		return s.fatal
+	}
+	return s.usageErr
+}
+
+// Flush writes every committed position to the checkpoint store now.
+func (s *Stream[T]) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return ErrClosed
+	}
+	return s.flush(ctx)
+}
+
+// Close stops reading, waits for every goroutine of the stream to end, writes
+// the committed positions (waiting at most CloseTimeout), and returns the
+// error of that write. It is idempotent; records committed after it are not
+// written.
+func (s *Stream[T]) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		s.cancel()
+		s.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.closeTimeout)
+		defer cancel()
+		s.closeErr = s.flush(ctx)
+	})
+	return s.closeErr
+}
+
+// flusher writes committed positions every checkpoint interval, and when a
+// shard's end marker becomes writable.
+func (s *Stream[T]) flusher(ctx context.Context) {
+	t := time.NewTicker(s.cfg.checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		err := s.flush(ctx)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		s.flushMu.Lock()
+		since := s.failSince
+		s.flushMu.Unlock()
+		if time.Since(since) >= s.cfg.storeOutage {
+			s.fail(&CheckpointError{Since: since, Err: err})
+			return
+		}
+		s.log.Warn("checkpoint write failed; keeping the positions and retrying", "error", err, "failing_since", since)
+	}
+}
+
+// flush writes the checkpoints that changed since they were last written.
+func (s *Stream[T]) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	cps := make(map[string]checkpoint.Checkpoint)
+	versions := make(map[string]uint64)
+	for id, tr := range s.trackers {
+		if cp, v, dirty := tr.Pending(); dirty {
+			cps[id], versions[id] = cp, v
+		}
+	}
+	s.mu.Unlock()
+	if len(cps) == 0 {
+		s.failSince = time.Time{}
+		return nil
+	}
+	if err := s.cfg.store.Save(ctx, s.cfg.app, s.name, cps); err != nil {
+		if s.failSince.IsZero() {
+			s.failSince = time.Now()
+		}
+		return fmt.Errorf("kinesin: writing %d checkpoints: %w", len(cps), err)
+	}
+	s.failSince = time.Time{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, v := range versions {
+		tr := s.trackers[id]
+		tr.MarkWritten(v)
+		if tr.Finished() {
+			delete(s.trackers, id)
+			s.log.Info("shard finished", "shard", id)
+		}
+	}
+	return nil
+}
+
+// deliver decodes a batch of a shard and queues it for the consumer.
+func (s *Stream[T]) deliver(ctx context.Context, shardID string, tr *commit.Tracker, b polling.Batch) error {
+	recs := make([]Record[T], len(b.Records))
+	first := tr.Add(len(recs), func(i int) checkpoint.Checkpoint {
+		return checkpoint.At(aws.ToString(b.Records[i].SequenceNumber))
+	})
+	for i := range b.Records {
+		kr, r := &b.Records[i], &recs[i]
+		r.Data = kr.Data
+		r.PartitionKey = aws.ToString(kr.PartitionKey)
+		r.SequenceNumber = aws.ToString(kr.SequenceNumber)
+		r.ShardID = shardID
+		r.ArrivalTime = aws.ToTime(kr.ApproximateArrivalTimestamp)
+		r.MillisBehindLatest = b.MillisBehindLatest
+		r.tracker = tr
+		r.idx = first + uint64(i)
+		v, err := s.dec(kr.Data)
+		if err != nil {
+			r.err = &DecodeError{ShardID: shardID, SequenceNumber: r.SequenceNumber, Data: kr.Data, Err: err}
+			continue
+		}
+		r.Value = v
+	}
+	select {
+	case s.batches <- &batch[T]{recs: recs}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// track registers the tracker of a shard about to be read.
+func (s *Stream[T]) track(id string, from checkpoint.Checkpoint) *commit.Tracker {
+	tr := commit.New(s.cfg.maxUncommitted, from)
+	s.mu.Lock()
+	s.trackers[id] = tr
+	s.mu.Unlock()
+	return tr
+}
+
+// kickFlush asks the flusher to write soon, without blocking.
+func (s *Stream[T]) kickFlush() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
