@@ -1,0 +1,95 @@
+package kinesistest_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/kinesin-go/kinesin/internal/kinesisconform"
+	"github.com/kinesin-go/kinesin/internal/testenv"
+	"github.com/kinesin-go/kinesin/kinesistest"
+)
+
+// behaviourTargets are the implementations TestBehaviour runs the suite
+// against, each with the cases it cannot do and why.
+var behaviourTargets = []struct {
+	name  string
+	build func(t *testing.T) *kinesisconform.Target
+}{
+	{"kinesistest", func(t *testing.T) *kinesisconform.Target {
+		fake := kinesistest.New(t)
+		return &kinesisconform.Target{
+			Name:   "kinesistest",
+			Client: fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 2 }),
+			// Where the fake differs from the service. Each entry is a bug to
+			// fix in the fake, then delete here.
+			Divergences: map[string]string{
+				"MergeInvertedAdjacency":    "FAKE BUG: MergeShards with ShardToMerge above AdjacentShardToMerge succeeds (the fake orders the pair itself); the service answers InvalidArgumentException (... are not an adjacent pair of shards eligible for merging), as kinesalite and kinesis-local do",
+				"SplitShardKeyBounds":       "FAKE BUG: SplitShard accepts NewStartingHashKey = StartingHashKey+1 and = EndingHashKey; the service answers InvalidArgumentException unless the key is greater than StartingHashKey+1 and less than EndingHashKey, as kinesalite does",
+				"IteratorParameterMismatch": "FAKE BUG: GetShardIterator TRIM_HORIZON or LATEST with a StartingSequenceNumber succeeds (the number is ignored); the service answers InvalidArgumentException (Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber ...), as kinesalite does",
+				"GetRecordsLimitOutOfRange": "FAKE BUG: GetRecords with Limit 10001 is InvalidArgumentException; the service answers ValidationException (Value '10001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000), as the fake already does for Limit 0 and kinesalite does for both",
+			},
+		}
+	}},
+	{"kinesalite", func(t *testing.T) *kinesisconform.Target {
+		return &kinesisconform.Target{
+			Name:   "kinesalite 3.3.3",
+			Client: behaviourEmulatorClient(t, testenv.KinesaliteURL(t)),
+			Divergences: map[string]string{
+				// Missing features.
+				"StreamARNAddressing":       "has no StreamARN parameters (a call by ARN alone is ValidationException: streamName must not be null)",
+				"EnhancedFanOutConsumers":   "has no enhanced fan-out (RegisterStreamConsumer is UnknownOperationException)",
+				"DeleteStreamWithConsumers": "has no enhanced fan-out (RegisterStreamConsumer is UnknownOperationException)",
+				"UpdateShardCount":          "has no UpdateShardCount (UnknownOperationException)",
+				"ClosedShardChildShards":    "sends no ChildShards at the end of a closed shard (the shard just ends)",
+				"ListShardsFilterAtLatest":  "ignores ShardFilter: AT_LATEST lists the closed parent too",
+				"ListStreamsSummaries":      "answers ListStreams without StreamSummaries",
+				"ProvisionedStreamMode":     "predates capacity modes: DescribeStreamSummary has no StreamModeDetails",
+				"OnDemandStream":            "predates capacity modes: CreateStream without ShardCount is ValidationException",
+				// Paging.
+				"ListShardsPaging":                      "ignores ListShards MaxResults: every shard in one page, no NextToken",
+				"ListShardsNextTokenExcludesStreamName": "never returns a ListShards NextToken (MaxResults is ignored)",
+				"DescribeStreamShardPaging":             "ignores DescribeStream Limit: every shard in one call",
+				// Wrong answers.
+				"ReshardClosedShard": "splits an already split (closed) shard again without error; the service answers InvalidArgumentException (has already been merged or split)",
+			},
+		}
+	}},
+	{"kinesis-local", func(t *testing.T) *kinesisconform.Target {
+		return &kinesisconform.Target{
+			Name:   "kinesis-local 0.6.2",
+			Client: behaviourEmulatorClient(t, testenv.KinesisLocalURL(t)),
+			Divergences: map[string]string{
+				"ListStreamsSummaries":            "answers ListStreams without StreamSummaries",
+				"MalformedIterator":               "answers a malformed shard iterator with HTTP 500 UnknownError, not InvalidArgumentException",
+				"AtSequenceNumberOtherShard":      "answers another shard's sequence number with ResourceNotFoundException (Unable to find record with provided SequenceNumber), not InvalidArgumentException",
+				"IteratorParameterMismatch":       "ignores a StartingSequenceNumber given with TRIM_HORIZON or LATEST instead of answering InvalidArgumentException",
+				"GetRecordsLimitOutOfRange":       "answers GetRecords Limit 0 and 10001 with InvalidArgumentException, not ValidationException",
+				"PutValidation":                   "answers a partition key of 0 or 257 characters with InvalidArgumentException, not ValidationException, and accepts PutRecords of 501 records",
+				"ReshardClosedShard":              "answers SplitShard of an already split shard with ResourceInUseException (Shard ... is not active), not InvalidArgumentException",
+				"SplitShardKeyBounds":             "accepts a NewStartingHashKey equal to the shard's StartingHashKey, StartingHashKey+1 or EndingHashKey (the first leaves a child with an empty range)",
+				"SplitParentEndingSequenceNumber": "gives a closed shard EndingSequenceNumber 9223372036854775807 (2^63-1), below the sequence numbers of its own records",
+				"DeleteStreamWithConsumers":       "refuses DeleteStream without EnforceConsumerDeletion (ResourceInUseException) but deletes the stream anyway moments later",
+			},
+		}
+	}},
+}
+
+// behaviourEmulatorClient returns a client for an emulator at url: region
+// us-east-1, any static key pair (the emulators reject anonymous requests),
+// two attempts per call. Its idle connections are closed when t ends, so no
+// goroutine outlives the test.
+func behaviourEmulatorClient(t *testing.T, url string) *kinesis.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return kinesis.New(kinesis.Options{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDKINESINCONFORM", "conform-secret", ""),
+		BaseEndpoint:     aws.String(url),
+		RetryMaxAttempts: 2,
+		HTTPClient:       &http.Client{Transport: tr, Timeout: 30 * time.Second},
+	})
+}
