@@ -218,10 +218,15 @@ func (c *coordinator[T]) parentsDone(sh *shardInfo) bool {
 }
 
 // fromLineage reports whether a parent of sh was read or checkpointed: then sh
-// is read from its start, whatever the configured start position.
+// is read from its start, whatever the configured start position. A parent
+// trimmed away since it was checkpointed is no longer listed, but its
+// checkpoint still says the app was reading it.
 func (c *coordinator[T]) fromLineage(sh *shardInfo) bool {
 	for _, p := range sh.parents {
 		if ps, ok := c.shards[p]; ok && ps.lineage {
+			return true
+		}
+		if _, ok := c.cps[p]; ok {
 			return true
 		}
 	}

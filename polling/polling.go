@@ -59,9 +59,10 @@ type Options struct {
 	IdleInterval time.Duration
 	// InitialBackoff is the first wait after a throttled or failed call,
 	// growing 1.5 times with each failure in a row, with ±30% jitter;
-	// default 200ms.
+	// default 200ms. A wait is never shorter than MinInterval.
 	InitialBackoff time.Duration
-	// MaxBackoff caps the wait between failed calls; default 5s.
+	// MaxBackoff caps the wait between failed calls, jitter included;
+	// default 5s.
 	MaxBackoff time.Duration
 }
 
@@ -239,7 +240,7 @@ func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) 
 			case awserr.IsFatal(err), awserr.IsNotFound(err):
 				return End{}, fmt.Errorf("polling: GetRecords on %s: %w", sh.ID, err)
 			}
-			d := bo.NextBackOff()
+			d := r.retryWait(bo)
 			if r.hooks.OnRetry != nil {
 				r.hooks.OnRetry(sh.ID, d, err)
 			}
@@ -301,7 +302,7 @@ func (r *Reader) iterator(ctx context.Context, sh Shard, start *Start, bo backof
 		case awserr.IsFatal(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err):
 			return "", fmt.Errorf("polling: GetShardIterator on %s: %w", sh.ID, err)
 		}
-		d := bo.NextBackOff()
+		d := r.retryWait(bo)
 		if r.hooks.OnRetry != nil {
 			r.hooks.OnRetry(sh.ID, d, err)
 		}
@@ -310,6 +311,13 @@ func (r *Reader) iterator(ctx context.Context, sh Shard, start *Start, bo backof
 			return "", err
 		}
 	}
+}
+
+// retryWait is the next wait of bo, within MaxBackoff despite the jitter, and
+// never below MinInterval: a retry is a call like any other, subject to the
+// shard's limit of 5 calls a second (GetRecords and GetShardIterator alike).
+func (r *Reader) retryWait(bo backoff.BackOff) time.Duration {
+	return max(min(bo.NextBackOff(), r.opts.MaxBackoff), r.opts.MinInterval)
 }
 
 func (r *Reader) backoff() backoff.BackOff {

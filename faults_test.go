@@ -1,0 +1,225 @@
+package kinesin_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/kinesistest"
+	"github.com/kinesin-go/kinesin/polling"
+)
+
+// Throttling of 30% of GetRecords calls, expired iterators and internal
+// failures lose nothing and repeat nothing: every record once, in order.
+func TestFaultsLoseAndRepeatNothing(t *testing.T) {
+	const shards, perShard = 3, 2000
+	fake := newFake(t, shards, kinesistest.WithSeed(7))
+	want := fillShards(t, fake, testStream, perShard)
+	E, P := kinesistest.ExpiredIterator, kinesistest.Pass
+	expired := fake.Script(kinesistest.Match{Op: "GetRecords"}, P, P, P, E, P, P, E, E, P, P, P, P, E, P, P, P, P, P, E, P, P, E)
+	internal := fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords"}, Action: kinesistest.InternalFailure, Probability: 0.1, Times: 10})
+	unavailable := fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords"}, Action: kinesistest.ServiceUnavailable, Times: 3, Probability: 0.1})
+	itThrottle := fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetShardIterator"}, Action: kinesistest.Throttle, Probability: 0.3})
+	throttle := fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords"}, Action: kinesistest.Throttle, Probability: 0.3})
+
+	ctx := testCtx(t, 30*time.Second)
+	// Small batches: many calls, so many faults.
+	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithPolling(polling.Options{
+		MaxRecords: 50, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond,
+		InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+	}))
+	got := map[string][]seen{}
+	total := 0
+	for rec, err := range st.Records() {
+		if err != nil {
+			t.Fatalf("yielded %v after %d records", err, total)
+		}
+		got[rec.ShardID] = append(got[rec.ShardID], seen{Seq: rec.SequenceNumber})
+		rec.Commit()
+		total++
+		if total == shards*perShard {
+			// End marker per shard: a repeat would come before it.
+			for id, seqs := range fillShards(t, fake, testStream, 1) {
+				want[id] = append(want[id], seqs...)
+			}
+		}
+		if total == shards*(perShard+1) {
+			break
+		}
+	}
+	for id, seqs := range want {
+		checkShardOrder(t, id, got[id], seqs)
+	}
+	t.Logf("faults hit: %d expired iterators, %d internal failures, %d unavailable, %d throttled GetRecords, %d throttled GetShardIterator (of %d GetRecords calls)",
+		expired.Hits(), internal.Hits(), unavailable.Hits(), throttle.Hits(), itThrottle.Hits(), fake.Calls("GetRecords"))
+	if expired.Hits() < 5 || internal.Hits() == 0 || throttle.Hits() < 20 {
+		t.Errorf("too few faults hit to prove anything")
+	}
+}
+
+// Errors retrying cannot fix end the stream: yielded once, last, with a nil
+// record, and returned by Err.
+func TestFatalReadError(t *testing.T) {
+	fake := newFake(t, 2)
+	fillShards(t, fake, testStream, 5)
+	ctx := testCtx(t, 10*time.Second)
+	st := openStream(t, ctx, fake, kinesin.JSON[item])
+	n := 0
+	var fatal error
+	for rec, err := range st.Records() {
+		if fatal != nil {
+			t.Fatalf("yielded (%v, %v) after the fatal error", rec, err)
+		}
+		if err != nil {
+			if rec != nil {
+				t.Errorf("fatal error yielded beside a record")
+			}
+			fatal = err
+			continue
+		}
+		rec.Commit()
+		if n++; n == 10 {
+			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords"}, Action: kinesistest.Fail(kinesistest.CodeAccessDenied)})
+		}
+	}
+	var re *kinesin.ReadError
+	if !errors.As(fatal, &re) || re.ShardID == "" {
+		t.Fatalf("fatal error %v (%T), want a *kinesin.ReadError naming a shard", fatal, fatal)
+	}
+	if !errors.Is(st.Err(), fatal) {
+		t.Errorf("Err() = %v, want %v", st.Err(), fatal)
+	}
+	t.Logf("fatal: %v", fatal)
+}
+
+// Chan users read the fatal error from Err once the channel is closed.
+func TestFatalReadErrorChan(t *testing.T) {
+	for _, tc := range []struct{ op, code string }{
+		{"GetRecords", kinesistest.CodeAccessDenied},
+		{"GetShardIterator", "KMSAccessDeniedException"},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			fake := newFake(t, 2)
+			fillShards(t, fake, testStream, 5)
+			ctx := testCtx(t, 10*time.Second)
+			st := openStream(t, ctx, fake, kinesin.JSON[item])
+			if tc.op == "GetShardIterator" {
+				fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: tc.op}, Action: kinesistest.Fail(tc.code)})
+			}
+			c := collect(st, true)
+			if tc.op == "GetRecords" {
+				eventually(t, 5*time.Second, func() bool { return c.count() == 10 }, "10 records")
+				fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: tc.op}, Action: kinesistest.Fail(tc.code)})
+			}
+			c.wait(t, 5*time.Second)
+			var re *kinesin.ReadError
+			if err := st.Err(); !errors.As(err, &re) || re.ShardID == "" {
+				t.Fatalf("Err() = %v, want a *kinesin.ReadError", err)
+			}
+			if err := st.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if err := st.Err(); !errors.As(err, &re) {
+				t.Errorf("Err() after Close = %v, want the fatal error still", err)
+			}
+		})
+	}
+}
+
+// A stream deleted while it is read ends with ErrStreamNotFound.
+func TestStreamDeletedWhileRead(t *testing.T) {
+	for _, form := range []string{"Records", "Chan"} {
+		t.Run(form, func(t *testing.T) {
+			fake := newFake(t, 2)
+			fillShards(t, fake, testStream, 5)
+			ctx := testCtx(t, 10*time.Second)
+			st := openStream(t, ctx, fake, kinesin.JSON[item])
+			var fatal error
+			if form == "Records" {
+				n := 0
+				for rec, err := range st.Records() {
+					if fatal != nil {
+						t.Fatalf("yielded (%v, %v) after the fatal error", rec, err)
+					}
+					if err != nil {
+						if rec != nil {
+							t.Error("fatal error beside a record")
+						}
+						fatal = err
+						continue
+					}
+					if n++; n == 10 {
+						fake.DeleteStream(testStream)
+					}
+				}
+			} else {
+				c := collect(st, true)
+				eventually(t, 5*time.Second, func() bool { return c.count() == 10 }, "10 records")
+				fake.DeleteStream(testStream)
+				c.wait(t, 5*time.Second)
+				fatal = st.Err()
+			}
+			if !errors.Is(fatal, kinesin.ErrStreamNotFound) {
+				t.Fatalf("fatal error %v, want ErrStreamNotFound", fatal)
+			}
+			if !errors.Is(st.Err(), kinesin.ErrStreamNotFound) {
+				t.Errorf("Err() = %v", st.Err())
+			}
+		})
+	}
+}
+
+// Checkpoint writes failing for longer than StoreOutage end the stream with
+// a *CheckpointError; shorter outages are ridden out.
+func TestCheckpointStoreOutage(t *testing.T) {
+	t.Run("short", func(t *testing.T) {
+		fake := newFake(t, 1)
+		seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
+		store := memory.New()
+		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
+			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(time.Minute))
+		store.FailNext(3, errors.New("store down"))
+		c := collect(st, true)
+		// Three failed saves, then one that goes through.
+		eventually(t, 5*time.Second, func() bool { return store.Saves() >= 4 }, "saves retried after failures: %d", store.Saves())
+		eventually(t, 5*time.Second, func() bool {
+			return load(t, store)["shardId-000000000000"] == checkpoint.At(seqs[4])
+		}, "the checkpoint after the outage")
+		if err := st.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		c.wait(t, 5*time.Second)
+		if err := st.Err(); err != nil {
+			t.Errorf("Err() = %v after a short outage", err)
+		}
+	})
+	t.Run("long", func(t *testing.T) {
+		fake := newFake(t, 1)
+		fillShards(t, fake, testStream, 5)
+		store := memory.New()
+		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
+			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(50*time.Millisecond))
+		boom := errors.New("store down")
+		store.FailWith(boom)
+		var fatal error
+		n := 0
+		for rec, err := range st.Records() {
+			if err != nil {
+				fatal = err
+				break
+			}
+			rec.Commit()
+			n++
+		}
+		var ce *kinesin.CheckpointError
+		if !errors.As(fatal, &ce) || !errors.Is(fatal, boom) || ce.Since.IsZero() {
+			t.Fatalf("fatal error %v, want a *CheckpointError wrapping the store's error", fatal)
+		}
+		if n != 5 {
+			t.Errorf("%d records before the fatal error", n)
+		}
+	})
+}

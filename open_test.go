@@ -1,0 +1,311 @@
+package kinesin_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/kinesistest"
+	"github.com/kinesin-go/kinesin/polling"
+)
+
+func TestOpenUnknownStream(t *testing.T) {
+	fake := newFake(t, 1)
+	for _, name := range []string{"nope", fake.StreamARN("nope")} {
+		st, err := kinesin.Open(context.Background(), name, kinesin.JSON[item], kinesin.WithClient(fake.Client()))
+		if !errors.Is(err, kinesin.ErrStreamNotFound) || st != nil {
+			t.Errorf("Open(%q) = %v, %v; want ErrStreamNotFound", name, st, err)
+		}
+	}
+}
+
+// Every bad option is reported, in one error wrapping ErrInvalidOption whose
+// message names each.
+func TestOpenBadOptions(t *testing.T) {
+	fake := newFake(t, 1)
+	for _, tc := range []struct {
+		name   string
+		stream string
+		dec    kinesin.Decoder[item]
+		opts   []kinesin.Option
+		want   []string
+	}{
+		{"MaxUncommitted", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.MaxUncommitted(0)}, []string{"MaxUncommitted"}},
+		{"CheckpointInterval", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.CheckpointInterval(-1)}, []string{"CheckpointInterval"}},
+		{"WithApp", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithApp("")}, []string{"WithApp"}},
+		{"MaxRecords", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithPolling(polling.Options{MaxRecords: 20000})}, []string{"WithPolling", "MaxRecords"}},
+		{"decoder", testStream, nil, nil, []string{"decoder"}},
+		{"stream", "", kinesin.JSON[item], nil, []string{"stream name"}},
+		{"start", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithStart(kinesin.StartPosition{})}, []string{"WithStart"}},
+		{"timestamp", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithStart(kinesin.AtTimestamp(time.Time{}))}, []string{"AtTimestamp"}},
+		{"store", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithCheckpointer(nil)}, []string{"WithCheckpointer"}},
+		{"intervals", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.ShardSyncInterval(0), kinesin.CloseTimeout(-time.Second), kinesin.StoreOutage(0)},
+			[]string{"ShardSyncInterval", "CloseTimeout", "StoreOutage"}},
+		{"all at once", "", nil, []kinesin.Option{
+			kinesin.MaxUncommitted(0), kinesin.CheckpointInterval(-1), kinesin.WithApp(""),
+			kinesin.WithPolling(polling.Options{MaxRecords: 20000}),
+		}, []string{"MaxUncommitted", "CheckpointInterval", "WithApp", "MaxRecords", "decoder", "stream name"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := fake.CallCounts()
+			opts := append([]kinesin.Option{kinesin.WithClient(fake.Client())}, tc.opts...)
+			st, err := kinesin.Open(context.Background(), tc.stream, tc.dec, opts...)
+			if !errors.Is(err, kinesin.ErrInvalidOption) || st != nil {
+				t.Fatalf("Open = %v, %v; want ErrInvalidOption", st, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+			if after := fake.CallCounts(); len(after) != len(before) || after["DescribeStreamSummary"] != before["DescribeStreamSummary"] {
+				t.Errorf("Open called the service despite bad options: %v", after)
+			}
+		})
+	}
+}
+
+// awsEnv empties the environment the default AWS configuration reads.
+func awsEnv(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": "",
+		"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func TestOpenWithoutAWSConfig(t *testing.T) {
+	t.Run("no region", func(t *testing.T) {
+		awsEnv(t)
+		_, err := kinesin.Open(context.Background(), testStream, kinesin.JSON[item])
+		if !errors.Is(err, kinesin.ErrNoAWSConfig) {
+			t.Fatalf("Open = %v, want ErrNoAWSConfig", err)
+		}
+		if !strings.Contains(err.Error(), "region") {
+			t.Errorf("error %q does not say the region is missing", err)
+		}
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		awsEnv(t)
+		t.Setenv("AWS_REGION", "eu-west-1")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := kinesin.Open(ctx, testStream, kinesin.JSON[item])
+		if !errors.Is(err, kinesin.ErrNoAWSConfig) {
+			t.Fatalf("Open = %v, want ErrNoAWSConfig", err)
+		}
+	})
+	t.Run("WithAWSConfig without region", func(t *testing.T) {
+		_, err := kinesin.Open(context.Background(), testStream, kinesin.JSON[item], kinesin.WithAWSConfig(aws.Config{}))
+		if !errors.Is(err, kinesin.ErrNoAWSConfig) {
+			t.Fatalf("Open = %v, want ErrNoAWSConfig", err)
+		}
+	})
+	t.Run("WithAWSConfig", func(t *testing.T) {
+		fake := newFake(t, 1)
+		fake.Put(testStream, "pk", itemJSON(item{N: 7}))
+		st, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithAWSConfig(fake.AWSConfig()),
+			kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(fastPolling))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for rec, err := range st.Records() {
+			if err != nil || rec.Value.N != 7 {
+				t.Fatalf("yielded %v, %v", rec, err)
+			}
+			break
+		}
+	})
+}
+
+// A stream named by ARN is read, and checkpointed under its name.
+func TestOpenByARN(t *testing.T) {
+	fake := newFake(t, 2)
+	want := fillShards(t, fake, testStream, 10)
+	store := memory.New()
+	ctx := testCtx(t, 10*time.Second)
+	st := openNamed(t, ctx, fake.StreamARN(testStream), fake.Client(), kinesin.JSON[item], kinesin.WithCheckpointer(store))
+	if st.Name() != testStream || st.ARN() != fake.StreamARN(testStream) {
+		t.Errorf("Name %q, ARN %q", st.Name(), st.ARN())
+	}
+	c := collect(st, true)
+	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "%d records", c.count())
+	for id, seqs := range want {
+		checkShardOrder(t, id, c.shard(id), seqs)
+	}
+	if err := st.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cps := load(t, store)
+	for id, seqs := range want {
+		if cps[id] != checkpoint.At(seqs[9]) {
+			t.Errorf("checkpoint of %s under the stream's name: %v", id, cps[id])
+		}
+	}
+}
+
+// Apps keep their checkpoints apart.
+func TestAppsHaveTheirOwnCheckpoints(t *testing.T) {
+	fake := newFake(t, 1)
+	seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
+	store := memory.New()
+	ctx := testCtx(t, 10*time.Second)
+	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithApp("billing"))
+	c := collect(st, true)
+	eventually(t, 5*time.Second, func() bool { return c.count() == 5 }, "records")
+	st.Close()
+	cps, _ := store.Load(ctx, "billing", testStream)
+	if cps["shardId-000000000000"] != checkpoint.At(seqs[4]) {
+		t.Errorf("app billing: %v", cps)
+	}
+	if cps := load(t, store); len(cps) != 0 {
+		t.Errorf("default app has checkpoints %v", cps)
+	}
+}
+
+// Where shards without a checkpoint start.
+func TestStartPositions(t *testing.T) {
+	t.Run("Latest", func(t *testing.T) {
+		fake := newFake(t, 2)
+		fillShards(t, fake, testStream, 10)
+		sp := &spy{Client: fake.Client()}
+		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+		c := collect(st, true)
+		// Latest means after each shard is first read.
+		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 2 }, "iterators")
+		want := fillShards(t, fake, testStream, 3)
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 6 }, "new records")
+		for id, seqs := range want {
+			checkShardOrder(t, id, c.shard(id), seqs)
+		}
+	})
+	t.Run("default is Latest", func(t *testing.T) {
+		fake := newFake(t, 1)
+		fillShards(t, fake, testStream, 10)
+		sp := &spy{Client: fake.Client()}
+		st, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(sp), kinesin.WithPolling(fastPolling))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 1 }, "iterator")
+		if its := sp.iteratorsOf("shardId-000000000000"); its[0] != "LATEST" {
+			t.Errorf("default start %v", its)
+		}
+	})
+	t.Run("TrimHorizon", func(t *testing.T) {
+		fake := newFake(t, 2)
+		want := fillShards(t, fake, testStream, 10)
+		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.TrimHorizon))
+		c := collect(st, true)
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 20 }, "records")
+		for id, seqs := range want {
+			checkShardOrder(t, id, c.shard(id), seqs)
+		}
+	})
+	t.Run("AtTimestamp", func(t *testing.T) {
+		clock := kinesistest.NewManualClock(time.Time{})
+		fake := newFake(t, 2, kinesistest.WithClock(clock))
+		fillShards(t, fake, testStream, 10)
+		clock.Advance(time.Minute)
+		from := clock.Now()
+		want := fillShards(t, fake, testStream, 4)
+		clock.Advance(time.Minute)
+		for id, seqs := range fillShards(t, fake, testStream, 2) {
+			want[id] = append(want[id], seqs...)
+		}
+		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.AtTimestamp(from)))
+		c := collect(st, true)
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 12 }, "records")
+		for id, seqs := range want {
+			checkShardOrder(t, id, c.shard(id), seqs)
+		}
+	})
+	t.Run("checkpoint wins", func(t *testing.T) {
+		fake := newFake(t, 2)
+		all := fillShards(t, fake, testStream, 10)
+		store := memory.New()
+		const id = "shardId-000000000000"
+		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{id: checkpoint.At(all[id][5])})
+		sp := &spy{Client: fake.Client()}
+		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item],
+			kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
+		c := collect(st, true)
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 4 && sp.shardsAsked() == 2 }, "records after the checkpoint")
+		checkShardOrder(t, id, c.shard(id), all[id][6:])
+		if n := c.countOf("shardId-000000000001"); n != 0 {
+			t.Errorf("%d records of the shard without checkpoint, started at Latest", n)
+		}
+	})
+	t.Run("Latest skips closed shards", func(t *testing.T) {
+		// Shards closed before Open hold nothing new: they are skipped, and
+		// their open children start at LATEST too.
+		fake := newFake(t, 1)
+		const parent = "shardId-000000000000"
+		fillShards(t, fake, testStream, 10)
+		kids, err := fake.Split(testStream, parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillShards(t, fake, testStream, 5) // before Open, into the children
+		sp := &spy{Client: fake.Client()}
+		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+		c := collect(st, true)
+		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 2 }, "iterators of the children")
+		want := fillShards(t, fake, testStream, 3)
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 6 }, "new records")
+		for _, k := range kids {
+			checkShardOrder(t, k, c.shard(k), want[k])
+			if its := sp.iteratorsOf(k); len(its) != 1 || its[0] != "LATEST" {
+				t.Errorf("child %s read from %v, want LATEST", k, its)
+			}
+		}
+		if its := sp.iteratorsOf(parent); len(its) != 0 {
+			t.Errorf("closed parent read from %v", its)
+		}
+	})
+	t.Run("Latest reads new children from their start", func(t *testing.T) {
+		// A shard split while it is read: its children start at
+		// TRIM_HORIZON, so records put between the split and their first
+		// read are not lost.
+		fake := newFake(t, 1)
+		const parent = "shardId-000000000000"
+		sp := &spy{Client: fake.Client()}
+		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+		c := collect(st, true)
+		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 1 }, "the parent's iterator")
+		before := fillShards(t, fake, testStream, 4)
+		kids, err := fake.Split(testStream, parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fillShards(t, fake, testStream, 50)
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 104 }, "records: %d", c.count())
+		checkShardOrder(t, parent, c.shard(parent), before[parent])
+		for _, k := range kids {
+			checkShardOrder(t, k, c.shard(k), want[k])
+			if its := sp.iteratorsOf(k); len(its) == 0 || its[0] != "TRIM_HORIZON" {
+				t.Errorf("child %s read from %v, want TRIM_HORIZON", k, its)
+			}
+		}
+	})
+}
