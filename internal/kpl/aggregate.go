@@ -17,9 +17,17 @@
 //	  required bytes  data                    = 3;
 //	  repeated Tag    tags                    = 4;
 //	}
+//	message Tag {
+//	  required string key   = 1;
+//	  optional string value = 2;
+//	}
 //
-// The message is encoded by hand with the protowire package; no generated
-// code is involved.
+// [Aggregate] encodes the format and [Deaggregate] (or [AppendDeaggregate])
+// decodes it; both work on the wire format by hand with the protowire
+// package: no generated code is involved. [HashKey] and [FilterHashRange]
+// give the hash keys of user records and apply the reference consumer's
+// check that the user records of an aggregate belong to the shard that
+// delivered it.
 package kpl
 
 import (

@@ -25,8 +25,9 @@ type testAggregate struct {
 }
 
 // decodeForTest is a minimal, strict decoder of the KPL aggregated format,
-// written independently of Aggregate so the two can check each other. It
-// is a test helper only; the real decoder lives elsewhere.
+// written independently of Aggregate and of Deaggregate so they can check
+// each other (FuzzDeaggregate compares Deaggregate with it). It is a test
+// helper only; the real decoder is Deaggregate.
 func decodeForTest(b []byte) (*testAggregate, error) {
 	if len(b) < len(Magic)+md5.Size {
 		return nil, fmt.Errorf("too short: %d bytes", len(b))
@@ -91,7 +92,15 @@ func decodeForTest(b []byte) (*testAggregate, error) {
 				case num == 3 && typ == protowire.BytesType:
 					r.data, n = protowire.ConsumeBytes(msg)
 					r.hasData = true
-				default: // tags (4) and unknown fields
+				case num == 4 && typ == protowire.BytesType:
+					var tag []byte
+					tag, n = protowire.ConsumeBytes(msg)
+					if n >= 0 {
+						if err := checkTagForTest(tag); err != nil {
+							return nil, fmt.Errorf("record %d: %w", len(raws), err)
+						}
+					}
+				default: // unknown fields
 					n = protowire.ConsumeFieldValue(num, typ, msg)
 				}
 				if n < 0 {
@@ -125,7 +134,33 @@ func decodeForTest(b []byte) (*testAggregate, error) {
 		agg.records = append(agg.records, rec)
 		agg.hasEHKIndex = append(agg.hasEHKIndex, r.hasEHK)
 	}
+	if len(agg.records) == 0 {
+		return nil, errors.New("no records")
+	}
 	return agg, nil
+}
+
+// checkTagForTest checks that msg is a Tag message with its required key.
+func checkTagForTest(msg []byte) error {
+	hasKey := false
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		msg = msg[n:]
+		if num == 1 && typ == protowire.BytesType {
+			hasKey = true
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, msg); n < 0 {
+			return protowire.ParseError(n)
+		}
+		msg = msg[n:]
+	}
+	if !hasKey {
+		return errors.New("tag without key")
+	}
+	return nil
 }
 
 // topLevelFields returns the field numbers of the AggregatedRecord message
@@ -177,7 +212,7 @@ type vectorCase struct {
 	} `json:"expected"`
 }
 
-func (c vectorCase) expectedRecords(t *testing.T) []Record {
+func (c vectorCase) expectedRecords(t testing.TB) []Record {
 	t.Helper()
 	recs := make([]Record, len(c.Expected))
 	for i, e := range c.Expected {
@@ -195,7 +230,7 @@ func (c vectorCase) expectedRecords(t *testing.T) []Record {
 	return recs
 }
 
-func loadVectors(t *testing.T) vectorFile {
+func loadVectors(t testing.TB) vectorFile {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/kpl-vectors.json")
 	if err != nil {

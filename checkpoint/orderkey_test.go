@@ -1,0 +1,108 @@
+package checkpoint_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+)
+
+// randomCheckpoint returns a valid checkpoint drawn from a small space, so
+// that pairs often share a sequence number.
+func randomCheckpoint(r *rand.Rand) checkpoint.Checkpoint {
+	if r.IntN(10) == 0 {
+		return checkpoint.Ended()
+	}
+	var seq string
+	switch r.IntN(5) {
+	case 0:
+		seq = fmt.Sprint(r.IntN(20))
+	case 1:
+		seq = strings.Repeat("0", r.IntN(3)) + fmt.Sprint(r.IntN(20)) // leading zeros
+	case 2:
+		seq = "4959" + fmt.Sprintf("%052d", r.IntN(3))
+	case 3:
+		seq = strings.Repeat("9", 128+r.IntN(2)) // 128 or 129 digits
+	default:
+		seq = "1" + strings.Repeat("0", 127+r.IntN(2))
+	}
+	if r.IntN(2) == 0 {
+		return checkpoint.At(seq)
+	}
+	subs := []int64{0, 1, 2, 9, 10, 1<<63 - 1}
+	return checkpoint.AtSub(seq, subs[r.IntN(len(subs))])
+}
+
+func TestOrderKeyOrdersAsCompare(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100_000 {
+		a, b := randomCheckpoint(r), randomCheckpoint(r)
+		ka, kb := checkpoint.OrderKey(a), checkpoint.OrderKey(b)
+		if len(ka) != checkpoint.OrderKeyLen || len(kb) != checkpoint.OrderKeyLen {
+			t.Fatalf("orderKey lengths %d, %d; want %d", len(ka), len(kb), checkpoint.OrderKeyLen)
+		}
+		if got, want := strings.Compare(ka, kb), a.Compare(b); got != want {
+			t.Fatalf("keys of %v and %v compare %d, checkpoints %d\n%s\n%s", a, b, got, want, ka, kb)
+		}
+	}
+}
+
+func TestOrderKeyRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 10_000 {
+		c := randomCheckpoint(r)
+		got, err := checkpoint.ParseOrderKey(checkpoint.OrderKey(c))
+		if err != nil {
+			t.Fatalf("checkpoint.ParseOrderKey(checkpoint.OrderKey(%v)): %v", c, err)
+		}
+		if got.Compare(c) != 0 || got.Partial != c.Partial || got.ShardEnded != c.ShardEnded || got.SubSequenceNumber != c.SubSequenceNumber {
+			t.Fatalf("round trip of %#v gave %#v", c, got)
+		}
+		if !c.ShardEnded && got.SequenceNumber != strings.TrimLeft(c.SequenceNumber, "0") && got.SequenceNumber != "0" {
+			t.Fatalf("round trip of %q gave %q, want it without leading zeros", c.SequenceNumber, got.SequenceNumber)
+		}
+	}
+	if got, err := checkpoint.ParseOrderKey(checkpoint.OrderKey(checkpoint.At("000"))); err != nil || got != checkpoint.At("0") {
+		t.Errorf("round trip of 000 = %v, %v; want 0", got, err)
+	}
+}
+
+func TestParseOrderKeyRejects(t *testing.T) {
+	z := func(n int) string { return strings.Repeat("0", n) }
+	for _, s := range []string{
+		"",
+		"12",
+		z(149),                           // one short
+		z(151),                           // one long
+		"2" + z(149),                     // unknown kind
+		"1" + z(128) + "1" + z(20),       // shard end with a sequence number
+		"0" + z(129) + "2" + z(19),       // unknown whole flag
+		"0" + z(129) + "1" + z(18) + "5", // sub-sequence on a whole record
+		"0" + z(129) + "0" + "9999999999999999999", // beyond int64
+		"0" + z(128) + "x" + "1" + z(19),
+	} {
+		if c, err := checkpoint.ParseOrderKey(s); err == nil {
+			t.Errorf("checkpoint.ParseOrderKey(%q) = %v, want an error", s, c)
+		}
+	}
+}
+
+func TestOrderKeyLayout(t *testing.T) {
+	z := func(n int) string { return strings.Repeat("0", n) }
+	for _, tc := range []struct {
+		cp   checkpoint.Checkpoint
+		want string
+	}{
+		{checkpoint.Ended(), "1" + z(149)},
+		{checkpoint.At("0"), "0" + z(129) + "1" + z(19)},
+		{checkpoint.At("0042"), "0" + z(127) + "42" + "1" + z(19)},
+		{checkpoint.AtSub("42", 7), "0" + z(127) + "42" + "0" + z(18) + "7"},
+		{checkpoint.AtSub(strings.Repeat("9", 129), 1<<63-1), "0" + strings.Repeat("9", 129) + "0" + "9223372036854775807"},
+	} {
+		if got := checkpoint.OrderKey(tc.cp); got != tc.want {
+			t.Errorf("checkpoint.OrderKey(%v) =\n%s, want\n%s", tc.cp, got, tc.want)
+		}
+	}
+}
