@@ -20,6 +20,23 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
+// timerClock is a Clock whose waits can be abandoned: the fake stops a wait
+// it no longer needs (the heartbeat of a subscription that ended, the latency
+// of a call whose client went away), so that ManualClock.Waiters counts only
+// waits that still matter. The clocks of this package implement it.
+type timerClock interface {
+	// timer is After with a function that abandons the wait.
+	timer(d time.Duration) (<-chan time.Time, func())
+}
+
+// clockTimer waits d on c, abandonably if c allows it.
+func clockTimer(c Clock, d time.Duration) (<-chan time.Time, func()) {
+	if tc, ok := c.(timerClock); ok {
+		return tc.timer(d)
+	}
+	return c.After(d), func() {}
+}
+
 // RealClock returns the wall clock.
 func RealClock() Clock { return realClock{} }
 
@@ -27,6 +44,11 @@ type realClock struct{}
 
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (realClock) timer(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
 
 // ScaledClock returns a clock that starts at the current wall time and runs
 // factor times faster than it: with factor 60, a 5-minute subscription ends
@@ -49,11 +71,16 @@ func (c *scaledClock) Now() time.Time {
 }
 
 func (c *scaledClock) After(d time.Duration) <-chan time.Time {
+	ch, _ := c.timer(d)
+	return ch
+}
+
+func (c *scaledClock) timer(d time.Duration) (<-chan time.Time, func()) {
 	out := make(chan time.Time, 1)
 	// AfterFunc holds no goroutine until it fires, so an abandoned wait
 	// leaks nothing.
-	time.AfterFunc(time.Duration(float64(d)/c.factor), func() { out <- c.Now() })
-	return out
+	t := time.AfterFunc(time.Duration(float64(d)/c.factor), func() { out <- c.Now() })
+	return out, func() { t.Stop() }
 }
 
 // ManualClock is a Clock that moves only when Advance or Set is called. It is
@@ -91,16 +118,37 @@ func (c *ManualClock) Now() time.Time {
 // After returns a channel that receives once the clock has been advanced by
 // at least d. A d of zero or less fires at once.
 func (c *ManualClock) After(d time.Duration) <-chan time.Time {
+	ch, _ := c.timer(d)
+	return ch
+}
+
+func (c *ManualClock) timer(d time.Duration) (<-chan time.Time, func()) {
 	ch := make(chan time.Time, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d <= 0 {
 		ch <- c.now
-		return ch
+		return ch, func() {}
 	}
 	c.waiters = append(c.waiters, manualWaiter{at: c.now.Add(d), ch: ch})
 	c.signal()
-	return ch
+	return ch, func() { c.stop(ch) }
+}
+
+// stop forgets the pending wait of ch, if it has not fired.
+func (c *ManualClock) stop(ch chan time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range c.waiters {
+		if w.ch == ch {
+			last := len(c.waiters) - 1
+			copy(c.waiters[i:], c.waiters[i+1:])
+			c.waiters[last] = manualWaiter{}
+			c.waiters = c.waiters[:last]
+			c.signal()
+			return
+		}
+	}
 }
 
 // Advance moves the clock forward by d and fires every After whose time has
@@ -140,8 +188,15 @@ func (c *ManualClock) signal() {
 	c.changed = make(chan struct{})
 }
 
-// Waiters returns how many After channels are pending (created and not yet
-// fired). Channels whose reader gave up still count until they fire.
+// Waiters returns how many waits are pending on the clock: After channels
+// created and not yet fired. A wait the fake abandons (the lifetime and
+// heartbeat of a subscription that ended, the injected latency of a call
+// whose client went away) stops counting at once; a channel from After that
+// nobody reads counts until it fires.
+//
+// An open SubscribeToShard stream that has sent what it can waits on two
+// (its lifetime and its heartbeat), and on a third while the EFO throughput
+// limit holds it back; a call slowed by Latency waits on one.
 func (c *ManualClock) Waiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,6 +2,7 @@ package kinesistest
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -148,8 +149,10 @@ type Fake struct {
 	lastSubscribe map[string]time.Time
 	subCalls      map[string]time.Time
 
-	srvOnce sync.Once
-	srv     *httptest.Server
+	srvOnce  sync.Once
+	srv      *httptest.Server // guarded by lifeMu; set with url and loopback
+	url      string
+	loopback *http.Transport // of the AWSConfig client
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -202,12 +205,24 @@ func (f *Fake) Clock() Clock { return f.clock }
 func (f *Fake) Handler() http.Handler { return http.HandlerFunc(f.serveHTTP) }
 
 // URL starts (once) a loopback HTTP server on 127.0.0.1 serving the fake and
-// returns its base URL, for any SDK or tool. Close stops it.
+// returns its base URL, for any SDK or tool. Close stops it; after Close, the
+// URL refuses connections.
 func (f *Fake) URL() string {
 	f.srvOnce.Do(func() {
-		f.srv = httptest.NewServer(f.Handler())
+		srv := httptest.NewServer(f.Handler())
+		f.url = srv.URL
+		f.loopback = http.DefaultTransport.(*http.Transport).Clone()
+		f.lifeMu.Lock()
+		closing := f.closing
+		if !closing {
+			f.srv = srv
+		}
+		f.lifeMu.Unlock()
+		if closing {
+			srv.Close()
+		}
 	})
-	return f.srv.URL
+	return f.url
 }
 
 // Client returns a real *kinesis.Client wired to the fake through an
@@ -231,13 +246,37 @@ func (f *Fake) ClientOptions() kinesis.Options {
 }
 
 // AWSConfig returns an aws.Config for the loopback URL (starting it), for
-// code that builds its own clients with kinesis.NewFromConfig.
+// code that builds its own clients with kinesis.NewFromConfig. It uses static
+// test credentials, the fake's region and an HTTP client of its own, whose
+// idle connections Close closes.
+//
+// That HTTP client hides WriteTo on request bodies. Over HTTP/1.1, net/http
+// copies a request body once more after Content-Length bytes to find extra
+// bytes; the SDK's body returns io.EOF as an error from WriteTo once the SDK
+// has closed it, which it does as soon as the response arrives. A response as
+// fast as the fake's can come first, and net/http then closes the connection
+// under the response being read: SubscribeToShard streams die at random. The
+// service, reached over HTTP/2, is not affected.
 func (f *Fake) AWSConfig() aws.Config {
+	url := f.URL()
 	return aws.Config{
 		Region:       f.cfg.region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDKINESISTEST", "kinesistest-secret", ""),
-		BaseEndpoint: aws.String(f.URL()),
+		BaseEndpoint: aws.String(url),
+		HTTPClient:   &http.Client{Transport: hideWriteTo{f.loopback}},
 	}
+}
+
+// hideWriteTo sends request bodies through their Read method only.
+type hideWriteTo struct{ base http.RoundTripper }
+
+func (t hideWriteTo) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, ok := req.Body.(io.WriterTo); ok && req.Body != http.NoBody {
+		r := *req
+		r.Body = struct{ io.ReadCloser }{req.Body}
+		req = &r
+	}
+	return t.base.RoundTrip(req)
 }
 
 // Close ends every subscription, stops the loopback server and waits for
@@ -246,11 +285,13 @@ func (f *Fake) Close() {
 	f.closeOnce.Do(func() {
 		f.lifeMu.Lock()
 		f.closing = true
+		srv := f.srv
 		f.lifeMu.Unlock()
 		close(f.closed)
-		if f.srv != nil {
-			f.srv.CloseClientConnections()
-			f.srv.Close()
+		if srv != nil {
+			srv.CloseClientConnections()
+			srv.Close()
+			f.loopback.CloseIdleConnections()
 		}
 		f.wg.Wait()
 	})
@@ -265,8 +306,10 @@ func (f *Fake) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
+	wait, stop := clockTimer(f.clock, d)
+	defer stop()
 	select {
-	case <-f.clock.After(d):
+	case <-wait:
 		return true
 	case <-ctx.Done():
 		return false

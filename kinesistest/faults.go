@@ -80,16 +80,23 @@ var (
 // constants, or any other) and the HTTP status the service uses for it.
 func Fail(code string) Action { return Action{kind: kindError, code: code} }
 
-// Latency delays the call by d on the fake's clock, then serves it.
+// Latency delays the call by d on the fake's clock, then serves it. A call
+// whose client gives up during the delay is not served.
 func Latency(d time.Duration) Action { return Action{kind: kindLatency, latency: d} }
 
 // FailRecords makes PutRecords fail each record with the given chance
 // (between 0 and 1) and error code, as a partial failure: the call succeeds
-// and reports FailedRecordCount. An empty code means
+// and reports FailedRecordCount. A chance of 0 or less fails no record, 1 or
+// more every record. An empty code means
 // ProvisionedThroughputExceededException.
 func FailRecords(fraction float64, code string) Action {
 	if code == "" {
 		code = CodeThroughputExceeded
+	}
+	if fraction <= 0 {
+		// The per-record draw takes 0 as "always", as Fault.Probability
+		// does; no record failing is letting the call through.
+		return Pass
 	}
 	return Action{kind: kindFailRecords, fraction: fraction, code: code}
 }
@@ -227,7 +234,11 @@ func (f *Fake) applyFault(c *call) *apiError {
 	}
 	switch a.kind {
 	case kindLatency:
-		f.sleep(c.ctx, a.latency)
+		if !f.sleep(c.ctx, a.latency) {
+			// The client went away (or the fake closed) first: the call
+			// is not served.
+			return &apiError{code: dropConnection}
+		}
 		return nil
 	case kindDrop:
 		return &apiError{code: dropConnection}

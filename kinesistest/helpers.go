@@ -88,7 +88,7 @@ func (f *Fake) PutWithHashKey(stream, partitionKey, explicitHashKey string, data
 }
 
 func (f *Fake) putEntry(name string, e putEntry) (PutResult, error) {
-	if err := checkEntry(e, ""); err != nil {
+	if err := checkEntry(e, 0); err != nil {
 		return PutResult{}, err
 	}
 	// data may be reused by the caller: the fake keeps its own copy.

@@ -131,9 +131,10 @@ func formatSeq(counter uint64, shardIndex int) string {
 		b[i] = '0'
 	}
 	b[0], b[1] = '4', '9'
-	c := strconv.AppendUint(nil, counter, 10)
+	var tmp [20]byte
+	c := strconv.AppendUint(tmp[:0], counter, 10)
 	copy(b[46-len(c):46], c)
-	s := strconv.AppendUint(nil, uint64(shardIndex), 10)
+	s := strconv.AppendUint(tmp[:0], uint64(shardIndex), 10)
 	copy(b[seqLen-len(s):], s)
 	return string(b[:])
 }

@@ -5,8 +5,9 @@ package kinesistest
 //
 // Behavior:
 //   - A registered consumer is CREATING for ConsumerActivationDelay, then
-//     ACTIVE; a deregistered one is DELETING for the same delay, then gone.
-//     Its subscriptions end at once with ResourceNotFoundException.
+//     ACTIVE; the RegisterStreamConsumer response says CREATING even when the
+//     delay is 0. A deregistered one is DELETING for the same delay, then
+//     gone. Its subscriptions end at once with ResourceNotFoundException.
 //   - At most 20 consumers per stream and 5 CREATING at once
 //     (LimitExceededException); a name already registered is
 //     ResourceInUseException.
@@ -154,7 +155,11 @@ func opRegisterStreamConsumer(f *Fake, c *call, r *registerConsumerReq) (any, *a
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"Consumer": cons.describe(f.clock.Now(), false)}, nil
+	// The service answers CREATING, however soon the consumer is ACTIVE:
+	// code must wait for ACTIVE with DescribeStreamConsumer.
+	d := cons.describe(f.clock.Now(), false)
+	d["ConsumerStatus"] = "CREATING"
+	return map[string]any{"Consumer": d}, nil
 }
 
 // registerConsumer adds a consumer. Callers hold f.mu.

@@ -11,7 +11,8 @@ package kinesistest
 //     ResourceInUseException.
 //   - Resharding a closed shard, merging shards that are not adjacent, or a
 //     NewStartingHashKey outside the parent's range is InvalidArgumentException
-//     (a shard that does not exist: ResourceNotFoundException).
+//     (a shard that does not exist: ResourceNotFoundException). Resharding an
+//     ON_DEMAND stream is ValidationException.
 //   - UpdateShardCount with UNIFORM_SCALING reaches the target through real
 //     splits and merges, so every new shard has one or two parents, as on the
 //     service. The target must lie within half and double the open shard count.
@@ -63,6 +64,9 @@ func opSplitShard(f *Fake, c *call, r *splitShardReq) (any, *apiError) {
 
 // canReshard checks the stream can change shape now, adding extra shards.
 func (f *Fake) canReshard(s *stream, now time.Time, extra int) *apiError {
+	if s.onDemand {
+		return validation("Stream %s under account %s is in ON_DEMAND capacity mode: resharding is only supported for PROVISIONED streams.", s.name, f.cfg.account)
+	}
 	switch s.status(now) {
 	case "CREATING", "UPDATING":
 		return inUse("Stream %s under account %s not ACTIVE, instead in state %s", s.name, f.cfg.account, s.status(now))
@@ -185,6 +189,9 @@ func opUpdateShardCount(f *Fake, c *call, r *updateShardCountReq) (any, *apiErro
 		return nil, err
 	}
 	now := f.clock.Now()
+	if s.onDemand {
+		return nil, f.canReshard(s, now, 0)
+	}
 	current := len(s.openShards())
 	if target > 2*current || 2*target < current {
 		return nil, invalidArg("UpdateShardCount cannot scale stream %s from %d to %d shards: the target must lie between half and double the open shard count", s.name, current, target)

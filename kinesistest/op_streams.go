@@ -87,7 +87,7 @@ func (f *Fake) createStream(name string, shards int, onDemand bool, delay time.D
 	if _, ok := f.streams[name]; ok {
 		return nil, inUse("Stream %s under account %s already exists.", name, f.cfg.account)
 	}
-	if f.openShardTotal()+shards > f.cfg.shardLimit {
+	if shards > f.cfg.shardLimit-f.openShardTotal() { // not a sum: ShardCount may be near MaxInt
 		return nil, errorf(CodeLimitExceeded, "This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d.", f.cfg.account, f.cfg.region, f.openShardTotal(), f.cfg.shardLimit)
 	}
 	now := f.clock.Now()
@@ -134,6 +134,7 @@ func opDeleteStream(f *Fake, c *call, r *deleteStreamReq) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	f.purgeConsumers(f.clock.Now())
 	if len(s.consumers) > 0 && (r.EnforceConsumerDeletion == nil || !*r.EnforceConsumerDeletion) {
 		return nil, inUse("Stream %s has %d registered consumers; deregister them or set EnforceConsumerDeletion", s.name, len(s.consumers))
 	}
@@ -202,6 +203,11 @@ func (s *stream) mode() streamModeDetails {
 	return streamModeDetails{"PROVISIONED"}
 }
 
+// maxDescribePage is the most shards DescribeStream, and streams ListStreams,
+// return per call, whatever the Limit: "If you specify a value greater than
+// 100, at most 100 results are returned."
+const maxDescribePage = 100
+
 type describeStreamReq struct {
 	streamRef
 	Limit                 *int    `json:"Limit"`
@@ -214,7 +220,7 @@ func opDescribeStream(f *Fake, c *call, r *describeStreamReq) (any, *apiError) {
 		if *r.Limit < 1 || *r.Limit > 10000 {
 			return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", *r.Limit)
 		}
-		limit = *r.Limit
+		limit = min(*r.Limit, maxDescribePage)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -261,6 +267,7 @@ func opDescribeStreamSummary(f *Fake, c *call, r *streamRef) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	f.purgeConsumers(f.clock.Now()) // consumers done DELETING no longer count
 	return map[string]any{"StreamDescriptionSummary": map[string]any{
 		"StreamName":              s.name,
 		"StreamARN":               s.arn,
@@ -289,7 +296,7 @@ func opListStreams(f *Fake, c *call, r *listStreamsReq) (any, *apiError) {
 		if *r.Limit < 1 || *r.Limit > 10000 {
 			return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", *r.Limit)
 		}
-		limit = *r.Limit
+		limit = min(*r.Limit, maxDescribePage)
 	}
 	after := ""
 	if r.ExclusiveStartStreamName != nil {
@@ -455,10 +462,12 @@ func opListShards(f *Fake, c *call, r *listShardsReq) (any, *apiError) {
 // filterShards applies a ShardFilter. AFTER_SHARD_ID turns into an exclusive
 // start shard id, which it returns.
 func (s *stream) filterShards(shards []*shard, fl *shardFilter, after string, now time.Time) ([]*shard, string, *apiError) {
+	// A shard closed at t was open at t (the service's end timestamp is
+	// "greater than or equal to" the filter's timestamp).
 	openAt := func(t time.Time) []*shard { // shards open at instant t
 		var out []*shard
 		for _, sh := range shards {
-			if !sh.created.After(t) && (sh.open() || sh.closedAt.After(t)) {
+			if !sh.created.After(t) && (sh.open() || !sh.closedAt.Before(t)) {
 				out = append(out, sh)
 			}
 		}
@@ -467,7 +476,7 @@ func (s *stream) filterShards(shards []*shard, fl *shardFilter, after string, no
 	openFrom := func(t time.Time) []*shard { // shards open at t or later
 		var out []*shard
 		for _, sh := range shards {
-			if sh.open() || sh.closedAt.After(t) {
+			if sh.open() || !sh.closedAt.Before(t) {
 				out = append(out, sh)
 			}
 		}
@@ -485,7 +494,13 @@ func (s *stream) filterShards(shards []*shard, fl *shardFilter, after string, no
 	case "FROM_TRIM_HORIZON":
 		return openFrom(horizon), after, nil
 	case "AT_LATEST":
-		return openFrom(now), after, nil
+		var open []*shard
+		for _, sh := range shards {
+			if sh.open() {
+				open = append(open, sh)
+			}
+		}
+		return open, after, nil
 	case "AT_TIMESTAMP", "FROM_TIMESTAMP":
 		if fl.Timestamp == nil {
 			return nil, "", invalidArg("ShardFilter %s needs a Timestamp", fl.Type)

@@ -8,23 +8,32 @@ package kinesistest
 //     HTTP 400 JSON errors, before any event.
 //   - The response is an application/vnd.amazon.eventstream stream whose first
 //     message is the initial-response event. A SubscribeToShardEvent follows at
-//     once, then one whenever records arrive, and an empty one every
-//     SubscriptionHeartbeat while nothing does. Each event carries at most
-//     10,000 records and 1 MiB, the ContinuationSequenceNumber to resume from
-//     and MillisBehindLatest.
+//     once, then one whenever records arrive (pushed, not polled), and an empty
+//     one when SubscriptionHeartbeat has passed since the last event. Each
+//     event carries at most 10,000 records and 1 MiB, the
+//     ContinuationSequenceNumber to resume from with AFTER_SEQUENCE_NUMBER and
+//     MillisBehindLatest (0 at the tip of the shard).
 //   - At the end of a closed shard the last event carries ChildShards and no
 //     ContinuationSequenceNumber, and the stream ends.
-//   - A subscription ends cleanly after 5 minutes on the fake's clock.
+//   - A subscription ends cleanly 5 minutes after the call, on the fake's
+//     clock.
 //   - A second SubscribeToShard for the same consumer and shard within 5 s of
-//     a successful one is ResourceInUseException; after that the new one takes
-//     over and the old stream ends with a ResourceInUseException exception
-//     message.
+//     a successful one is ResourceInUseException, whether or not the first
+//     stream is still open; after that the new one takes over and the old
+//     stream ends with a ResourceInUseException exception message.
 //   - Deregistering the consumer or deleting the stream ends its streams with a
-//     ResourceNotFoundException exception message.
+//     ResourceNotFoundException exception message. Fake.Close ends every
+//     stream, even one whose client stopped reading.
 //   - With WithServiceLimits: 1 call per second per consumer and shard
-//     (LimitExceededException) and 2 MiB/s per consumer and shard.
+//     (LimitExceededException; refused calls count) and 2 MiB/s per consumer
+//     and shard: events are held back, never failed.
+//   - An open stream that has sent what it can waits on two things on the
+//     clock (its lifetime and its heartbeat), three while the EFO limit holds
+//     it back; an ended stream waits on none. Tests use this with
+//     ManualClock.BlockUntil.
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -256,9 +265,47 @@ func (s *subscription) next(now time.Time) (ev event, stopCode, stopMsg string) 
 }
 
 // serve writes the event stream until the subscription ends.
+//
+// While it waits, a subscription has a fixed set of pending waits on the
+// fake's clock, so that a test can tell with ManualClock.BlockUntil that it
+// is idle: the lifetime and the heartbeat (two), plus one while the EFO
+// throughput limit holds it back (three).
 func (s *subscription) serve(c *call) {
+	reason := s.run(c)
+	s.finish(reason)
+	if reason == endCut {
+		cut(c.w)
+	}
+}
+
+// cut drops the connection under a stream. Over HTTP it resets the TCP
+// connection: the SDK takes a connection closed gracefully between two
+// messages (io.ErrUnexpectedEOF from the chunked body) for the end of the
+// stream, with no error, whereas a dropped connection must surface as one.
+func cut(w http.ResponseWriter) {
+	if h, ok := w.(http.Hijacker); ok {
+		if conn, _, err := h.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // close with RST
+			}
+			_ = conn.Close()
+			return
+		}
+	}
+	dropConn(w) // the in-process transport: a connection reset
+}
+
+// endCut is the end reason of a stream cut by an injected fault.
+const endCut = "cut"
+
+// run serves the stream and returns why it ended, once every wait it had on
+// the clock is stopped.
+func (s *subscription) run(c *call) string {
 	f := s.f
 	w := c.w
+	// The lifetime counts from the call, before any event is out.
+	lifetime, stopLifetime := clockTimer(f.clock, subscriptionLifetime)
+	defer stopLifetime()
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -277,81 +324,141 @@ func (s *subscription) serve(c *call) {
 	initial.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("initial-response"))
 	initial.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
 	initial.Payload = []byte("{}")
+	// gone says why the client can no longer be reached.
+	gone := func() string {
+		select {
+		case <-f.closed:
+			return "fake closed"
+		default:
+			return "client closed"
+		}
+	}
 	if !write(initial) {
-		s.finish("client closed")
-		return
+		return gone()
+	}
+	// On the in-process transport a write blocks until the client reads it:
+	// Close must not wait for a client that stopped reading.
+	if d, ok := w.(interface{ drop() }); ok {
+		served := make(chan struct{})
+		defer close(served)
+		go func() {
+			select {
+			case <-f.closed:
+				d.drop()
+			case <-served:
+			}
+		}()
 	}
 
-	lifetime := f.clock.After(subscriptionLifetime)
-	var heartbeat <-chan time.Time
-	sent := 0
+	hb := f.cfg.heartbeat
+	heartbeat, stopHeartbeat := clockTimer(f.clock, hb)
+	var (
+		throttle     <-chan time.Time // pending while the EFO limit holds events back
+		stopThrottle = func() {}
+	)
+	defer func() { stopHeartbeat(); stopThrottle() }()
+	var (
+		lastSent  time.Time
+		hbDue     bool
+		sent      int
+		stopEarly = func() string { // ends that need no event
+			select {
+			case <-f.closed:
+				return "fake closed"
+			default:
+			}
+			select {
+			case <-c.ctx.Done():
+				return "client closed"
+			default:
+			}
+			select {
+			case <-lifetime:
+				return "lifetime"
+			default:
+			}
+			return ""
+		}
+	)
 	for {
-		f.mu.Lock()
-		now := f.clock.Now()
-		if f.cfg.limits != nil {
-			if wait := s.bucket.wait(now); wait > 0 {
-				f.mu.Unlock()
-				if !f.sleep(c.ctx, wait) {
-					s.finish("client closed")
-					return
-				}
-				continue
+		if reason := stopEarly(); reason != "" {
+			return reason
+		}
+		// Injected stream faults strike once afterEvents events are out.
+		if fa := c.fault; fa != nil && sent >= fa.afterEvents {
+			switch fa.kind {
+			case kindCutStream:
+				return endCut
+			case kindStreamException:
+				write(exceptionMessage(fa.code, "injected exception"))
+				return fa.code
 			}
 		}
-		ev, code, msg := s.next(now)
+
+		f.mu.Lock()
+		now := f.clock.Now()
+		var (
+			ev        event
+			code, msg string
+			wait      time.Duration
+		)
+		if s.stopCode != "" {
+			code, msg = s.stopCode, s.stopMsg
+		} else if f.cfg.limits != nil {
+			wait = s.bucket.wait(now)
+		}
+		send := false
+		if code == "" && wait == 0 {
+			ev, code, msg = s.next(now)
+			send = len(ev.records) > 0 || ev.end || sent == 0 || hbDue
+		}
 		notify := s.shard.notify
 		f.mu.Unlock()
 
 		if code != "" {
 			write(exceptionMessage(code, msg))
-			s.finish(code)
-			return
+			return code
 		}
-		if len(ev.records) > 0 || ev.end || heartbeat == nil || sent == 0 {
-			if fa := c.fault; fa != nil && sent >= fa.afterEvents {
-				switch fa.kind {
-				case kindCutStream:
-					s.finish("cut")
-					dropConn(w)
-					return
-				case kindStreamException:
-					write(exceptionMessage(fa.code, "injected exception"))
-					s.finish(fa.code)
-					return
-				}
-			}
+		if wait > 0 && throttle == nil {
+			// The wait only shrinks while nothing is sent, so a pending
+			// throttle keeps its deadline.
+			throttle, stopThrottle = clockTimer(f.clock, wait)
+		}
+		if send {
 			if !write(eventMessage(&ev)) {
-				s.finish("client closed")
-				return
+				return gone()
 			}
 			sent++
+			lastSent, hbDue = now, false
 			f.mu.Lock()
 			s.info.Events++
 			s.info.Records += len(ev.records)
 			f.mu.Unlock()
 			if ev.end {
-				s.finish("shard end")
-				return
+				return "shard end"
 			}
-			heartbeat = f.clock.After(f.cfg.heartbeat)
-			if ev.behind > 0 {
-				continue // more is waiting: send it at once
-			}
+			// Send what is waiting at once, or wait for more; either way
+			// the loop checks faults and ends first.
+			continue
 		}
 		select {
 		case <-notify:
-		case <-heartbeat:
-			heartbeat = nil
+		case <-throttle:
+			throttle = nil
+		case t := <-heartbeat:
+			if due := lastSent.Add(hb); t.Before(due) {
+				heartbeat, stopHeartbeat = clockTimer(f.clock, due.Sub(t))
+			} else {
+				hbDue = true
+				heartbeat, stopHeartbeat = clockTimer(f.clock, hb)
+			}
 		case <-s.stop:
 		case <-lifetime:
-			s.finish("lifetime")
-			return
+			return "lifetime"
 		case <-c.ctx.Done():
-			s.finish("client closed")
-			return
+			return gone() // Close also drops connections
 		case <-f.closed:
-			s.finish("fake closed")
-			return
+			return "fake closed"
 		}
 	}
 }

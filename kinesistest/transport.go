@@ -125,7 +125,23 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 	if w.pw != nil {
 		return w.pw.Write(p)
 	}
+	if w.buf.Len() == 0 && len(p) > 512 {
+		w.buf.Grow(len(p)) // one allocation for a body written at once
+	}
 	return w.buf.Write(p)
+}
+
+// writeOwned writes a body the caller hands over and never touches again: a
+// response not yet started keeps it as its buffer instead of copying it.
+func (w *pipeWriter) writeOwned(p []byte) {
+	if w.pw == nil && w.buf.Len() == 0 {
+		if !w.wroteHeader {
+			w.WriteHeader(http.StatusOK)
+		}
+		w.buf = *bytes.NewBuffer(p)
+		return
+	}
+	w.Write(p)
 }
 
 // Flush switches the response to streaming and hands it to the client.

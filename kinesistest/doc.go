@@ -1,0 +1,186 @@
+// Package kinesistest is an in-memory Amazon Kinesis Data Streams service for
+// tests. It speaks the service's wire protocol (JSON 1.1, and the event stream
+// of SubscribeToShard) to the real aws-sdk-go-v2 Kinesis client, so the code
+// under test runs unchanged: its requests, the SDK's retries and the SDK's
+// typed errors are the real ones. It reproduces what a consumer depends on:
+// shards and their hash key ranges, sequence numbers, iterators that expire,
+// resharding with parent and child shards, Enhanced Fan-Out consumers and
+// their 5-minute subscriptions, and, on request, the service's throughput
+// limits. Injected faults and a clock the test controls make failures and
+// minutes of service time quick and repeatable.
+//
+// A Fake is reached in three ways:
+//
+//   - [Fake.Client] returns a *kinesis.Client wired to the fake through an
+//     in-process transport: no sockets, event streams included. It is the
+//     fastest way.
+//   - [Fake.URL] starts a loopback HTTP server on 127.0.0.1 and returns its
+//     address, for any SDK or tool; [Fake.AWSConfig] returns an aws.Config for
+//     it, for code that builds its own clients with kinesis.NewFromConfig.
+//   - [Fake.Handler] returns the fake as an http.Handler to serve as you like.
+//
+// All three serve the same fake; they can be used together. Helpers such as
+// [Fake.CreateStream], [Fake.Put], [Fake.Split], [Fake.RegisterConsumer] and
+// [Fake.Shards] set up and inspect state directly, without the wire protocol:
+// they are neither counted by [Fake.Calls] nor hit by injected faults, and
+// CreateStream and RegisterConsumer make their resource ACTIVE at once.
+//
+// A test creates a fake with New(t), which closes it when the test ends:
+//
+//	func TestReader(t *testing.T) {
+//		fake := kinesistest.New(t)
+//		fake.CreateStream("orders", 2)
+//		fake.Put("orders", "customer-1", []byte(`{"id":1}`))
+//
+//		client := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
+//		// or, over HTTP: client := kinesis.NewFromConfig(fake.AWSConfig())
+//		runReader(t, client, "orders")
+//	}
+//
+// Close ends every subscription, stops the loopback server and waits for the
+// requests in flight: no goroutine of the fake outlives it.
+//
+// # Clock
+//
+// Every time-based behaviour of the fake runs on its [Clock]: shard iterators
+// and NextTokens that expire after 5 minutes, the 5-minute lifetime of a
+// subscription and its 5-second takeover rule, heartbeats, consumer activation
+// ([ConsumerActivationDelay]), stream creation and resharding delays,
+// service-limit windows, injected latency and the arrival time of records. The
+// default is [RealClock]. [WithClock] sets another:
+//
+//   - [NewManualClock] returns a clock that moves only when the test calls
+//     Advance or Set. Nothing in the fake polls the clock, so a test that
+//     never moves it sees no time-based behaviour at all.
+//   - [ScaledClock] runs faster than the wall clock: with factor 60 a
+//     subscription ends after 5 real seconds.
+//
+// With a ManualClock, a test learns that the fake is waiting before it
+// advances the clock, without sleeping: [ManualClock.BlockUntil] waits until a
+// number of waits are pending, [ManualClock.Waiters] counts them and
+// [ManualClock.NextDeadline] tells when the next one is due. An open
+// subscription that has sent what it can waits on two (its lifetime and its
+// heartbeat), three while the EFO throughput limit holds it back; a call slowed
+// by [Latency] waits on one. A wait the fake gives up (a subscription that
+// ended, a call whose client went away) stops counting at once.
+//
+// # Faults
+//
+// [Fake.Inject] puts a [Fault] in force: a [Match] selecting calls by
+// operation, stream (name or ARN), shard and consumer (name or ARN), an
+// [Action], and optionally Times (how many calls it hits) and Probability (the
+// chance it hits each matching call, drawn from a source seeded by [WithSeed],
+// so runs repeat). [Fake.Script] gives successive matching calls successive
+// actions, such as Throttle, Throttle, Pass. Faults are tried in the order they
+// were injected; [Injected.Hits] counts the calls a fault hit,
+// [Injected.Remove] and [Fake.ClearFaults] take faults out of force.
+//
+// The actions, and what the SDK client sees:
+//
+//   - [Throttle]: ProvisionedThroughputExceededException for GetRecords,
+//     GetShardIterator, PutRecord and PutRecords, LimitExceededException for
+//     other operations (HTTP 400).
+//   - [InternalFailure]: InternalFailureException (HTTP 500);
+//     [ServiceUnavailable]: ServiceUnavailable (HTTP 503); [ExpiredIterator]:
+//     ExpiredIteratorException; [Fail]: any error code.
+//   - [Latency]: the call is served after a delay on the fake's clock.
+//   - [DropConnection]: no response; the SDK sees a connection error.
+//   - [FailRecords]: PutRecords succeeds but fails some records, with
+//     FailedRecordCount and a per-record ErrorCode.
+//   - [CutStream]: a SubscribeToShard stream loses its connection after some
+//     events; the stream's Err reports a connection error.
+//   - [StreamException]: a SubscribeToShard stream ends with an exception
+//     message after some events; the stream's Err is the SDK's typed error,
+//     such as *types.ResourceInUseException.
+//
+// The SDK's default retryer retries throttling errors, 500s, 503s and
+// connection errors up to 3 attempts in all, with backoff: set
+// RetryMaxAttempts to 1 to see every error. [Fake.Calls], [Fake.CallCounts]
+// and [Fake.ResetCalls] count the requests received per operation, faulted
+// ones and retries included.
+//
+// # Service limits
+//
+// By default the fake enforces only the limits of each call: GetRecords
+// returns at most 10,000 records and 10 MiB, PutRecords takes at most 500
+// records and 5 MiB, a record holds at most 1 MiB. [WithServiceLimits] turns
+// on the service's throughput limits, per shard and on the fake's clock
+// ([DefaultLimits] gives the service's values; see [Limits]):
+//
+//   - GetRecords: 5 calls a second, and 2 MiB a second of reads, shared by
+//     every polling reader of the shard. A call may read more than is left,
+//     up to 10 MiB; the shard then throttles until the clock pays the debt
+//     back, and for 5 seconds after a call that read 10 MiB.
+//   - GetShardIterator: 5 calls a second.
+//   - Writes: 1,000 records and 1 MiB a second, partition keys included.
+//     PutRecord fails with ProvisionedThroughputExceededException; PutRecords
+//     fails the records over the limit, one by one.
+//   - SubscribeToShard: 1 call a second per consumer and shard
+//     (LimitExceededException), and 2 MiB a second per consumer and shard for
+//     the events, not shared between consumers: events are held back, never
+//     failed.
+//
+// The limits of control-plane operations (RegisterStreamConsumer's 5 calls a
+// second, for example) are not enforced: inject Throttle to test them.
+//
+// # Enhanced Fan-Out
+//
+// RegisterStreamConsumer makes a consumer CREATING for
+// [ConsumerActivationDelay], then ACTIVE; DeregisterStreamConsumer makes it
+// DELETING for the same delay, then it is gone. A stream has at most 20
+// consumers and 5 CREATING at once (LimitExceededException). Consumers are
+// found by ARN or by stream ARN and name; ListStreamConsumers pages with
+// MaxResults and NextToken.
+//
+// SubscribeToShard answers errors (a consumer that is not ACTIVE, a shard that
+// does not exist) as ordinary HTTP 400 errors. Otherwise its event stream
+// begins with the initial-response message, then an event at once, then an
+// event as soon as records are put: the fake pushes them, it does not poll.
+// Each event holds at most 10,000 records and 1 MiB, MillisBehindLatest (0
+// at the tip) and a ContinuationSequenceNumber from which a new subscription
+// with AFTER_SEQUENCE_NUMBER resumes with no gap and no repeat. An empty event
+// comes when [SubscriptionHeartbeat] (5 s) passes without one. At the end of a
+// closed shard, the last event carries ChildShards and no
+// ContinuationSequenceNumber, then the stream ends. A stream also ends:
+//
+//   - cleanly (Err nil) 5 minutes after the call;
+//   - with ResourceInUseException when a new subscription of the same consumer
+//     and shard takes over; a new call within 5 seconds of the last successful
+//     one fails with ResourceInUseException instead;
+//   - with ResourceNotFoundException when the consumer is deregistered or the
+//     stream deleted;
+//   - when the client closes it, or the fake is closed.
+//
+// [Fake.Subscriptions] tells what the fake accepted: consumer, shard, starting
+// position, start and end times, why it ended, events and records sent.
+//
+// Two quirks of the Go SDK (service/kinesis v1.56, smithy-go v1.28) matter to
+// code that subscribes:
+//
+//   - The event streams of one *kinesis.Client share decoding state, and the
+//     race detector reports concurrent streams (aws/smithy-go#714). Giving each
+//     SubscribeToShard call a protocol of its own avoids it:
+//     func(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) },
+//     with awsjson from github.com/aws/smithy-go/transport/http/protocol/awsjson
+//     and schemas from github.com/aws/aws-sdk-go-v2/service/kinesis/schemas.
+//   - The SDK takes a stream that stops in the middle, at a message boundary,
+//     for a stream that ended: Err is nil. A subscription can end early
+//     without an error; resume from the last ContinuationSequenceNumber.
+//
+// Over HTTP/1.1 the SDK may also close a connection under a response that
+// arrives before it has finished sending its request; [Fake.AWSConfig] gives
+// an HTTP client that avoids it (see there). The service, reached over
+// HTTP/2, is not affected.
+//
+// # What is not implemented
+//
+// Authentication (any credentials are accepted), KMS encryption, enhanced
+// monitoring changes, resource policies, account settings, warm throughput,
+// stream mode changes, tags on resources other than streams, and the
+// operations around them: calling them is UnknownOperationException
+// ([Operations] lists what is served). Sequence numbers do not encode their
+// stream: one from another stream's shard of the same index is accepted.
+// The limits of control-plane operations are not enforced (see Service
+// limits). The fake serves HTTP/1.1 only; the service uses HTTP/2 for
+// SubscribeToShard.
+package kinesistest
