@@ -11,6 +11,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/kinesistest"
 )
 
 // Breaking out of Records closes the stream: every goroutine ends, the
@@ -273,4 +274,38 @@ func TestCommitIsHarmless(t *testing.T) {
 		st.Close()
 		rec.Commit()
 	}
+}
+
+// A stream deleted and created again under the same name while it is read is
+// a new stream: its shards reuse the old ids, which were read to their end,
+// so going on would read nothing. The stream fails with ErrStreamNotFound.
+func TestRecreatedStreamIsFatal(t *testing.T) {
+	clock := kinesistest.NewManualClock(time.Now())
+	fake := newFake(t, 1, kinesistest.WithClock(clock))
+	fillShards(t, fake, testStream, 3)
+	ctx := testCtx(t, 20*time.Second)
+	st := openStream(t, ctx, fake, kinesin.JSON[item])
+	n := 0
+	for rec, err := range st.Records() {
+		if err != nil {
+			if !errors.Is(err, kinesin.ErrStreamNotFound) || rec != nil {
+				t.Fatalf("got %v, %v; want nil and ErrStreamNotFound", rec, err)
+			}
+			// Usually "created again"; "deleted" when a read fell between
+			// the delete and the create.
+			t.Logf("fatal error: %v", err)
+			return
+		}
+		rec.Commit()
+		if n++; n == 3 {
+			if err := fake.DeleteStream(testStream); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Second) // a different creation time
+			if err := fake.CreateStream(testStream, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Fatalf("the loop ended without an error after %d records", n)
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/awserr"
-	"github.com/kinesin-go/kinesin/polling"
+	"github.com/kinesin-go/kinesin/shard"
 )
 
 // The coordinator owns the shard graph of a stream: it lists shards, decides
@@ -42,7 +42,7 @@ type shardInfo struct {
 
 type shardEvent struct {
 	id  string
-	end polling.End
+	end shard.End
 	err error
 }
 
@@ -173,9 +173,14 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 		return false
 	case awserr.IsNotFound(ev.err):
 		// The shard or the whole stream is gone.
-		_, err := s.api.DescribeStreamSummary(ctx, c.describeInput())
+		out, err := s.api.DescribeStreamSummary(ctx, c.describeInput())
 		if awserr.IsNotFound(err) {
 			s.fail(fmt.Errorf("%w: %s was deleted: %w", ErrStreamNotFound, s.name, ev.err))
+			return false
+		}
+		if err == nil && out.StreamDescriptionSummary != nil && !s.created.IsZero() &&
+			!aws.ToTime(out.StreamDescriptionSummary.StreamCreationTimestamp).Equal(s.created) {
+			s.fail(fmt.Errorf("%w: %s was deleted and created again: %w", ErrStreamNotFound, s.name, ev.err))
 			return false
 		}
 		s.log.Warn("shard no longer exists (past retention?); its children will be read", "shard", ev.id, "error", ev.err)
@@ -270,27 +275,27 @@ func (c *coordinator[T]) schedule(ctx context.Context) {
 }
 
 // startOf decides where a shard is read from, or that it is skipped.
-func (c *coordinator[T]) startOf(sh *shardInfo, cp checkpoint.Checkpoint, hasCP bool) (polling.Start, bool) {
+func (c *coordinator[T]) startOf(sh *shardInfo, cp checkpoint.Checkpoint, hasCP bool) (shard.Start, bool) {
 	switch {
 	case hasCP && cp.Partial:
-		return polling.Start{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: cp.SequenceNumber}, false
+		return shard.Start{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: cp.SequenceNumber}, false
 	case hasCP:
-		return polling.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cp.SequenceNumber}, false
+		return shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cp.SequenceNumber}, false
 	case c.fromLineage(sh):
-		return polling.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
+		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
 	}
 	switch c.s.cfg.start.kind {
 	case startTrimHorizon:
-		return polling.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
+		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
 	case startAtTimestamp:
-		return polling.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: c.s.cfg.start.ts}, false
+		return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: c.s.cfg.start.ts}, false
 	default: // Latest: a shard closed already holds nothing new
-		return polling.Start{Type: types.ShardIteratorTypeLatest}, sh.closed
+		return shard.Start{Type: types.ShardIteratorTypeLatest}, sh.closed
 	}
 }
 
 // start launches the reader of a shard.
-func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start polling.Start, cp checkpoint.Checkpoint) {
+func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start shard.Start, cp checkpoint.Checkpoint) {
 	s := c.s
 	sh.phase, sh.lineage = reading, true
 	sh.position = string(start.Type) + " " + start.SequenceNumber
@@ -301,8 +306,8 @@ func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start polling
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		end, err := s.reader.Read(ctx, polling.Shard{Stream: s.callName, ID: sh.id, Start: start}, tr.Room,
-			func(ctx context.Context, b polling.Batch) error { return s.deliver(ctx, sh.id, tr, b) })
+		end, err := s.reader.Read(ctx, shard.Spec{Stream: s.callName, ID: sh.id, Start: start}, tr.Room,
+			func(ctx context.Context, b shard.Batch) error { return s.deliver(ctx, sh.id, tr, b) })
 		c.events <- shardEvent{id: sh.id, end: end, err: err}
 	}()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/polling"
+	"github.com/kinesin-go/kinesin/shard"
 )
 
 // Stream is an open Kinesis stream: the records of all its shards, merged.
@@ -29,13 +30,14 @@ type Stream[T any] struct {
 	dec    Decoder[T]
 	api    KinesisAPI
 	log    *slog.Logger
-	reader *polling.Reader
+	reader shard.Reader
 
 	// name is the stream's name, the namespace of its checkpoints; callName is
 	// what API calls name it by (the ARN when Open was given one).
 	name     string
 	arn      string
 	callName string
+	created  time.Time // the stream's creation time: tells a re-created stream
 
 	ctx     context.Context // ends on Close, on a fatal error and with Open's ctx
 	cancel  context.CancelFunc
@@ -120,6 +122,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		name:     aws.ToString(sum.StreamName),
 		arn:      aws.ToString(sum.StreamARN),
 		callName: stream,
+		created:  aws.ToTime(sum.StreamCreationTimestamp),
 		batches:  make(chan *batch[T], 16),
 		kick:     make(chan struct{}, 1),
 		trackers: make(map[string]*commit.Tracker),
@@ -299,7 +302,7 @@ func (s *Stream[T]) flush(ctx context.Context) error {
 }
 
 // deliver decodes a batch of a shard and queues it for the consumer.
-func (s *Stream[T]) deliver(ctx context.Context, shardID string, tr *commit.Tracker, b polling.Batch) error {
+func (s *Stream[T]) deliver(ctx context.Context, shardID string, tr *commit.Tracker, b shard.Batch) error {
 	recs := make([]Record[T], len(b.Records))
 	first := tr.Add(len(recs), func(i int) checkpoint.Checkpoint {
 		return checkpoint.At(aws.ToString(b.Records[i].SequenceNumber))

@@ -34,6 +34,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/shard"
 )
 
 // API is the part of *kinesis.Client a Reader calls.
@@ -120,40 +121,6 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
-// Start is where a read begins.
-type Start struct {
-	// Type is TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER,
-	// AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP.
-	Type types.ShardIteratorType
-	// SequenceNumber goes with AT_ and AFTER_SEQUENCE_NUMBER.
-	SequenceNumber string
-	// Timestamp goes with AT_TIMESTAMP.
-	Timestamp time.Time
-}
-
-// Shard names the shard to read.
-type Shard struct {
-	// Stream is the stream's name or ARN.
-	Stream string
-	// ID is the shard id.
-	ID    string
-	Start Start
-}
-
-// Batch is the records of one GetRecords response.
-type Batch struct {
-	Records []types.Record
-	// MillisBehindLatest is how far the batch is from the tip of the shard.
-	MillisBehindLatest int64
-}
-
-// End is how a shard read ended.
-type End struct {
-	// ChildShards are the shards that replaced the closed shard, as the
-	// service reported them; empty from services that do not (kinesalite).
-	ChildShards []types.ChildShard
-}
-
 // Hooks observe a Reader. Every field is optional; hooks run on the reader's
 // goroutine and must not block.
 type Hooks struct {
@@ -163,8 +130,8 @@ type Hooks struct {
 	OnRetry func(shardID string, wait time.Duration, err error)
 }
 
-// Reader reads shards. It is safe for concurrent use; each Read reads one
-// shard.
+// Reader reads shards; it implements shard.Reader. It is safe for concurrent
+// use; each Read reads one shard.
 type Reader struct {
 	api   API
 	opts  Options
@@ -184,9 +151,16 @@ func New(api API, opts Options, log *slog.Logger, hooks Hooks) *Reader {
 	return &Reader{api: api, opts: opts.WithDefaults(), log: log, hooks: hooks}
 }
 
+// latestSkew is how much earlier than a LATEST iterator was asked for a read
+// resumes when that iterator expired before any record was handed over: a
+// margin for the difference between this host's clock and the service's.
+const latestSkew = 5 * time.Second
+
 // noRetry makes the SDK give one attempt: the reader paces its own retries
 // to the shard's limits.
 func noRetry(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
+
+var _ shard.Reader = (*Reader)(nil)
 
 // Read reads sh from sh.Start to the end of the shard, until ctx ends or an
 // error that retrying cannot fix. Before each GetRecords call it calls room,
@@ -194,22 +168,22 @@ func noRetry(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
 // batch to deliver, which may block. When the shard is closed and read to its
 // end, Read returns its End and a nil error. Errors from room and deliver,
 // and ctx's error, are returned as they are.
-func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) (int, error), deliver func(context.Context, Batch) error) (End, error) {
+func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliver shard.Deliver) (shard.End, error) {
 	bo := r.backoff()
 	start := sh.Start
 	iter, err := r.iterator(ctx, sh, &start, bo)
 	if err != nil {
-		return End{}, err
+		return shard.End{}, err
 	}
 	var lastCall time.Time
 	wait := time.Duration(0)
 	for {
 		n, err := room(ctx)
 		if err != nil {
-			return End{}, err
+			return shard.End{}, err
 		}
 		if err := sleepUntil(ctx, lastCall.Add(wait)); err != nil {
-			return End{}, err
+			return shard.End{}, err
 		}
 		lastCall = time.Now()
 		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
@@ -225,7 +199,7 @@ func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) 
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return End{}, ctx.Err()
+				return shard.End{}, ctx.Err()
 			}
 			switch {
 			case awserr.IsExpiredIterator(err):
@@ -233,12 +207,12 @@ func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) 
 				// over: nothing lost, nothing repeated.
 				r.log.DebugContext(ctx, "shard iterator expired", "shard", sh.ID)
 				if iter, err = r.iterator(ctx, sh, &start, bo); err != nil {
-					return End{}, err
+					return shard.End{}, err
 				}
 				wait = r.opts.MinInterval
 				continue
 			case awserr.IsFatal(err), awserr.IsNotFound(err):
-				return End{}, fmt.Errorf("polling: GetRecords on %s: %w", sh.ID, err)
+				return shard.End{}, fmt.Errorf("polling: GetRecords on %s: %w", sh.ID, err)
 			}
 			d := r.retryWait(bo)
 			if r.hooks.OnRetry != nil {
@@ -251,14 +225,14 @@ func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) 
 		bo.Reset()
 		behind := aws.ToInt64(out.MillisBehindLatest)
 		if len(out.Records) > 0 {
-			if err := deliver(ctx, Batch{Records: out.Records, MillisBehindLatest: behind}); err != nil {
-				return End{}, err
+			if err := deliver(ctx, shard.Batch{Records: out.Records, MillisBehindLatest: behind}); err != nil {
+				return shard.End{}, err
 			}
 			last := out.Records[len(out.Records)-1]
-			start = Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.ToString(last.SequenceNumber)}
+			start = shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.ToString(last.SequenceNumber)}
 		}
 		if out.NextShardIterator == nil {
-			return End{ChildShards: out.ChildShards}, nil
+			return shard.End{ChildShards: out.ChildShards}, nil
 		}
 		iter = *out.NextShardIterator
 		wait = r.opts.IdleInterval
@@ -271,7 +245,7 @@ func (r *Reader) Read(ctx context.Context, sh Shard, room func(context.Context) 
 // iterator gets a shard iterator for start, retrying what can be retried. A
 // starting sequence number past the stream's retention falls back to
 // TRIM_HORIZON, and start is updated to say so.
-func (r *Reader) iterator(ctx context.Context, sh Shard, start *Start, bo backoff.BackOff) (string, error) {
+func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start, bo backoff.BackOff) (string, error) {
 	for {
 		in := &kinesis.GetShardIteratorInput{ShardId: aws.String(sh.ID), ShardIteratorType: start.Type}
 		if isARN(sh.Stream) {
@@ -285,9 +259,17 @@ func (r *Reader) iterator(ctx context.Context, sh Shard, start *Start, bo backof
 		case types.ShardIteratorTypeAtTimestamp:
 			in.Timestamp = aws.Time(start.Timestamp)
 		}
+		asked := time.Now()
 		out, err := r.api.GetShardIterator(ctx, in, noRetry)
 		if err == nil {
 			bo.Reset()
+			if start.Type == types.ShardIteratorTypeLatest {
+				// Should this iterator expire before a record is handed
+				// over, LATEST again would skip what arrived meanwhile:
+				// resume from when it was asked for instead, a little
+				// earlier for clock skew.
+				*start = shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: asked.Add(-latestSkew)}
+			}
 			return aws.ToString(out.ShardIterator), nil
 		}
 		if ctx.Err() != nil {
@@ -297,7 +279,7 @@ func (r *Reader) iterator(ctx context.Context, sh Shard, start *Start, bo backof
 		case awserr.IsInvalidArgument(err) && start.SequenceNumber != "":
 			r.log.WarnContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
 				"shard", sh.ID, "sequence_number", start.SequenceNumber, "error", err)
-			*start = Start{Type: types.ShardIteratorTypeTrimHorizon}
+			*start = shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
 			continue
 		case awserr.IsFatal(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err):
 			return "", fmt.Errorf("polling: GetShardIterator on %s: %w", sh.ID, err)

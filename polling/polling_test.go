@@ -18,6 +18,7 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
+	"github.com/kinesin-go/kinesin/shard"
 )
 
 func TestMain(m *testing.M) {
@@ -125,7 +126,7 @@ type sink struct {
 	cancel context.CancelFunc
 }
 
-func (s *sink) deliver(_ context.Context, b polling.Batch) error {
+func (s *sink) deliver(_ context.Context, b shard.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range b.Records {
@@ -161,18 +162,18 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, what stri
 
 // read runs Read in a goroutine; the returned func cancels it and returns
 // its result.
-func read(t *testing.T, r *polling.Reader, sh polling.Shard, roomFn func(context.Context) (int, error), s *sink) (stop func() (polling.End, error), done <-chan struct{}) {
+func read(t *testing.T, r *polling.Reader, sh shard.Spec, roomFn func(context.Context) (int, error), s *sink) (stop func() (shard.End, error), done <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	s.cancel = cancel
 	ch := make(chan struct{})
-	var end polling.End
+	var end shard.End
 	var err error
 	go func() {
 		defer close(ch)
 		end, err = r.Read(ctx, sh, roomFn, s.deliver)
 	}()
-	stop = func() (polling.End, error) {
+	stop = func() (shard.End, error) {
 		cancel()
 		<-ch
 		return end, err
@@ -183,8 +184,8 @@ func read(t *testing.T, r *polling.Reader, sh polling.Shard, roomFn func(context
 
 var fast = polling.Options{MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
 
-func trimHorizon(id string) polling.Shard {
-	return polling.Shard{Stream: stream, ID: id, Start: polling.Start{Type: types.ShardIteratorTypeTrimHorizon}}
+func trimHorizon(id string) shard.Spec {
+	return shard.Spec{Stream: stream, ID: id, Start: shard.Start{Type: types.ShardIteratorTypeTrimHorizon}}
 }
 
 // With the default options, a reader that stays behind never starts two
@@ -386,7 +387,7 @@ func TestRetentionFallsBackToTrimHorizon(t *testing.T) {
 	rec := &recorder{api: fake.Client()}
 	r := polling.New(rec, fast, nil, polling.Hooks{})
 	s := &sink{want: len(kept)}
-	sh := polling.Shard{Stream: stream, ID: shard0, Start: polling.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: old[5]}}
+	sh := shard.Spec{Stream: stream, ID: shard0, Start: shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: old[5]}}
 	_, done := read(t, r, sh, room(100), s)
 	select {
 	case <-done:
@@ -408,7 +409,7 @@ func TestStartAfterSequenceNumber(t *testing.T) {
 	seqs := put(t, fake, 0, 20)
 	r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
 	s := &sink{want: 10}
-	sh := polling.Shard{Stream: fake.StreamARN(stream), ID: shard0, Start: polling.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: seqs[9]}}
+	sh := shard.Spec{Stream: fake.StreamARN(stream), ID: shard0, Start: shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: seqs[9]}}
 	_, done := read(t, r, sh, room(100), s)
 	<-done
 	if !slices.Equal(s.seqs, seqs[10:]) {
@@ -512,7 +513,7 @@ func TestRoomLimitsEachCall(t *testing.T) {
 		}
 	}
 	s := &sink{}
-	deliver := func(ctx context.Context, b polling.Batch) error {
+	deliver := func(ctx context.Context, b shard.Batch) error {
 		mu.Lock()
 		avail -= len(b.Records)
 		mu.Unlock()
@@ -551,7 +552,7 @@ func TestDeliverErrorEndsRead(t *testing.T) {
 	put(t, fake, 0, 5)
 	boom := errors.New("boom")
 	r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
-	_, err := r.Read(context.Background(), trimHorizon(shard0), room(100), func(context.Context, polling.Batch) error { return boom })
+	_, err := r.Read(context.Background(), trimHorizon(shard0), room(100), func(context.Context, shard.Batch) error { return boom })
 	if err != boom {
 		t.Fatalf("Read returned %v, want deliver's error", err)
 	}
@@ -589,4 +590,38 @@ func TestOptionsValidate(t *testing.T) {
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// A LATEST iterator that expires before any record was handed over resumes
+// from when it was asked for (AT_TIMESTAMP), not from LATEST again, which
+// would skip the records that arrived in between. (Records from a few seconds
+// before LATEST may come too: a margin for clock skew.)
+func TestExpiredLatestIteratorKeepsRecordsArrivedMeanwhile(t *testing.T) {
+	fake := newFake(t)
+	fake.Script(kinesistest.Match{Op: "GetRecords"}, kinesistest.ExpiredIterator)
+	rec := &recorder{api: fake.Client()}
+	r := polling.New(rec, fast, nil, polling.Hooks{})
+	var once sync.Once
+	var want []string
+	// room runs after the LATEST iterator was obtained and before the first
+	// GetRecords, which the script expires: a record put now arrives after
+	// LATEST and before the iterator is replaced.
+	roomFn := func(context.Context) (int, error) {
+		once.Do(func() { want = put(t, fake, 100, 1) })
+		return 10, nil
+	}
+	s := &sink{want: 1}
+	_, done := read(t, r, shard.Spec{Stream: stream, ID: shard0, Start: shard.Start{Type: types.ShardIteratorTypeLatest}}, roomFn, s)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the record put after LATEST was not delivered (%d delivered)", s.count())
+	}
+	if !slices.Contains(s.seqs, want[0]) {
+		t.Fatalf("delivered %v, want it to hold %v", s.seqs, want)
+	}
+	its := rec.of("GetShardIterator")
+	if len(its) != 2 || its[1].iterType != types.ShardIteratorTypeAtTimestamp {
+		t.Fatalf("iterators %+v, want LATEST then AT_TIMESTAMP", its)
+	}
 }

@@ -1,0 +1,68 @@
+// Package shard is the contract between kinesin's stream scheduler and the
+// readers of single shards: polling (GetRecords) and efo (SubscribeToShard).
+// A Reader reads one shard from a starting position to its end, asking before
+// each fetch how many records it may take and handing each fetch over as a
+// Batch.
+package shard
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// Start is where a read begins.
+type Start struct {
+	// Type is TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER,
+	// AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP.
+	Type types.ShardIteratorType
+	// SequenceNumber goes with AT_ and AFTER_SEQUENCE_NUMBER.
+	SequenceNumber string
+	// Timestamp goes with AT_TIMESTAMP.
+	Timestamp time.Time
+}
+
+// Spec names the shard to read and where to begin.
+type Spec struct {
+	// Stream is the stream's name or ARN (readers that need the ARN are given
+	// it).
+	Stream string
+	// ID is the shard id.
+	ID    string
+	Start Start
+}
+
+// Batch is the records of one fetch, in sequence order.
+type Batch struct {
+	Records []types.Record
+	// MillisBehindLatest is how far the batch is from the tip of the shard.
+	MillisBehindLatest int64
+}
+
+// End is how a shard read ended: the shard is closed and was read to its end.
+type End struct {
+	// ChildShards are the shards that replaced the closed shard, as the
+	// service reported them; empty from services that do not (kinesalite).
+	ChildShards []types.ChildShard
+}
+
+// Room blocks until records may be fetched and returns how many, or returns
+// ctx's error.
+type Room func(ctx context.Context) (int, error)
+
+// Deliver hands a batch over; it may block, and returns ctx's error if ctx
+// ends first.
+type Deliver func(ctx context.Context, b Batch) error
+
+// Reader reads shards.
+type Reader interface {
+	// Read reads spec's shard from spec.Start until the shard's end, ctx's
+	// end, or an error that retrying cannot fix. Before each fetch it calls
+	// room and takes at most that many records; it hands each non-empty fetch
+	// to deliver, in order. When the shard is closed and read to its end it
+	// returns the End and a nil error. Errors of room and deliver, and ctx's,
+	// are returned as they are; a ResourceNotFoundException (the shard or the
+	// stream is gone) is returned wrapped, for the caller to tell apart.
+	Read(ctx context.Context, spec Spec, room Room, deliver Deliver) (End, error)
+}
