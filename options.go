@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/polling"
 )
 
@@ -41,11 +42,18 @@ type config struct {
 	app                string
 	start              StartPosition
 	polling            polling.Options
+	pollingSet         bool
+	efoConsumer        string
+	efoSet             bool
+	efo                efo.Options
+	efoOptionsSet      bool
+	deregister         bool
 	checkpointInterval time.Duration
 	maxUncommitted     int
 	shardSync          time.Duration
 	closeTimeout       time.Duration
 	storeOutage        time.Duration
+	deaggregate        bool
 	logger             *slog.Logger
 }
 
@@ -68,6 +76,7 @@ func defaults() config {
 		shardSync:          DefaultShardSyncInterval,
 		closeTimeout:       DefaultCloseTimeout,
 		storeOutage:        DefaultStoreOutage,
+		deaggregate:        true,
 	}
 }
 
@@ -99,7 +108,33 @@ func WithStart(p StartPosition) Option { return func(cfg *config) { cfg.start = 
 
 // WithPolling tunes the polling readers (see polling.Options), overriding the
 // defaults given there.
-func WithPolling(o polling.Options) Option { return func(cfg *config) { cfg.polling = o } }
+func WithPolling(o polling.Options) Option {
+	return func(cfg *config) { cfg.polling, cfg.pollingSet = o, true }
+}
+
+// WithEFO reads the stream with Enhanced Fan-Out (package efo) instead of
+// polling, overriding the default polling readers. consumer is the name of
+// the stream consumer, registered at Open if it does not exist and waited for
+// until ACTIVE, or the ARN of an existing one. Each shard gets its own
+// SubscribeToShard subscription, renewed before the service's 5-minute limit
+// from the last delivered record.
+func WithEFO(consumer string) Option {
+	return func(cfg *config) { cfg.efoConsumer, cfg.efoSet = consumer, true }
+}
+
+// WithEFOOptions tunes the Enhanced Fan-Out readers and the consumer's
+// registration (see efo.Options), overriding the defaults given there. It
+// needs WithEFO.
+func WithEFOOptions(o efo.Options) Option {
+	return func(cfg *config) { cfg.efo, cfg.efoOptionsSet = o, true }
+}
+
+// DeregisterOnClose sets whether Close deregisters the Enhanced Fan-Out
+// consumer, overriding the default false (the consumer is kept, and billed,
+// for the next run). It needs WithEFO.
+func DeregisterOnClose(deregister bool) Option {
+	return func(cfg *config) { cfg.deregister = deregister }
+}
 
 // WithLogger sets the logger, overriding the default that logs nothing.
 // kinesin logs shard starts and ends, resharding, retries, fallbacks and
@@ -133,6 +168,15 @@ func CloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.close
 // the newest committed positions are kept and written again each interval.
 func StoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeOutage = d } }
 
+// Deaggregation sets whether records in the KPL aggregated format are split
+// into their user records, overriding the default true. Each user record is
+// delivered and committed on its own, with its partition key, explicit hash
+// key and sub-sequence number; a restart inside an aggregate resumes after
+// its last committed user record. A record that is not a well-formed
+// aggregate is delivered as it is. With false, aggregates are delivered as
+// they are.
+func Deaggregation(enabled bool) Option { return func(cfg *config) { cfg.deaggregate = enabled } }
+
 // validate reports every bad option at once.
 func (c *config) validate() error {
 	var errs []error
@@ -165,6 +209,24 @@ func (c *config) validate() error {
 	}
 	if err := c.polling.Validate(); err != nil {
 		bad("WithPolling: %v", err)
+	}
+	if c.efoSet {
+		if c.efoConsumer == "" {
+			bad("WithEFO: the consumer name is empty")
+		}
+		if c.pollingSet {
+			bad("WithPolling and WithEFO both given: a stream is read either by polling or with Enhanced Fan-Out")
+		}
+		if err := c.efo.Validate(); err != nil {
+			bad("WithEFOOptions: %v", err)
+		}
+	} else {
+		if c.efoOptionsSet {
+			bad("WithEFOOptions given without WithEFO")
+		}
+		if c.deregister {
+			bad("DeregisterOnClose given without WithEFO")
+		}
 	}
 	if c.store == nil && c.storeSet {
 		bad("WithCheckpointer: the store is nil")

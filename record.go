@@ -13,7 +13,12 @@ type Record[T any] struct {
 	// Data is the record's raw data.
 	Data         []byte
 	PartitionKey string
-	// SequenceNumber is the record's sequence number in its shard.
+	// ExplicitHashKey is the explicit hash key of a user record of a KPL
+	// aggregated record, when its producer set one; "" otherwise (Kinesis does
+	// not return the explicit hash key of plain records).
+	ExplicitHashKey string
+	// SequenceNumber is the record's sequence number in its shard; the user
+	// records of one KPL aggregated record share it.
 	SequenceNumber string
 	// SubSequenceNumber is the index of a user record inside a KPL
 	// aggregated record, 0 otherwise.

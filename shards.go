@@ -13,6 +13,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -38,6 +39,10 @@ type shardInfo struct {
 	// lineage: the shard was read in this process or has a checkpoint, so
 	// its children must be read from their start.
 	lineage bool
+	// lo and hi bound the shard's hash keys, when known (hasRange): user
+	// records of KPL aggregates outside them are dropped, as the KCL does.
+	lo, hi   kpl.Uint128
+	hasRange bool
 }
 
 type shardEvent struct {
@@ -123,7 +128,7 @@ func (c *coordinator[T]) refresh(ctx context.Context) error {
 		}
 		for _, sh := range out.Shards {
 			c.learn(aws.ToString(sh.ShardId), sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil,
-				aws.ToString(sh.ParentShardId), aws.ToString(sh.AdjacentParentShardId))
+				sh.HashKeyRange, aws.ToString(sh.ParentShardId), aws.ToString(sh.AdjacentParentShardId))
 		}
 		if out.NextToken == nil {
 			return nil
@@ -133,7 +138,7 @@ func (c *coordinator[T]) refresh(ctx context.Context) error {
 }
 
 // learn records a shard if it is new.
-func (c *coordinator[T]) learn(id string, closed bool, parents ...string) {
+func (c *coordinator[T]) learn(id string, closed bool, hashRange *types.HashKeyRange, parents ...string) {
 	if id == "" {
 		return
 	}
@@ -142,6 +147,11 @@ func (c *coordinator[T]) learn(id string, closed bool, parents ...string) {
 		return
 	}
 	sh := &shardInfo{id: id, closed: closed}
+	if hashRange != nil {
+		lo, okLo := kpl.ParseUint128(aws.ToString(hashRange.StartingHashKey))
+		hi, okHi := kpl.ParseUint128(aws.ToString(hashRange.EndingHashKey))
+		sh.lo, sh.hi, sh.hasRange = lo, hi, okLo && okHi
+	}
 	for _, p := range parents {
 		if p != "" {
 			sh.parents = append(sh.parents, p)
@@ -164,7 +174,7 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 		sh.phase = done
 		tr.End()
 		for _, ch := range ev.end.ChildShards {
-			c.learn(aws.ToString(ch.ShardId), false, ch.ParentShards...)
+			c.learn(aws.ToString(ch.ShardId), false, ch.HashKeyRange, ch.ParentShards...)
 		}
 		s.log.Info("shard ended", "shard", ev.id, "children", childIDs(ev.end.ChildShards))
 		return len(ev.end.ChildShards) == 0
@@ -301,13 +311,16 @@ func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start shard.S
 	sh.position = string(start.Type) + " " + start.SequenceNumber
 	tr := s.track(sh.id, cp)
 	tr.OnEnd(s.kickFlush)
+	d := &delivery[T]{s: s, shard: sh, tr: tr}
+	if cp.Partial && start.Type == types.ShardIteratorTypeAtSequenceNumber {
+		d.skip = &cp // user records up to cp were committed
+	}
 	c.running++
 	s.log.Info("reading shard", "shard", sh.id, "from", sh.position)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		end, err := s.reader.Read(ctx, shard.Spec{Stream: s.callName, ID: sh.id, Start: start}, tr.Room,
-			func(ctx context.Context, b shard.Batch) error { return s.deliver(ctx, sh.id, tr, b) })
+		end, err := s.reader.Read(ctx, shard.Spec{Stream: s.callName, ID: sh.id, Start: start}, tr.Room, d.deliver)
 		c.events <- shardEvent{id: sh.id, end: end, err: err}
 	}()
 }

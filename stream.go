@@ -16,6 +16,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/polling"
@@ -38,6 +39,8 @@ type Stream[T any] struct {
 	arn      string
 	callName string
 	created  time.Time // the stream's creation time: tells a re-created stream
+	// consumerARN is the Enhanced Fan-Out consumer, when reading with EFO.
+	consumerARN string
 
 	ctx     context.Context // ends on Close, on a fatal error and with Open's ctx
 	cancel  context.CancelFunc
@@ -127,7 +130,17 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		kick:     make(chan struct{}, 1),
 		trackers: make(map[string]*commit.Tracker),
 	}
-	s.reader = polling.New(api, cfg.polling, s.log, polling.Hooks{})
+	if cfg.efoSet {
+		arn, err := efo.Register(ctx, api, s.arn, cfg.efoConsumer, cfg.efo)
+		if err != nil {
+			return nil, fmt.Errorf("kinesin: registering Enhanced Fan-Out consumer %s of %s: %w", cfg.efoConsumer, s.name, err)
+		}
+		s.consumerARN = arn
+		s.log.Info("reading with Enhanced Fan-Out", "consumer", arn)
+		s.reader = efo.New(api, arn, cfg.efo, s.log, efo.Hooks{})
+	} else {
+		s.reader = polling.New(api, cfg.polling, s.log, polling.Hooks{})
+	}
 
 	cps, err := cfg.store.Load(ctx, cfg.app, s.name)
 	if err != nil {
@@ -233,6 +246,13 @@ func (s *Stream[T]) Close() error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.closeTimeout)
 		defer cancel()
 		s.closeErr = s.flush(ctx)
+		if s.cfg.deregister && s.consumerARN != "" {
+			if err := efo.Deregister(ctx, s.api, s.consumerARN, s.cfg.efo); err != nil {
+				s.closeErr = errors.Join(s.closeErr, fmt.Errorf("kinesin: deregistering consumer %s: %w", s.consumerARN, err))
+			} else {
+				s.log.Info("deregistered the Enhanced Fan-Out consumer", "consumer", s.consumerARN)
+			}
+		}
 	})
 	return s.closeErr
 }
@@ -301,37 +321,6 @@ func (s *Stream[T]) flush(ctx context.Context) error {
 	return nil
 }
 
-// deliver decodes a batch of a shard and queues it for the consumer.
-func (s *Stream[T]) deliver(ctx context.Context, shardID string, tr *commit.Tracker, b shard.Batch) error {
-	recs := make([]Record[T], len(b.Records))
-	first := tr.Add(len(recs), func(i int) checkpoint.Checkpoint {
-		return checkpoint.At(aws.ToString(b.Records[i].SequenceNumber))
-	})
-	for i := range b.Records {
-		kr, r := &b.Records[i], &recs[i]
-		r.Data = kr.Data
-		r.PartitionKey = aws.ToString(kr.PartitionKey)
-		r.SequenceNumber = aws.ToString(kr.SequenceNumber)
-		r.ShardID = shardID
-		r.ArrivalTime = aws.ToTime(kr.ApproximateArrivalTimestamp)
-		r.MillisBehindLatest = b.MillisBehindLatest
-		r.tracker = tr
-		r.idx = first + uint64(i)
-		v, err := s.dec(kr.Data)
-		if err != nil {
-			r.err = &DecodeError{ShardID: shardID, SequenceNumber: r.SequenceNumber, Data: kr.Data, Err: err}
-			continue
-		}
-		r.Value = v
-	}
-	select {
-	case s.batches <- &batch[T]{recs: recs}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // track registers the tracker of a shard about to be read.
 func (s *Stream[T]) track(id string, from checkpoint.Checkpoint) *commit.Tracker {
 	tr := commit.New(s.cfg.maxUncommitted, from)
@@ -348,3 +337,7 @@ func (s *Stream[T]) kickFlush() {
 	default:
 	}
 }
+
+// ConsumerARN returns the ARN of the Enhanced Fan-Out consumer the stream
+// reads with, or "" when it polls.
+func (s *Stream[T]) ConsumerARN() string { return s.consumerARN }

@@ -1,0 +1,104 @@
+package kinesin
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/kpl"
+	"github.com/kinesin-go/kinesin/shard"
+)
+
+// delivery turns the batches a shard reader fetches into records for the
+// consumer. Its deliver runs on the reader's goroutine.
+type delivery[T any] struct {
+	s     *Stream[T]
+	shard *shardInfo
+	tr    *commit.Tracker
+	// skip, when set, is a partial checkpoint the read started at: the user
+	// records up to it, in the first record read, were committed already.
+	skip *checkpoint.Checkpoint
+	subs []kpl.Record // scratch for deaggregation
+}
+
+// userRecord is one record to deliver: a plain Kinesis record, or one user
+// record of a KPL aggregate.
+type userRecord struct {
+	kr   *types.Record
+	data []byte
+	pk   string
+	ehk  string
+	sub  int64
+	pos  checkpoint.Checkpoint
+}
+
+// deliver splits aggregates, decodes, registers the records with the
+// shard's tracker and queues them for the consumer.
+func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
+	s := d.s
+	items := make([]userRecord, 0, len(b.Records))
+	for i := range b.Records {
+		kr := &b.Records[i]
+		seq := aws.ToString(kr.SequenceNumber)
+		skip := d.skip
+		d.skip = nil // it only concerns the first record read
+		if s.cfg.deaggregate {
+			if subs, ok := kpl.AppendDeaggregate(d.subs[:0], kr.Data); ok {
+				d.subs = subs
+				if d.shard.hasRange {
+					var dropped int
+					if subs, dropped = kpl.FilterHashRange(subs, d.shard.lo, d.shard.hi); dropped > 0 {
+						s.log.Warn("dropped the user records of a KPL aggregate outside the shard's hash key range (the stream was resharded after it was written)",
+							"shard", d.shard.id, "sequence_number", seq, "dropped", dropped)
+					}
+				}
+				for j := range subs {
+					pos := checkpoint.AtSub(seq, int64(j))
+					if j == len(subs)-1 {
+						pos = checkpoint.At(seq) // the last one completes the record
+					}
+					if skip != nil && skip.SequenceNumber == seq && int64(j) <= skip.SubSequenceNumber {
+						continue
+					}
+					sr := &subs[j]
+					items = append(items, userRecord{kr: kr, data: sr.Data, pk: sr.PartitionKey, ehk: sr.ExplicitHashKey, sub: int64(j), pos: pos})
+				}
+				continue
+			}
+		}
+		items = append(items, userRecord{kr: kr, data: kr.Data, pk: aws.ToString(kr.PartitionKey), pos: checkpoint.At(seq)})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	recs := make([]Record[T], len(items))
+	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos })
+	for i := range items {
+		it, r := &items[i], &recs[i]
+		r.Data = it.data
+		r.PartitionKey = it.pk
+		r.ExplicitHashKey = it.ehk
+		r.SequenceNumber = it.pos.SequenceNumber
+		r.SubSequenceNumber = it.sub
+		r.ShardID = d.shard.id
+		r.ArrivalTime = aws.ToTime(it.kr.ApproximateArrivalTimestamp)
+		r.MillisBehindLatest = b.MillisBehindLatest
+		r.tracker = d.tr
+		r.idx = first + uint64(i)
+		v, err := s.dec(it.data)
+		if err != nil {
+			r.err = &DecodeError{ShardID: d.shard.id, SequenceNumber: r.SequenceNumber, SubSequenceNumber: it.sub, Data: it.data, Err: err}
+			continue
+		}
+		r.Value = v
+	}
+	select {
+	case s.batches <- &batch[T]{recs: recs}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
