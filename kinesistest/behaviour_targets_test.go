@@ -24,14 +24,9 @@ var behaviourTargets = []struct {
 		return &kinesisconform.Target{
 			Name:   "kinesistest",
 			Client: fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 2 }),
-			// Where the fake differs from the service. Each entry is a bug to
-			// fix in the fake, then delete here.
-			Divergences: map[string]string{
-				"MergeInvertedAdjacency":    "FAKE BUG: MergeShards with ShardToMerge above AdjacentShardToMerge succeeds (the fake orders the pair itself); the service answers InvalidArgumentException (... are not an adjacent pair of shards eligible for merging), as kinesalite and kinesis-local do",
-				"SplitShardKeyBounds":       "FAKE BUG: SplitShard accepts NewStartingHashKey = StartingHashKey+1 and = EndingHashKey; the service answers InvalidArgumentException unless the key is greater than StartingHashKey+1 and less than EndingHashKey, as kinesalite does",
-				"IteratorParameterMismatch": "FAKE BUG: GetShardIterator TRIM_HORIZON or LATEST with a StartingSequenceNumber succeeds (the number is ignored); the service answers InvalidArgumentException (Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber ...), as kinesalite does",
-				"GetRecordsLimitOutOfRange": "FAKE BUG: GetRecords with Limit 10001 is InvalidArgumentException; the service answers ValidationException (Value '10001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000), as the fake already does for Limit 0 and kinesalite does for both",
-			},
+			// Where the fake differs from the service: each entry is a bug to
+			// fix in the fake, then delete here. None is known.
+			Divergences: map[string]string{},
 		}
 	}},
 	{"kinesalite", func(t *testing.T) *kinesisconform.Target {
@@ -54,7 +49,10 @@ var behaviourTargets = []struct {
 				"ListShardsNextTokenExcludesStreamName": "never returns a ListShards NextToken (MaxResults is ignored)",
 				"DescribeStreamShardPaging":             "ignores DescribeStream Limit: every shard in one call",
 				// Wrong answers.
-				"ReshardClosedShard": "splits an already split (closed) shard again without error; the service answers InvalidArgumentException (has already been merged or split)",
+				"ReshardClosedShard":            "splits an already split (closed) shard again without error; the service answers InvalidArgumentException (has already been merged or split)",
+				"GetRecordsLimitAboveMax":       "answers GetRecords Limit 10001 with ValidationException (Member must have value less than or equal to 10000); the API reference documents InvalidArgumentException for a Limit greater than 10,000",
+				"SequenceNumberOtherStream":     "tells streams apart in a sequence number only by the second they were created in: accepts the sequence number of another stream created in the same second",
+				"SequenceNumberOfDeletedStream": "tells streams apart in a sequence number only by the second they were created in: accepts the sequence number of a deleted stream when one of the same name is created in the same second",
 			},
 		}
 	}},
@@ -67,7 +65,9 @@ var behaviourTargets = []struct {
 				"MalformedIterator":               "answers a malformed shard iterator with HTTP 500 UnknownError, not InvalidArgumentException",
 				"AtSequenceNumberOtherShard":      "answers another shard's sequence number with ResourceNotFoundException (Unable to find record with provided SequenceNumber), not InvalidArgumentException",
 				"IteratorParameterMismatch":       "ignores a StartingSequenceNumber given with TRIM_HORIZON or LATEST instead of answering InvalidArgumentException",
-				"GetRecordsLimitOutOfRange":       "answers GetRecords Limit 0 and 10001 with InvalidArgumentException, not ValidationException",
+				"GetRecordsLimitZero":             "answers GetRecords Limit 0 with InvalidArgumentException, not ValidationException",
+				"SequenceNumberOtherStream":       "answers another stream's sequence number with ResourceNotFoundException (Unable to find record with provided SequenceNumber), not InvalidArgumentException",
+				"SequenceNumberOfDeletedStream":   "accepts the sequence number of a deleted stream of the same name",
 				"PutValidation":                   "answers a partition key of 0 or 257 characters with InvalidArgumentException, not ValidationException, and accepts PutRecords of 501 records",
 				"ReshardClosedShard":              "answers SplitShard of an already split shard with ResourceInUseException (Shard ... is not active), not InvalidArgumentException",
 				"SplitShardKeyBounds":             "accepts a NewStartingHashKey equal to the shard's StartingHashKey, StartingHashKey+1 or EndingHashKey (the first leaves a child with an empty range)",

@@ -22,8 +22,15 @@
 // All three serve the same fake; they can be used together. Helpers such as
 // [Fake.CreateStream], [Fake.Put], [Fake.Split], [Fake.RegisterConsumer] and
 // [Fake.Shards] set up and inspect state directly, without the wire protocol:
-// they are neither counted by [Fake.Calls] nor hit by injected faults, and
+// they are neither counted by [Fake.Calls] nor hit by injected faults, nor
+// held back by the throughput limits of [WithServiceLimits] (the records
+// [Fake.Put], [Fake.PutWithHashKey] and [Fake.PutAggregated] store do not
+// count against them either, so a test fills a backlog at once), and
 // CreateStream and RegisterConsumer make their resource ACTIVE at once.
+// [Fake.Split] splits a shard at the middle of its hash key range, which
+// works for any shard of 4 hash keys or more (SplitShard's own bound; a
+// smaller shard is an error), and [Fake.Merge] takes an adjacent pair in
+// either order and merges it lower range first, as MergeShards needs it.
 //
 // A test creates a fake with New(t), which closes it when the test ends:
 //
@@ -38,7 +45,36 @@
 //	}
 //
 // Close ends every subscription, stops the loopback server and waits for the
-// requests in flight: no goroutine of the fake outlives it.
+// requests in flight: no goroutine of the fake outlives it. A subscription
+// whose client stopped reading ends too: a write blocked on it fails when the
+// fake closes, on the in-process transport as over HTTP.
+//
+// # What the fake checks
+//
+// The fake refuses what the service refuses, with the service's error codes
+// (and, where known, its messages), so that code under test meets the
+// service's errors in tests rather than in production:
+//
+//   - A sequence number belongs to its stream and shard: given to
+//     GetShardIterator or SubscribeToShard for a shard of another index, of
+//     another stream, or of a deleted stream of the same name created again,
+//     it is InvalidArgumentException ("did not come from this stream").
+//     Sequence numbers have 56 digits and grow with every record of a
+//     stream.
+//   - GetShardIterator takes a StartingSequenceNumber with
+//     AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER only, a Timestamp with
+//     AT_TIMESTAMP only; SubscribeToShard's StartingPosition follows the same
+//     rule. A parameter missing, or given with another type, is
+//     InvalidArgumentException.
+//   - GetRecords takes a Limit from 1 to 10,000: above is
+//     InvalidArgumentException, as the API reference says, below
+//     ValidationException.
+//   - SplitShard takes a NewStartingHashKey greater than one plus the shard's
+//     StartingHashKey and less than its EndingHashKey; MergeShards takes as
+//     AdjacentShardToMerge the shard whose range starts right after
+//     ShardToMerge's ends (the pair the other way round is
+//     InvalidArgumentException). UpdateShardCount reshapes any set of shards,
+//     uneven ones included.
 //
 // # Clock
 //
@@ -114,7 +150,8 @@
 //   - GetShardIterator: 5 calls a second.
 //   - Writes: 1,000 records and 1 MiB a second, partition keys included.
 //     PutRecord fails with ProvisionedThroughputExceededException; PutRecords
-//     fails the records over the limit, one by one.
+//     fails the records over the limit, one by one. The helpers that put
+//     records are not limited and do not count.
 //   - SubscribeToShard: 1 call a second per consumer and shard
 //     (LimitExceededException), and 2 MiB a second per consumer and shard for
 //     the events, not shared between consumers: events are held back, never
@@ -178,9 +215,7 @@
 // monitoring changes, resource policies, account settings, warm throughput,
 // stream mode changes, tags on resources other than streams, and the
 // operations around them: calling them is UnknownOperationException
-// ([Operations] lists what is served). Sequence numbers do not encode their
-// stream: one from another stream's shard of the same index is accepted.
-// The limits of control-plane operations are not enforced (see Service
-// limits). The fake serves HTTP/1.1 only; the service uses HTTP/2 for
+// ([Operations] lists what is served). The limits of control-plane
+// operations are not enforced (see Service limits). The fake serves HTTP/1.1 only; the service uses HTTP/2 for
 // SubscribeToShard.
 package kinesistest

@@ -8,9 +8,10 @@ import (
 )
 
 // Helpers set up and inspect the fake directly, without the wire protocol:
-// they are neither counted by Calls nor hit by injected faults. Each returns
-// an error; a Fake made with a TB also reports it with TB.Errorf, so a test
-// may ignore the return value.
+// they are neither counted by Calls nor hit by injected faults, and the
+// limits of WithServiceLimits neither limit nor count the records they put.
+// Each returns an error; a Fake made with a TB also reports it with
+// TB.Errorf, so a test may ignore the return value.
 
 // fail wraps a helper failure and reports it to the test, if any.
 func (f *Fake) fail(helper string, err error) error {
@@ -68,7 +69,9 @@ type PutResult struct {
 	SequenceNumber string
 }
 
-// Put stores one record routed by its partition key, as PutRecord does.
+// Put stores one record routed by its partition key, as PutRecord does, but
+// whatever the write limits of WithServiceLimits: a test can fill a backlog
+// at once, and the records put do not count against the limits.
 func (f *Fake) Put(stream, partitionKey string, data []byte) (PutResult, error) {
 	if f.tb != nil {
 		f.tb.Helper()
@@ -78,7 +81,7 @@ func (f *Fake) Put(stream, partitionKey string, data []byte) (PutResult, error) 
 }
 
 // PutWithHashKey stores one record routed by an explicit hash key (a decimal
-// number below 2^128).
+// number below 2^128), whatever the write limits, as Put does.
 func (f *Fake) PutWithHashKey(stream, partitionKey, explicitHashKey string, data []byte) (PutResult, error) {
 	if f.tb != nil {
 		f.tb.Helper()
@@ -99,7 +102,7 @@ func (f *Fake) putEntry(name string, e putEntry) (PutResult, error) {
 	if err != nil {
 		return PutResult{}, err
 	}
-	sh, rec, err := f.put(s, e, f.clock.Now())
+	sh, rec, err := f.put(s, e, f.clock.Now(), false)
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -118,6 +121,7 @@ type UserRecord struct {
 // aggregated format (magic, protobuf AggregatedRecord, MD5), as the Kinesis
 // Producer Library writes it. Like the KPL, it routes the Kinesis record by
 // the first user record's explicit hash key, or else its partition key.
+// Like Put, it is not subject to the write limits.
 func (f *Fake) PutAggregated(stream string, records []UserRecord) (PutResult, error) {
 	if f.tb != nil {
 		f.tb.Helper()
@@ -142,7 +146,10 @@ func (f *Fake) PutAggregated(stream string, records []UserRecord) (PutResult, er
 }
 
 // Split splits an open shard at the middle of its hash key range and returns
-// the ids of the two children, lower range first.
+// the ids of the two children, lower range first. The middle is a
+// NewStartingHashKey SplitShard accepts (greater than one plus the shard's
+// StartingHashKey and less than its EndingHashKey) for every shard of 4 hash
+// keys or more; a smaller shard cannot be split, and Split fails.
 func (f *Fake) Split(stream, shardID string) ([2]string, error) {
 	if f.tb != nil {
 		f.tb.Helper()
@@ -157,14 +164,23 @@ func (f *Fake) Split(stream, shardID string) ([2]string, error) {
 	if err != nil {
 		return [2]string{}, f.fail("Split "+shardID, err)
 	}
-	a, b, err := f.split(s, shardID, sh.midpoint(), f.clock.Now())
+	mid := sh.midpoint()
+	if err := f.checkSplitKey(sh, mid); err != nil {
+		return [2]string{}, f.fail("Split "+shardID, fmt.Errorf("shard %s covers hash keys %s to %s only: too few to split (SplitShard needs at least 4): %w", shardID, sh.loStr, sh.hiStr, err))
+	}
+	a, b, err := f.split(s, shardID, mid, f.clock.Now())
 	if err != nil {
 		return [2]string{}, f.fail("Split "+shardID, err)
 	}
 	return [2]string{a.id, b.id}, nil
 }
 
-// Merge merges two adjacent open shards and returns the child's id.
+// Merge merges two adjacent open shards, given in either order, and returns
+// the child's id. It passes them to the merge as MergeShards needs them
+// (which, unlike Merge, refuses them the other way round): the one with the
+// lower hash key range as ShardToMerge, which becomes the child's
+// ParentShardId, the other as AdjacentShardToMerge, its
+// AdjacentParentShardId.
 func (f *Fake) Merge(stream, shardID, adjacentShardID string) (string, error) {
 	if f.tb != nil {
 		f.tb.Helper()
@@ -175,7 +191,18 @@ func (f *Fake) Merge(stream, shardID, adjacentShardID string) (string, error) {
 	if err != nil {
 		return "", f.fail("Merge "+shardID, err)
 	}
-	child, err := f.merge(s, shardID, adjacentShardID, f.clock.Now())
+	a, err := f.openShard(s, shardID)
+	if err != nil {
+		return "", f.fail("Merge "+shardID, err)
+	}
+	b, err := f.openShard(s, adjacentShardID)
+	if err != nil {
+		return "", f.fail("Merge "+shardID, err)
+	}
+	if b.lo.cmp(a.lo) < 0 {
+		a, b = b, a
+	}
+	child, err := f.merge(s, a.id, b.id, f.clock.Now())
 	if err != nil {
 		return "", f.fail("Merge "+shardID, err)
 	}

@@ -22,6 +22,9 @@ type Limits struct {
 	// call that returned 10 MiB: 5s.
 	LargeCallPenalty time.Duration
 	// WriteRecordsPerSecond is the write rate per shard: 1,000 records.
+	// The write limits apply to PutRecord and PutRecords; the helpers Put,
+	// PutWithHashKey and PutAggregated, which set up tests, are neither
+	// limited nor counted.
 	WriteRecordsPerSecond int
 	// WriteBytesPerSecond is the write throughput per shard: 1 MiB.
 	WriteBytesPerSecond int

@@ -26,7 +26,9 @@ func newLimited(t *testing.T, opts ...kinesistest.Option) *fxEnv {
 }
 
 // fill puts n records of 256 KiB (partition key included) on the shard of
-// pk, four a second: as fast as the write limit allows.
+// pk, four a second, as a producer within the write limit would (the Put
+// helper itself is not limited): their arrival times spread over n/4
+// seconds.
 func (e *fxEnv) fill(stream, pk string, n int) {
 	e.t.Helper()
 	for i := range n {
@@ -337,5 +339,49 @@ func TestLimitEFOThroughput(t *testing.T) {
 		}
 		// What the client received matches, once it caught up.
 		fxWaitFor(t, "the client to receive what was sent", func() bool { return meters[i].bytes.Load() == int64(prev[i]) })
+	}
+}
+
+// TestLimitWritesSpareHelpers: the write limits apply to PutRecord and
+// PutRecords, not to the helpers, which set up a test: Put, PutWithHashKey
+// and PutAggregated store any number of records at once, and what they store
+// does not count against the shard's budget.
+func TestLimitWritesSpareHelpers(t *testing.T) {
+	e := newLimited(t)
+	e.stream("s", 1)
+	big := bytes.Repeat([]byte("x"), mib-10)
+	for i := range 1500 { // 1,500 records in no time: over the 1,000 a second
+		if _, err := e.fake.Put("s", "k", []byte{byte(i)}); err != nil {
+			t.Fatalf("Put %d: %v", i, err)
+		}
+	}
+	for i := range 3 { // 3 MiB in no time: over the 1 MiB a second
+		if _, err := e.fake.PutWithHashKey("s", "k", "0", big); err != nil {
+			t.Fatalf("PutWithHashKey %d: %v", i, err)
+		}
+	}
+	if _, err := e.fake.PutAggregated("s", []kinesistest.UserRecord{{PartitionKey: "k", Data: big[:mib/2]}}); err != nil {
+		t.Fatalf("PutAggregated: %v", err)
+	}
+	// The shard's budget is untouched: a full second's worth of records,
+	// then no more.
+	in := &kinesis.PutRecordsInput{StreamName: aws.String("s")}
+	for range 500 {
+		in.Records = append(in.Records, types.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: []byte("y")})
+	}
+	for i := range 2 {
+		out, err := e.c.PutRecords(e.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := aws.ToInt32(out.FailedRecordCount); n != 0 {
+			t.Fatalf("PutRecords %d after the helpers: %d of 500 failed", i, n)
+		}
+	}
+	_, err := e.c.PutRecord(e.ctx, &kinesis.PutRecordInput{StreamName: aws.String("s"), PartitionKey: aws.String("k"), Data: []byte("z")})
+	fxErrorAs[*types.ProvisionedThroughputExceededException](t, err)
+	shards, _ := e.fake.Shards("s")
+	if got := shards[0].Records; got != 1500+3+1+1000 {
+		t.Fatalf("the shard holds %d records, want %d", got, 1500+3+1+1000)
 	}
 }

@@ -119,51 +119,68 @@ func uniformRanges(n int) [][2]u128 {
 	return out
 }
 
-// Sequence numbers are 56 decimal digits, like the service's: "49", a 44-digit
+// Sequence numbers are 56 decimal digits, like the service's: "49", the
+// 24-digit tag of the stream (its generation: every stream the fake creates,
+// a re-created one of the same name included, has its own), a 20-digit
 // counter unique within the stream and growing with every record, and the
-// 10-digit index of the shard. They compare as big integers; because they all
-// have the same length, they compare as strings too.
+// 10-digit index of the shard. They compare as big integers; because they
+// all have the same length, they compare as strings too. The tag lets the
+// fake refuse a sequence number of another stream, or of an earlier stream
+// of the same name, as the service does.
 const seqLen = 56
 
-func formatSeq(counter uint64, shardIndex int) string {
+// Offsets of the parts of a sequence number.
+const (
+	seqTagAt     = 2  // 24 digits; the first 4 are always 0 (a uint64 has 20)
+	seqCounterAt = 26 // 20 digits
+	seqShardAt   = 46 // 10 digits
+)
+
+func formatSeq(tag, counter uint64, shardIndex int) string {
 	var b [seqLen]byte
 	for i := range b {
 		b[i] = '0'
 	}
 	b[0], b[1] = '4', '9'
 	var tmp [20]byte
+	t := strconv.AppendUint(tmp[:0], tag, 10)
+	copy(b[seqCounterAt-len(t):seqCounterAt], t)
 	c := strconv.AppendUint(tmp[:0], counter, 10)
-	copy(b[46-len(c):46], c)
+	copy(b[seqShardAt-len(c):seqShardAt], c)
 	s := strconv.AppendUint(tmp[:0], uint64(shardIndex), 10)
 	copy(b[seqLen-len(s):], s)
 	return string(b[:])
 }
 
-// parseSeq returns the counter and shard index of a sequence number the fake
-// issued, or false for anything else.
-func parseSeq(s string) (counter uint64, shardIndex int, ok bool) {
+// parseSeq returns the stream tag, counter and shard index of a sequence
+// number the fake could have issued, or false for anything else.
+func parseSeq(s string) (tag, counter uint64, shardIndex int, ok bool) {
 	if len(s) != seqLen || s[0] != '4' || s[1] != '9' {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	for i := 2; i < seqLen; i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 	}
-	for i := 2; i < 26; i++ { // the counter must fit in 20 digits
+	for i := seqTagAt; i < seqCounterAt-20; i++ { // the tag must fit in 20 digits
 		if s[i] != '0' {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 	}
-	c, err := strconv.ParseUint(s[26:46], 10, 64)
+	t, err := strconv.ParseUint(s[seqCounterAt-20:seqCounterAt], 10, 64)
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	idx, err := strconv.Atoi(s[46:])
+	c, err := strconv.ParseUint(s[seqCounterAt:seqShardAt], 10, 64)
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return c, idx, true
+	idx, err := strconv.Atoi(s[seqShardAt:])
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	return t, c, idx, true
 }
 
 // stream is one Kinesis data stream.
@@ -310,13 +327,16 @@ func (sh *shard) atEnd(pos uint64) bool {
 	return !sh.open() && sh.indexAt(pos) == len(sh.records)
 }
 
-func (sh *shard) startSeq() string { return formatSeq(sh.startCounter, sh.index) }
+// seq formats counter c as a sequence number of sh.
+func (sh *shard) seq(c uint64) string { return formatSeq(sh.stream.gen, c, sh.index) }
+
+func (sh *shard) startSeq() string { return sh.seq(sh.startCounter) }
 
 func (sh *shard) endSeq() string {
 	if sh.open() {
 		return ""
 	}
-	return formatSeq(sh.endCounter, sh.index)
+	return sh.seq(sh.endCounter)
 }
 
 // record is one stored data record.

@@ -5,20 +5,37 @@ package kinesistest
 // Behavior:
 //   - A record goes to the open shard whose hash key range holds its
 //     ExplicitHashKey, or else the MD5 of its partition key read as a 128-bit
-//     number. Sequence numbers are unique in the stream, grow with every
-//     record and compare as big integers.
+//     number. Sequence numbers have 56 digits, are unique in the stream, grow
+//     with every record and compare as big integers (and as strings).
+//   - A sequence number belongs to its stream and shard: given to
+//     GetShardIterator (or SubscribeToShard) for a shard of another index, of
+//     another stream, or of an earlier stream of the same name (deleted, then
+//     created again), it is InvalidArgumentException, as is a malformed one.
+//   - GetShardIterator takes a StartingSequenceNumber with AT_SEQUENCE_NUMBER
+//     and AFTER_SEQUENCE_NUMBER and only with them, a Timestamp with
+//     AT_TIMESTAMP and only with it: a missing one, or one given with another
+//     type (a StartingSequenceNumber with TRIM_HORIZON, LATEST or
+//     AT_TIMESTAMP, a Timestamp with any type but AT_TIMESTAMP), is
+//     InvalidArgumentException ("Must either specify (1) AT_SEQUENCE_NUMBER or
+//     AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or
+//     LATEST and no StartingSequenceNumber ..."). An unknown type is
+//     ValidationException.
 //   - Shard iterators are opaque, expire 5 minutes after they were issued
 //     (ExpiredIteratorException), and name the stream instance: an iterator of
 //     a deleted stream is ResourceNotFoundException even if a stream of the
 //     same name was created since.
 //   - GetRecords returns at most Limit (default and maximum 10,000) records and
-//     10 MiB. MillisBehindLatest is 0 when the response reaches the tip of the
-//     shard and at least 1 otherwise. At the end of a closed shard the response
-//     has ChildShards and no NextShardIterator.
+//     10 MiB. A Limit above 10,000 is InvalidArgumentException, as the API
+//     reference says; below 1, ValidationException (the member's minimum).
+//     MillisBehindLatest is 0 when the response reaches the tip of the shard
+//     and at least 1 otherwise. At the end of a closed shard the response has
+//     ChildShards and no NextShardIterator.
 //   - AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER positions before the shard's
 //     retention horizon (see Fake.Trim) are InvalidArgumentException.
 //   - With WithServiceLimits, the per-shard read and write limits apply (see
-//     Limits).
+//     Limits) to GetShardIterator, GetRecords, PutRecord and PutRecords. The
+//     helpers Put, PutWithHashKey and PutAggregated are not limited, and the
+//     records they put do not count against the write limits.
 //
 // Not implemented: KMS encryption, SequenceNumberForOrdering semantics (it is
 // accepted and ignored, as ordering within a shard already holds).
@@ -90,7 +107,7 @@ func opPutRecord(f *Fake, c *call, r *putRecordReq) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	sh, rec, err := f.put(s, e, f.clock.Now())
+	sh, rec, err := f.put(s, e, f.clock.Now(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +115,11 @@ func opPutRecord(f *Fake, c *call, r *putRecordReq) (any, *apiError) {
 }
 
 // put stores one record and wakes the shard's subscriptions. Callers hold
-// f.mu and have validated e.
-func (f *Fake) put(s *stream, e putEntry, now time.Time) (*shard, *record, *apiError) {
-	sh, rec, err := f.store(s, e, now)
+// f.mu and have validated e. limited says whether the write limits of
+// WithServiceLimits apply: they do to PutRecord and PutRecords, not to the
+// helpers, which set up a test and are neither counted nor limited.
+func (f *Fake) put(s *stream, e putEntry, now time.Time, limited bool) (*shard, *record, *apiError) {
+	sh, rec, err := f.store(s, e, now, limited)
 	if err == nil {
 		sh.wake()
 	}
@@ -108,8 +127,9 @@ func (f *Fake) put(s *stream, e putEntry, now time.Time) (*shard, *record, *apiE
 }
 
 // store stores one record without waking the shard's subscriptions: the
-// caller wakes every shard it stored on before it releases f.mu.
-func (f *Fake) store(s *stream, e putEntry, now time.Time) (*shard, *record, *apiError) {
+// caller wakes every shard it stored on before it releases f.mu. limited is
+// as for put.
+func (f *Fake) store(s *stream, e putEntry, now time.Time, limited bool) (*shard, *record, *apiError) {
 	if err := s.ready(now); err != nil {
 		return nil, nil, err
 	}
@@ -121,11 +141,11 @@ func (f *Fake) store(s *stream, e putEntry, now time.Time) (*shard, *record, *ap
 	if sh == nil {
 		return nil, nil, errorf(CodeInternalFailure, "no open shard of %s holds hash key %s", s.name, key)
 	}
-	if f.cfg.limits != nil && !sh.writes.allow(now, len(e.data)+len(e.pk), f.cfg.limits) {
+	if limited && f.cfg.limits != nil && !sh.writes.allow(now, len(e.data)+len(e.pk), f.cfg.limits) {
 		return nil, nil, errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, f.cfg.account)
 	}
 	c := s.nextSeq()
-	sh.records = append(sh.records, record{counter: c, seq: formatSeq(c, sh.index), pk: e.pk, data: e.data, arrival: now})
+	sh.records = append(sh.records, record{counter: c, seq: sh.seq(c), pk: e.pk, data: e.data, arrival: now})
 	return sh, &sh.records[len(sh.records)-1], nil
 }
 
@@ -368,7 +388,7 @@ func opPutRecords(f *Fake, c *call, r *putRecordsReq) (any, *apiError) {
 			out.failed++
 			continue
 		}
-		sh, rec, err := f.store(s, e, now)
+		sh, rec, err := f.store(s, e, now, true)
 		if err != nil {
 			out.results[i] = putRecordsResult{ErrorCode: err.code, ErrorMessage: err.message}
 			out.failed++
@@ -485,6 +505,9 @@ func opGetShardIterator(f *Fake, c *call, r *getShardIteratorReq) (any, *apiErro
 	if r.ShardId == nil || r.ShardIteratorType == nil {
 		return nil, validation("ShardId and ShardIteratorType are required")
 	}
+	if err := checkIteratorType(*r.ShardIteratorType); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, err := f.resolve(&r.streamRef)
@@ -499,10 +522,14 @@ func opGetShardIterator(f *Fake, c *call, r *getShardIteratorReq) (any, *apiErro
 	if sh == nil || sh.gone {
 		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
 	}
+	start := startArgs{op: "GetShardIterator", seqField: "StartingSequenceNumber", typ: *r.ShardIteratorType, seq: r.StartingSequenceNumber, ts: r.Timestamp}
+	if err := start.check(); err != nil {
+		return nil, err
+	}
 	if f.cfg.limits != nil && !sh.reads.allowIterator(now, f.cfg.limits) {
 		return nil, errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, f.cfg.account)
 	}
-	pos, err := sh.position(*r.ShardIteratorType, r.StartingSequenceNumber, r.Timestamp)
+	pos, err := f.position(sh, start)
 	if err != nil {
 		return nil, err
 	}
@@ -510,42 +537,81 @@ func opGetShardIterator(f *Fake, c *call, r *getShardIteratorReq) (any, *apiErro
 	return map[string]string{"ShardIterator": it.encode()}, nil
 }
 
-// position turns a starting position into the counter of the next record to
-// read. Callers hold f.mu.
-func (sh *shard) position(typ string, seq *string, ts *epoch) (uint64, *apiError) {
-	s := sh.stream
+// checkIteratorType validates a shard iterator type (GetShardIterator's
+// ShardIteratorType, SubscribeToShard's StartingPosition.Type).
+func checkIteratorType(typ string) *apiError {
 	switch typ {
+	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP":
+		return nil
+	}
+	return validation("1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]", typ)
+}
+
+// startArgs is a starting position as GetShardIterator or SubscribeToShard
+// gives it.
+type startArgs struct {
+	op       string // the operation, for messages
+	seqField string // the name of its sequence number parameter
+	typ      string // a valid iterator type (see checkIteratorType)
+	seq      *string
+	ts       *epoch
+}
+
+// check refuses parameters that do not go with the type, as the service
+// does: a sequence number is given with AT_SEQUENCE_NUMBER and
+// AFTER_SEQUENCE_NUMBER and only with them, a timestamp with AT_TIMESTAMP
+// and only with it.
+func (a startArgs) check() *apiError {
+	bySeq := a.typ == "AT_SEQUENCE_NUMBER" || a.typ == "AFTER_SEQUENCE_NUMBER"
+	switch {
+	case bySeq && a.seq == nil:
+		return invalidArg("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and %[1]s or (2) TRIM_HORIZON or LATEST and no %[1]s. Request specified %[2]s and no %[1]s.", a.seqField, a.typ)
+	case !bySeq && a.seq != nil:
+		return invalidArg("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and %[1]s or (2) TRIM_HORIZON or LATEST and no %[1]s. Request specified %[2]s and also a %[1]s.", a.seqField, a.typ)
+	case a.typ == "AT_TIMESTAMP" && a.ts == nil:
+		return invalidArg("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+	case a.typ != "AT_TIMESTAMP" && a.ts != nil:
+		return invalidArg("Must not specify timestampInMillis parameter for iterator of type %s: a Timestamp goes with AT_TIMESTAMP only.", a.typ)
+	}
+	return nil
+}
+
+// position turns a starting position, checked by startArgs.check, into the
+// counter of the next record of sh to read. Callers hold f.mu.
+func (f *Fake) position(sh *shard, a startArgs) (uint64, *apiError) {
+	s := sh.stream
+	switch a.typ {
 	case "TRIM_HORIZON":
 		return sh.startCounter, nil
 	case "LATEST":
 		return s.counter + 1, nil
 	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
-		if seq == nil {
-			return 0, invalidArg("StartingSequenceNumber is required for %s", typ)
+		seq := *a.seq
+		tag, c, idx, ok := parseSeq(seq)
+		switch {
+		case !ok:
+			return 0, invalidArg("%s %s used in %s on shard %s in stream %s under account %s is invalid.", a.seqField, seq, a.op, sh.id, s.name, f.cfg.account)
+		case idx != sh.index:
+			return 0, invalidArg("Invalid %s. It encodes shardId-%012d, while it was used in a call to a shard with %s", a.seqField, idx, sh.id)
+		case tag != s.gen || c < sh.startCounter || (!sh.open() && c > sh.endCounter):
+			// Another stream's, an earlier stream's of the same name, or
+			// never in this shard.
+			return 0, invalidArg("%s %s used in %s on shard %s in stream %s under account %s is invalid because it did not come from this stream.", a.seqField, seq, a.op, sh.id, s.name, f.cfg.account)
 		}
-		c, idx, ok := parseSeq(*seq)
-		if !ok || idx != sh.index || c < sh.startCounter || (!sh.open() && c > sh.endCounter) {
-			return 0, invalidArg("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.", *seq, sh.id, s.name, "")
-		}
-		if typ == "AFTER_SEQUENCE_NUMBER" {
+		if a.typ == "AFTER_SEQUENCE_NUMBER" {
 			c++
 		}
 		if c < sh.trimmedBelow {
-			return 0, invalidArg("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s is invalid: the record is past the stream's retention period (trim horizon)", *seq, sh.id, s.name)
+			return 0, invalidArg("%s %s used in %s on shard %s in stream %s is invalid: the record is past the stream's retention period (trim horizon)", a.seqField, seq, a.op, sh.id, s.name)
 		}
 		return c, nil
-	case "AT_TIMESTAMP":
-		if ts == nil {
-			return 0, invalidArg("Timestamp is required for AT_TIMESTAMP")
-		}
+	default: // AT_TIMESTAMP
 		// arrival times never decrease along a shard
-		i := sort.Search(len(sh.records), func(i int) bool { return !sh.records[i].arrival.Before(ts.Time) })
+		i := sort.Search(len(sh.records), func(i int) bool { return !sh.records[i].arrival.Before(a.ts.Time) })
 		if i < len(sh.records) {
 			return sh.records[i].counter, nil
 		}
 		return s.counter + 1, nil
-	default:
-		return 0, validation("1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]", typ)
 	}
 }
 
@@ -671,16 +737,16 @@ func (s *stream) childShards(sh *shard) []childShard {
 }
 
 func (r *getRecordsResp) appendJSON(b []byte) []byte {
-	size := 64 + len(r.next)
-	for i := range r.records {
-		// 150 bytes of names, punctuation, sequence number and timestamp
-		size += 160 + len(r.records[i].pk) + base64.StdEncoding.EncodedLen(len(r.records[i].data))
-	}
+	var children []byte
 	if r.children != nil {
-		size += 512
+		children = childShardsJSON(r.children)
 	}
-	if cap(b) < size {
-		b = make([]byte, 0, size)
+	size := len(`{"Records":`) + recordsJSONLen(r.records) +
+		len(`,"MillisBehindLatest":`) + maxIntLen +
+		len(`,"NextShardIterator":""`) + len(r.next) +
+		len(`,"ChildShards":`) + len(children) + len(`}`)
+	if cap(b)-len(b) < size {
+		b = append(make([]byte, 0, len(b)+size), b...)
 	}
 	b = append(b, `{"Records":`...)
 	b = appendRecordsJSON(b, r.records)
@@ -693,9 +759,37 @@ func (r *getRecordsResp) appendJSON(b []byte) []byte {
 	}
 	if r.children != nil {
 		b = append(b, `,"ChildShards":`...)
-		b = appendChildShards(b, r.children)
+		b = append(b, children...)
 	}
 	return append(b, '}')
+}
+
+// Bounds of what the hand-written encoders write, to size their buffers
+// once.
+const (
+	// maxIntLen is the longest int64 in decimal, sign included.
+	maxIntLen = 20
+	// maxEpochLen is the longest timestamp appendEpoch writes: whole
+	// seconds, a point and 3 digits.
+	maxEpochLen = maxIntLen + 1 + 3
+	// recordJSONOverhead is what appendRecordsJSON writes around the
+	// fields of a record, the comma before the next included.
+	recordJSONOverhead = len(`{"SequenceNumber":"`) + len(`","ApproximateArrivalTimestamp":`) +
+		len(`,"Data":"`) + len(`","PartitionKey":`) + len(`}`) + len(`,`)
+)
+
+// recordsJSONLen bounds the length of what appendRecordsJSON writes for
+// records: the array's brackets, then for each record the names and
+// punctuation, its sequence number, the longest timestamp, the base64 of its
+// data (padding included) and its partition key as a JSON string.
+func recordsJSONLen(records []record) int {
+	n := len(`[]`)
+	for i := range records {
+		r := &records[i]
+		n += recordJSONOverhead + len(r.seq) + maxEpochLen +
+			base64.StdEncoding.EncodedLen(len(r.data)) + jsonStringLen(r.pk)
+	}
+	return n
 }
 
 // appendRecordsJSON appends records as a JSON array of Kinesis records.
@@ -719,23 +813,43 @@ func appendRecordsJSON(b []byte, records []record) []byte {
 	return append(b, ']')
 }
 
-func appendChildShards(b []byte, children []childShard) []byte {
+// childShardsJSON encodes children as a JSON array, [] for none.
+func childShardsJSON(children []childShard) []byte {
 	if children == nil {
 		children = []childShard{}
 	}
 	cs, _ := json.Marshal(children)
-	return append(b, cs...)
+	return cs
 }
 
 // appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
+	if needsEscape(s) {
+		q, _ := json.Marshal(s)
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// needsEscape reports whether appendJSONString hands s to encoding/json.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonStringLen bounds the length of what appendJSONString writes for s:
+// s in quotes, or, when encoding/json escapes it, at most 6 bytes for each
+// byte of s (\u00XX for a control character, \ufffd for an invalid byte,
+// \u2028 for the 3 bytes of U+2028) in quotes.
+func jsonStringLen(s string) int {
+	if needsEscape(s) {
+		return 6*len(s) + 2
+	}
+	return len(s) + 2
 }

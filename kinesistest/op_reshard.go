@@ -9,13 +9,30 @@ package kinesistest
 //     AdjacentParentShardId. The new shards exist at once; the stream is
 //     UPDATING for ReshardDelay, during which further resharding is
 //     ResourceInUseException.
-//   - Resharding a closed shard, merging shards that are not adjacent, or a
-//     NewStartingHashKey outside the parent's range is InvalidArgumentException
-//     (a shard that does not exist: ResourceNotFoundException). Resharding an
-//     ON_DEMAND stream is ValidationException.
+//   - SplitShard's NewStartingHashKey must be greater than one plus the
+//     shard's StartingHashKey and less than its EndingHashKey, as the
+//     service's message says: each child gets at least two hash keys, and a
+//     shard of fewer than 4 cannot be split. Any other key is
+//     InvalidArgumentException.
+//   - MergeShards takes ShardToMerge and, as AdjacentShardToMerge, the shard
+//     whose range starts right after ShardToMerge's ends: the pair the other
+//     way round, or shards that are not adjacent, is InvalidArgumentException
+//     ("... are not an adjacent pair of shards eligible for merging"). The
+//     child's ParentShardId is ShardToMerge, its AdjacentParentShardId
+//     AdjacentShardToMerge.
+//   - Resharding a closed shard is InvalidArgumentException (a shard that does
+//     not exist: ResourceNotFoundException). Resharding an ON_DEMAND stream is
+//     ValidationException.
 //   - UpdateShardCount with UNIFORM_SCALING reaches the target through real
 //     splits and merges, so every new shard has one or two parents, as on the
 //     service. The target must lie within half and double the open shard count.
+//     These splits are the service's own, not SplitShard calls: they cut a
+//     shard at any target boundary inside it, even one that leaves a child a
+//     single hash key (shards left uneven by earlier splits), and merge each
+//     pair lower range first.
+//   - The Split helper splits at the middle of the range, which SplitShard
+//     accepts for any shard of 4 hash keys or more; the Merge helper takes
+//     the pair in either order and merges it lower range first.
 
 import (
 	"math/big"
@@ -55,11 +72,29 @@ func opSplitShard(f *Fake, c *call, r *splitShardReq) (any, *apiError) {
 	if err := f.canReshard(s, now, 1); err != nil {
 		return nil, err
 	}
-	if _, _, err := f.split(s, *r.ShardToSplit, key, now); err != nil {
+	sh, err := f.openShard(s, *r.ShardToSplit)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.checkSplitKey(sh, key); err != nil {
+		return nil, err
+	}
+	if _, _, err := f.split(s, sh.id, key, now); err != nil {
 		return nil, err
 	}
 	s.updating = now.Add(f.cfg.reshardDelay)
 	return struct{}{}, nil
+}
+
+// checkSplitKey checks key is a NewStartingHashKey SplitShard accepts for
+// sh: greater than one plus its StartingHashKey and less than its
+// EndingHashKey.
+func (f *Fake) checkSplitKey(sh *shard, key u128) *apiError {
+	// key > lo+1 without overflow: key > lo, then key-1 > lo.
+	if key.cmp(sh.lo) <= 0 || key.sub1().cmp(sh.lo) <= 0 || key.cmp(sh.hi) >= 0 {
+		return invalidArg("NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.", key, sh.id, sh.stream.name, f.cfg.account, sh.loStr, sh.hiStr)
+	}
+	return nil
 }
 
 // canReshard checks the stream can change shape now, adding extra shards.
@@ -89,14 +124,17 @@ func (f *Fake) openShard(s *stream, id string) (*shard, *apiError) {
 	return sh, nil
 }
 
-// split splits shard id of s at key. Callers hold f.mu.
+// split splits shard id of s at key into [start, key-1] and [key, end]. It
+// only needs both children non-empty: SplitShard and the Split helper check
+// the service's stricter bound first (checkSplitKey); UpdateShardCount's
+// splits need not. Callers hold f.mu.
 func (f *Fake) split(s *stream, id string, key u128, now time.Time) (*shard, *shard, *apiError) {
 	sh, err := f.openShard(s, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	if key.cmp(sh.lo) <= 0 || key.cmp(sh.hi) > 0 {
-		return nil, nil, invalidArg("NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.", key, sh.id, s.name, f.cfg.account, sh.loStr, sh.hiStr)
+		return nil, nil, errorf(CodeInternalFailure, "kinesistest: split of shard %s [%s, %s] at %s leaves a child empty", sh.id, sh.loStr, sh.hiStr, key)
 	}
 	sh.close(now)
 	a := s.newShard(sh.lo, key.sub1(), sh.id, "", now)
@@ -140,7 +178,8 @@ func opMergeShards(f *Fake, c *call, r *mergeShardsReq) (any, *apiError) {
 	return struct{}{}, nil
 }
 
-// merge merges two adjacent open shards of s. Callers hold f.mu.
+// merge merges two open shards of s as MergeShards does: adjacentID's range
+// must start right after id's ends. Callers hold f.mu.
 func (f *Fake) merge(s *stream, id, adjacentID string, now time.Time) (*shard, *apiError) {
 	a, err := f.openShard(s, id)
 	if err != nil {
@@ -150,16 +189,12 @@ func (f *Fake) merge(s *stream, id, adjacentID string, now time.Time) (*shard, *
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := a, b
-	if b.lo.cmp(a.lo) < 0 {
-		lo, hi = b, a
-	}
-	if a == b || lo.hi == maxHashKey || lo.hi.add(1) != hi.lo {
+	if a == b || a.hi == maxHashKey || a.hi.add(1) != b.lo {
 		return nil, invalidArg("Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", id, adjacentID, s.name, f.cfg.account)
 	}
 	a.close(now)
 	b.close(now)
-	child := s.newShard(lo.lo, hi.hi, a.id, b.id, now)
+	child := s.newShard(a.lo, b.hi, a.id, b.id, now)
 	a.children = []string{child.id}
 	b.children = []string{child.id}
 	return child, nil
@@ -234,7 +269,8 @@ func (f *Fake) scaleUniform(s *stream, target int, now time.Time) *apiError {
 				break
 			}
 			// open shards are listed in creation order; merge the two lowest
-			// adjacent ones.
+			// (adjacent: together they tile the target range), lower range
+			// first, as MergeShards needs.
 			sortByRange(inside)
 			if _, err := f.merge(s, inside[0].id, inside[1].id, now); err != nil {
 				return err

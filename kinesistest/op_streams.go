@@ -10,7 +10,9 @@ package kinesistest
 //     ResourceInUseException; more shards than ShardLimit is
 //     LimitExceededException.
 //   - DeleteStream removes the stream at once and ends its subscriptions;
-//     with registered consumers it needs EnforceConsumerDeletion.
+//     with registered consumers it needs EnforceConsumerDeletion. A stream
+//     created again under the same name is another stream: the iterators,
+//     NextTokens and sequence numbers of the old one are refused.
 //   - ListShards pages with MaxResults and an opaque NextToken that expires
 //     after 300 s (ExpiredNextTokenException), honours ExclusiveStartShardId and
 //     every ShardFilter type, and omits closed shards whose records all passed

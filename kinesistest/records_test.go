@@ -3,6 +3,7 @@ package kinesistest_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -886,6 +887,112 @@ func TestConcurrentPutAndGet(t *testing.T) {
 		for seq, data := range putSeqs {
 			if readSeqs[seq] != data {
 				t.Fatalf("%s: put %q, read %q", seq, data, readSeqs[seq])
+			}
+		}
+	})
+}
+
+// TestSequenceNumbersNameTheirStream: a sequence number belongs to its
+// stream. Another stream's, even from the shard of the same index and at the
+// same place, is InvalidArgumentException ("did not come from this stream"),
+// and so is one of a deleted stream, once a stream of the same name is
+// created again.
+func TestSequenceNumbersNameTheirStream(t *testing.T) {
+	eachMode(t, func(t *testing.T, e *env) {
+		e.createStream(t, "a", 2)
+		e.createStream(t, "b", 2)
+		seqA := e.putEHK(t, "a", "0", []byte("a")).SequenceNumber
+		seqB := e.putEHK(t, "b", "0", []byte("b")).SequenceNumber
+		startA := e.shards(t, "a")[0].SequenceNumberRange.StartingSequenceNumber
+		get := func(stream string, typ types.ShardIteratorType, seq *string) error {
+			_, err := e.c.GetShardIterator(e.ctx, &kinesis.GetShardIteratorInput{
+				StreamName: aws.String(stream), ShardId: aws.String(shardID(0)), ShardIteratorType: typ, StartingSequenceNumber: seq,
+			})
+			return err
+		}
+		for _, typ := range []types.ShardIteratorType{types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber} {
+			if err := get("a", typ, seqA); err != nil {
+				t.Fatal(err)
+			}
+			if err := get("b", typ, seqB); err != nil {
+				t.Fatal(err)
+			}
+			wantErr[*types.InvalidArgumentException](t, get("b", typ, seqA))
+			wantErr[*types.InvalidArgumentException](t, get("a", typ, seqB))
+			wantErr[*types.InvalidArgumentException](t, get("b", typ, startA))
+		}
+
+		if _, err := e.c.DeleteStream(e.ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("a")}); err != nil {
+			t.Fatal(err)
+		}
+		e.createStream(t, "a", 2)
+		seqA2 := e.putEHK(t, "a", "0", []byte("a2")).SequenceNumber
+		wantErr[*types.InvalidArgumentException](t, get("a", types.ShardIteratorTypeAtSequenceNumber, seqA))
+		wantErr[*types.InvalidArgumentException](t, get("a", types.ShardIteratorTypeAfterSequenceNumber, seqA))
+		recs, _ := e.drain(t, e.iterator(t, "a", shardID(0), types.ShardIteratorTypeAtSequenceNumber, seqA2), 0)
+		if !slices.Equal(datas(recs), []string{"a2"}) {
+			t.Fatalf("AT_SEQUENCE_NUMBER of the new stream's record read %q", datas(recs))
+		}
+		for _, s := range []*string{seqA, seqB, seqA2, startA} {
+			if len(*s) != 56 {
+				t.Fatalf("sequence number %s has %d digits, want 56", *s, len(*s))
+			}
+		}
+		if *seqA == *seqB || *seqA == *seqA2 {
+			t.Fatalf("two streams share sequence number %s", *seqA)
+		}
+	})
+}
+
+// TestGetShardIteratorParameterMismatch: a StartingSequenceNumber goes with
+// AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER only, a Timestamp with
+// AT_TIMESTAMP only; anything else is InvalidArgumentException, as on the
+// service ("Must either specify (1) AT_SEQUENCE_NUMBER or
+// AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or
+// LATEST and no StartingSequenceNumber ...").
+func TestGetShardIteratorParameterMismatch(t *testing.T) {
+	eachMode(t, func(t *testing.T, e *env) {
+		e.createStream(t, "s", 1)
+		seq := e.put(t, "s", "k", []byte("x")).SequenceNumber
+		ts := aws.Time(e.clock.Now())
+		get := func(typ types.ShardIteratorType, seq *string, ts *time.Time) error {
+			_, err := e.c.GetShardIterator(e.ctx, &kinesis.GetShardIteratorInput{
+				StreamName: aws.String("s"), ShardId: aws.String(shardID(0)), ShardIteratorType: typ, StartingSequenceNumber: seq, Timestamp: ts,
+			})
+			return err
+		}
+		for _, c := range []struct {
+			typ     types.ShardIteratorType
+			seq     *string
+			ts      *time.Time
+			wantErr bool
+		}{
+			{types.ShardIteratorTypeTrimHorizon, nil, nil, false},
+			{types.ShardIteratorTypeLatest, nil, nil, false},
+			{types.ShardIteratorTypeAtSequenceNumber, seq, nil, false},
+			{types.ShardIteratorTypeAfterSequenceNumber, seq, nil, false},
+			{types.ShardIteratorTypeAtTimestamp, nil, ts, false},
+
+			{types.ShardIteratorTypeTrimHorizon, seq, nil, true},
+			{types.ShardIteratorTypeLatest, seq, nil, true},
+			{types.ShardIteratorTypeAtTimestamp, seq, ts, true},
+			{types.ShardIteratorTypeAtTimestamp, seq, nil, true},
+			{types.ShardIteratorTypeTrimHorizon, nil, ts, true},
+			{types.ShardIteratorTypeLatest, nil, ts, true},
+			{types.ShardIteratorTypeAtSequenceNumber, seq, ts, true},
+			{types.ShardIteratorTypeAfterSequenceNumber, seq, ts, true},
+			{types.ShardIteratorTypeAtSequenceNumber, nil, ts, true},
+		} {
+			err := get(c.typ, c.seq, c.ts)
+			what := fmt.Sprintf("%s with StartingSequenceNumber %t, Timestamp %t", c.typ, c.seq != nil, c.ts != nil)
+			switch {
+			case !c.wantErr && err != nil:
+				t.Errorf("%s: %v", what, err)
+			case c.wantErr:
+				var ia *types.InvalidArgumentException
+				if !errors.As(err, &ia) {
+					t.Errorf("%s: %v, want InvalidArgumentException", what, err)
+				}
 			}
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,13 +147,19 @@ func TestMergeShards(t *testing.T) {
 		e.putEHK(t, "s", "0", []byte("in0"))
 		e.putEHK(t, "s", maxHashKey.String(), []byte("in2"))
 		before := byID(e.shards(t, "s"))
-		// Adjacent, given higher range first.
-		if err := merge(shardID(1), shardID(0)); err != nil {
+		// Adjacent, but given higher range first: the service refuses the
+		// pair ("not an adjacent pair of shards eligible for merging").
+		wantErr[*types.InvalidArgumentException](t, merge(shardID(1), shardID(0)))
+		wantErr[*types.InvalidArgumentException](t, merge(shardID(2), shardID(1)))
+		if open := e.openShards(t, "s"); len(open) != 3 {
+			t.Fatalf("a refused merge changed the open shards: %v", ids(open))
+		}
+		if err := merge(shardID(0), shardID(1)); err != nil {
 			t.Fatal(err)
 		}
 		shards := byID(e.shards(t, "s"))
 		child := shards[shardID(3)]
-		if aws.ToString(child.ParentShardId) != shardID(1) || aws.ToString(child.AdjacentParentShardId) != shardID(0) {
+		if aws.ToString(child.ParentShardId) != shardID(0) || aws.ToString(child.AdjacentParentShardId) != shardID(1) {
 			t.Fatalf("child parents %s %s", aws.ToString(child.ParentShardId), aws.ToString(child.AdjacentParentShardId))
 		}
 		if *child.HashKeyRange.StartingHashKey != *before[shardID(0)].HashKeyRange.StartingHashKey ||
@@ -163,7 +171,7 @@ func TestMergeShards(t *testing.T) {
 				t.Fatalf("parent %s still open", p)
 			}
 			recs, kids := e.readShard(t, "s", p)
-			if len(kids) != 1 || aws.ToString(kids[0].ShardId) != shardID(3) || !slices.Equal(kids[0].ParentShards, []string{shardID(1), shardID(0)}) {
+			if len(kids) != 1 || aws.ToString(kids[0].ShardId) != shardID(3) || !slices.Equal(kids[0].ParentShards, []string{shardID(0), shardID(1)}) {
 				t.Fatalf("parent %s children %+v", p, kids)
 			}
 			if p == shardID(0) && !slices.Equal(datas(recs), []string{"in0"}) {
@@ -175,7 +183,8 @@ func TestMergeShards(t *testing.T) {
 		}
 		checkTiling(t, e.openShards(t, "s"))
 		wantErr[*types.InvalidArgumentException](t, merge(shardID(0), shardID(3)))
-		// The merged child and shard 2 are adjacent.
+		// The merged child and shard 2 are adjacent, shard 2 above.
+		wantErr[*types.InvalidArgumentException](t, merge(shardID(2), shardID(3)))
 		if err := merge(shardID(3), shardID(2)); err != nil {
 			t.Fatal(err)
 		}
@@ -360,4 +369,174 @@ func TestReshardOnDemand(t *testing.T) {
 			t.Fatalf("%d open shards", n)
 		}
 	})
+}
+
+// TestSplitShardKeyBounds: SplitShard takes a NewStartingHashKey "greater
+// than one plus the shard's StartingHashKey and less than the shard's
+// EndingHashKey", as the service's message says, and no other: each child
+// gets two hash keys at least.
+func TestSplitShardKeyBounds(t *testing.T) {
+	eachMode(t, func(t *testing.T, e *env) {
+		e.createStream(t, "s", 1)
+		split := func(shard string, key *big.Int) error {
+			_, err := e.c.SplitShard(e.ctx, &kinesis.SplitShardInput{StreamName: aws.String("s"), ShardToSplit: aws.String(shard), NewStartingHashKey: aws.String(key.String())})
+			return err
+		}
+		n := big.NewInt
+		// Shard 0 covers every hash key.
+		for _, bad := range []*big.Int{n(0), n(1), maxHashKey} {
+			wantErr[*types.InvalidArgumentException](t, split(shardID(0), bad))
+		}
+		if got := len(e.shards(t, "s")); got != 1 {
+			t.Fatalf("%d shards after refused splits", got)
+		}
+		// Shard 1 covers [0, 999], shard 2 [1000, 2^128-1].
+		if err := split(shardID(0), n(1000)); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []*big.Int{n(0), n(1), n(999), n(1000)} {
+			wantErr[*types.InvalidArgumentException](t, split(shardID(1), bad))
+		}
+		for _, bad := range []*big.Int{n(1000), n(1001), maxHashKey} {
+			wantErr[*types.InvalidArgumentException](t, split(shardID(2), bad))
+		}
+		// The keys next to the bounds are fine.
+		if err := split(shardID(1), n(2)); err != nil { // shards 3 [0, 1] and 4 [2, 999]
+			t.Fatalf("split [0, 999] at 2: %v", err)
+		}
+		if err := split(shardID(4), n(998)); err != nil { // shards 5 [2, 997] and 6 [998, 999]
+			t.Fatalf("split [2, 999] at 998: %v", err)
+		}
+		if err := split(shardID(2), new(big.Int).Sub(maxHashKey, n(1))); err != nil {
+			t.Fatalf("split [1000, 2^128-1] at 2^128-2: %v", err)
+		}
+		open := e.openShards(t, "s")
+		checkTiling(t, open)
+		for _, sh := range open {
+			if bigOf(t, sh.HashKeyRange.EndingHashKey).Cmp(bigOf(t, sh.HashKeyRange.StartingHashKey)) < 1 {
+				t.Errorf("shard %s has fewer than 2 hash keys", *sh.ShardId)
+			}
+		}
+		// A 2-key shard cannot be split at all.
+		for _, key := range []*big.Int{n(0), n(1), n(2)} {
+			wantErr[*types.InvalidArgumentException](t, split(shardID(3), key))
+		}
+	})
+}
+
+// TestSplitHelperSmallShards: the Split helper splits at the middle, which
+// SplitShard accepts for a shard of 4 hash keys or more; a smaller shard is a
+// clear error.
+func TestSplitHelperSmallShards(t *testing.T) {
+	t.Parallel()
+	fake := kinesistest.New(nil) // helper failures are expected: no TB to report them to
+	t.Cleanup(fake.Close)
+	c := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
+	for width := int64(2); width <= 12; width++ {
+		name := fmt.Sprint("w", width)
+		if err := fake.CreateStream(name, 1); err != nil {
+			t.Fatal(err)
+		}
+		// Shard 1 covers [0, width-1].
+		if _, err := c.SplitShard(t.Context(), &kinesis.SplitShardInput{
+			StreamName: aws.String(name), ShardToSplit: aws.String(shardID(0)), NewStartingHashKey: aws.String(fmt.Sprint(width)),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		kids, err := fake.Split(name, shardID(1))
+		if width < 4 {
+			if err == nil || !strings.Contains(err.Error(), "too few to split") {
+				t.Fatalf("Split of a %d-key shard: %v, want a too-few-keys error", width, err)
+			}
+			shards, _ := fake.Shards(name)
+			if len(shards) != 3 || !shards[1].Open {
+				t.Fatalf("a failed Split changed the shards: %+v", shards)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Split of a %d-key shard: %v", width, err)
+		}
+		shards, _ := fake.Shards(name)
+		byID := map[string]kinesistest.ShardInfo{}
+		for _, sh := range shards {
+			byID[sh.ID] = sh
+		}
+		lo, hi := byID[kids[0]], byID[kids[1]]
+		mid, _ := strconv.ParseInt(hi.StartingHashKey, 10, 64)
+		if lo.StartingHashKey != "0" || lo.EndingHashKey != fmt.Sprint(mid-1) || hi.EndingHashKey != fmt.Sprint(width-1) {
+			t.Fatalf("width %d: children [%s, %s] and [%s, %s]", width, lo.StartingHashKey, lo.EndingHashKey, hi.StartingHashKey, hi.EndingHashKey)
+		}
+		if mid <= 1 || mid >= width-1 {
+			t.Fatalf("width %d: split at %d, outside what SplitShard accepts (2 to %d)", width, mid, width-2)
+		}
+		if mid != width/2 {
+			t.Fatalf("width %d: split at %d, not the middle", width, mid)
+		}
+	}
+}
+
+// TestMergeHelperEitherOrder: the Merge helper takes an adjacent pair either
+// way round and merges it as MergeShards needs it, lower range first.
+func TestMergeHelperEitherOrder(t *testing.T) {
+	t.Parallel()
+	fake := kinesistest.New(t)
+	fake.CreateStream("s", 4)
+	for _, pair := range [][2]string{{shardID(1), shardID(0)}, {shardID(2), shardID(3)}} {
+		child, err := fake.Merge("s", pair[0], pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards, _ := fake.Shards("s")
+		for _, sh := range shards {
+			if sh.ID != child {
+				continue
+			}
+			lower, upper := min(pair[0], pair[1]), max(pair[0], pair[1]) // ids in range order on a new stream
+			if sh.ParentShardID != lower || sh.AdjacentParentShardID != upper {
+				t.Fatalf("Merge(%s, %s): child %s has parents %s and %s, want %s and %s", pair[0], pair[1], child, sh.ParentShardID, sh.AdjacentParentShardID, lower, upper)
+			}
+		}
+	}
+	// Children 4 [shards 0+1] and 5 [shards 2+3], given upper first.
+	if _, err := fake.Merge("s", shardID(5), shardID(4)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdateShardCountUnevenShards: UpdateShardCount reaches uniform shards
+// from shards left uneven by SplitShard, even where a target boundary is
+// the last or the second hash key of a shard (a cut SplitShard would refuse).
+func TestUpdateShardCountUnevenShards(t *testing.T) {
+	half := new(big.Int).Lsh(big.NewInt(1), 127) // the boundary of 2 uniform shards
+	for _, at := range []*big.Int{
+		new(big.Int).Add(half, big.NewInt(1)), // shard 1 ends at the boundary
+		new(big.Int).Sub(half, big.NewInt(1)), // shard 2 starts just before it
+	} {
+		t.Run(at.String(), func(t *testing.T) {
+			eachMode(t, func(t *testing.T, e *env) {
+				e.createStream(t, "s", 1)
+				if _, err := e.c.SplitShard(e.ctx, &kinesis.SplitShardInput{
+					StreamName: aws.String("s"), ShardToSplit: aws.String(shardID(0)), NewStartingHashKey: aws.String(at.String()),
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.c.UpdateShardCount(e.ctx, &kinesis.UpdateShardCountInput{
+					StreamName: aws.String("s"), TargetShardCount: aws.Int32(2), ScalingType: types.ScalingTypeUniformScaling,
+				}); err != nil {
+					t.Fatal(err)
+				}
+				open := e.openShards(t, "s")
+				if len(open) != 2 {
+					t.Fatalf("open shards %v", ids(open))
+				}
+				checkUniform(t, open)
+				for _, sh := range open {
+					if sh.ParentShardId == nil {
+						t.Fatalf("open shard %s has no parent", *sh.ShardId)
+					}
+				}
+			})
+		})
+	}
 }

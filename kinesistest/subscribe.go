@@ -6,6 +6,12 @@ package kinesistest
 //   - The consumer must be ACTIVE (else ResourceInUseException) and the shard
 //     must exist (else ResourceNotFoundException); these errors are ordinary
 //     HTTP 400 JSON errors, before any event.
+//   - StartingPosition follows GetShardIterator's rules (see op_records.go):
+//     a SequenceNumber with AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER only,
+//     a Timestamp with AT_TIMESTAMP only, and a sequence number of this
+//     stream and shard (not of another stream, nor of a deleted stream of the
+//     same name); anything else is InvalidArgumentException, before any
+//     event.
 //   - The response is an application/vnd.amazon.eventstream stream whose first
 //     message is the initial-response event. A SubscribeToShardEvent follows at
 //     once, then one whenever records arrive (pushed, not polled), and an empty
@@ -23,7 +29,9 @@ package kinesistest
 //     stream ends with a ResourceInUseException exception message.
 //   - Deregistering the consumer or deleting the stream ends its streams with a
 //     ResourceNotFoundException exception message. Fake.Close ends every
-//     stream, even one whose client stopped reading.
+//     stream, even one whose client stopped reading: a write blocked on such
+//     a client fails when the fake closes, on the in-process transport as
+//     over HTTP.
 //   - With WithServiceLimits: 1 call per second per consumer and shard
 //     (LimitExceededException; refused calls count) and 2 MiB/s per consumer
 //     and shard: events are held back, never failed.
@@ -126,6 +134,9 @@ func opSubscribeToShard(f *Fake, c *call, r *subscribeReq) (any, *apiError) {
 	if r.ConsumerARN == nil || r.ShardId == nil || r.StartingPosition == nil || r.StartingPosition.Type == nil {
 		return nil, validation("ConsumerARN, ShardId and StartingPosition are required")
 	}
+	if err := checkIteratorType(*r.StartingPosition.Type); err != nil {
+		return nil, err
+	}
 	sub, err := f.subscribe(r)
 	if err != nil {
 		return nil, err
@@ -153,6 +164,11 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 	if sh == nil || sh.gone {
 		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
 	}
+	sp := r.StartingPosition
+	start := startArgs{op: "SubscribeToShard", seqField: "SequenceNumber", typ: *sp.Type, seq: sp.SequenceNumber, ts: sp.Timestamp}
+	if err := start.check(); err != nil {
+		return nil, err
+	}
 	key := cons.arn + "/" + sh.id
 	if f.cfg.limits != nil {
 		if last, ok := f.subCalls[key]; ok && now.Sub(last) < time.Second/time.Duration(f.cfg.limits.SubscribesPerSecond) {
@@ -164,8 +180,7 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 	if last, ok := f.lastSubscribe[key]; ok && now.Sub(last) < subscribeTakeover {
 		return nil, inUse("Another active subscription exists for this consumer: %s", key)
 	}
-	sp := r.StartingPosition
-	pos, err := sh.position(*sp.Type, sp.SequenceNumber, sp.Timestamp)
+	pos, err := f.position(sh, start)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +271,7 @@ func (s *subscription) next(now time.Time) (ev event, stopCode, stopMsg string) 
 		ev.children = sh.stream.childShards(sh)
 	} else {
 		last := max(s.pos, sh.trimmedBelow, sh.startCounter+1) - 1
-		ev.continuation = formatSeq(last, sh.index)
+		ev.continuation = sh.seq(last)
 	}
 	if f.cfg.limits != nil {
 		s.bucket.take(now, bytes)
@@ -333,21 +348,12 @@ func (s *subscription) run(c *call) string {
 			return "client closed"
 		}
 	}
+	// A write to a client that stopped reading blocks; it fails when the
+	// client goes away or the fake closes (the loopback server drops its
+	// connections, the in-process transport its pipes), so Close never
+	// waits for such a client.
 	if !write(initial) {
 		return gone()
-	}
-	// On the in-process transport a write blocks until the client reads it:
-	// Close must not wait for a client that stopped reading.
-	if d, ok := w.(interface{ drop() }); ok {
-		served := make(chan struct{})
-		defer close(served)
-		go func() {
-			select {
-			case <-f.closed:
-				d.drop()
-			case <-served:
-			}
-		}()
 	}
 
 	hb := f.cfg.heartbeat
@@ -468,11 +474,12 @@ func eventMessage(ev *event) eventstream.Message {
 	m.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.EventMessageType))
 	m.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("SubscribeToShardEvent"))
 	m.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
-	size := 128
-	for i := range ev.records {
-		size += 120 + len(ev.records[i].pk) + len(ev.records[i].data)*4/3
+	var children []byte
+	if ev.end {
+		children = childShardsJSON(ev.children)
 	}
-	b := make([]byte, 0, size)
+	// Sized once: the payload of an event can be a megabyte or more.
+	b := make([]byte, 0, eventPayloadLen(ev, children))
 	b = append(b, `{"Records":`...)
 	b = appendRecordsJSON(b, ev.records)
 	b = append(b, `,"MillisBehindLatest":`...)
@@ -484,10 +491,19 @@ func eventMessage(ev *event) eventstream.Message {
 	}
 	if ev.end {
 		b = append(b, `,"ChildShards":`...)
-		b = appendChildShards(b, ev.children)
+		b = append(b, children...)
 	}
 	m.Payload = append(b, '}')
 	return m
+}
+
+// eventPayloadLen bounds the length of the payload eventMessage writes for
+// ev, whose ChildShards encode as children.
+func eventPayloadLen(ev *event, children []byte) int {
+	return len(`{"Records":`) + recordsJSONLen(ev.records) +
+		len(`,"MillisBehindLatest":`) + maxIntLen +
+		len(`,"ContinuationSequenceNumber":""`) + len(ev.continuation) +
+		len(`,"ChildShards":`) + len(children) + len(`}`)
 }
 
 func exceptionMessage(code, msg string) eventstream.Message {

@@ -627,6 +627,43 @@ func TestSubscribeFakeClose(t *testing.T) {
 	})
 }
 
+// TestSubscribeFakeCloseWhileWriting: Close does not wait for a client that
+// stopped reading while the fake was writing to it: the write blocked on the
+// client fails when the fake closes.
+func TestSubscribeFakeCloseWhileWriting(t *testing.T) {
+	fxForEachMode(t, func(t *testing.T, mode string) {
+		e := newFx(t, mode)
+		e.stream("s", 1)
+		arn := e.consumer("s", "c")
+		big := bytes.Repeat([]byte("x"), 1000<<10) // one record per event
+		for range 6 {
+			if _, err := e.fake.Put("s", "k", big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.subscribe(arn, shard0, fxTrimHorizon()) // and never read
+		// The SDK takes two events off the connection, then waits for the
+		// first to be read: the fake is left writing the third, which only
+		// a reader (or Close) can end. (Over HTTP the socket buffers take
+		// more.) The pause lets it start.
+		fxWaitFor(t, "two events", func() bool { return fxSubscription(t, e.fake, 0).Events >= 2 })
+		time.Sleep(20 * time.Millisecond)
+		closed := make(chan struct{})
+		go func() {
+			e.fake.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close still waiting 10 s later for a subscription whose client stopped reading")
+		}
+		if got := fxWaitEnded(t, e.fake, 0).EndReason; got != "fake closed" {
+			t.Fatalf("EndReason %q, want fake closed", got)
+		}
+	})
+}
+
 func TestSubscribeClientClose(t *testing.T) {
 	fxForEachMode(t, func(t *testing.T, mode string) {
 		e := newFx(t, mode)
@@ -786,5 +823,59 @@ func TestSubscribeWireFrames(t *testing.T) {
 	if header(second, ":event-type") != "SubscribeToShardEvent" || header(second, ":content-type") != "application/json" ||
 		json.Unmarshal(second.Payload, &ev) != nil || ev.Records == nil || ev.ContinuationSequenceNumber == nil || ev.MillisBehindLatest == nil {
 		t.Fatalf("second message %v %s", second.Headers, second.Payload)
+	}
+}
+
+// TestSubscribeStartingPositionChecks: SubscribeToShard's StartingPosition
+// follows GetShardIterator's rules. A SequenceNumber goes with
+// AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER only, a Timestamp with
+// AT_TIMESTAMP only, and the sequence number must come from the stream: not
+// from another one, nor from a deleted stream of the same name. Each is an
+// HTTP 400 InvalidArgumentException before any event.
+func TestSubscribeStartingPositionChecks(t *testing.T) {
+	e := newFx(t, "inproc")
+	e.stream("s", 1)
+	e.stream("t", 1)
+	seqS := e.put("s", "k", "s", 1)[0]
+	seqT := e.put("t", "k", "t", 1)[0]
+	ts := aws.Time(e.clock.Now())
+	arnS, arnT := e.consumer("s", "c"), e.consumer("t", "c")
+	bad := []struct {
+		name string
+		arn  string
+		pos  types.StartingPosition
+	}{
+		{"TRIM_HORIZON with a sequence number", arnS, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon, SequenceNumber: &seqS}},
+		{"LATEST with a sequence number", arnS, types.StartingPosition{Type: types.ShardIteratorTypeLatest, SequenceNumber: &seqS}},
+		{"AT_TIMESTAMP with a sequence number", arnS, types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, SequenceNumber: &seqS, Timestamp: ts}},
+		{"TRIM_HORIZON with a timestamp", arnS, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon, Timestamp: ts}},
+		{"LATEST with a timestamp", arnS, types.StartingPosition{Type: types.ShardIteratorTypeLatest, Timestamp: ts}},
+		{"AT_SEQUENCE_NUMBER with a timestamp", arnS, types.StartingPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: &seqS, Timestamp: ts}},
+		{"another stream's sequence number", arnT, fxAtSeq(seqS)},
+		{"another stream's sequence number, after", arnS, fxAfterSeq(seqT)},
+	}
+	for _, tc := range bad {
+		_, err := e.trySubscribe(tc.arn, shard0, tc.pos)
+		if fxErrCode(err) != kinesistest.CodeInvalidArgument || fxHTTPStatus(err) != http.StatusBadRequest {
+			t.Errorf("%s: %v, want HTTP 400 InvalidArgumentException", tc.name, err)
+		}
+	}
+	if n := len(e.fake.Subscriptions()); n != 0 {
+		t.Fatalf("%d subscriptions accepted", n)
+	}
+
+	// Stream s deleted and created again: its old sequence numbers are
+	// refused, the new ones taken.
+	if err := e.fake.DeleteStream("s"); err != nil {
+		t.Fatal(err)
+	}
+	e.stream("s", 1)
+	arnS = e.consumer("s", "c")
+	_, err := e.trySubscribe(arnS, shard0, fxAtSeq(seqS))
+	fxErrorAs[*types.InvalidArgumentException](t, err)
+	seqS2 := e.put("s", "k", "s2-", 1)[0]
+	s := e.subscribe(arnS, shard0, fxAtSeq(seqS2))
+	if got := fxData(s.untilTip()); !fxEqual(got, []string{"s2-0"}) {
+		t.Fatalf("AT_SEQUENCE_NUMBER of the new stream's record: %v", got)
 	}
 }

@@ -16,7 +16,9 @@ import (
 // transport is an http.RoundTripper that serves requests with the fake's
 // handler in process. Responses that the handler flushes (SubscribeToShard)
 // stream through a pipe; closing their body cancels the handler's context, as
-// closing a connection does.
+// closing a connection does. A write to the pipe waits for the client to read
+// it, but no longer than the fake lives: Close breaks every pipe, as the
+// loopback server drops its connections.
 type transport struct{ fake *Fake }
 
 // errClosed is returned for requests made after Close.
@@ -41,7 +43,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	sreq.RequestURI = req.URL.RequestURI()
 	sreq.RemoteAddr = "127.0.0.1:1"
-	w := &pipeWriter{header: make(http.Header), ready: make(chan struct{}), cancel: cancel}
+	w := &pipeWriter{header: make(http.Header), ready: make(chan struct{}), cancel: cancel, closed: f.closed}
 	go func() {
 		defer f.wg.Done()
 		defer cancel()
@@ -99,6 +101,8 @@ type pipeWriter struct {
 	ready       chan struct{}  // closed when the response can be read
 	readyOnce   sync.Once
 	cancel      context.CancelFunc
+	closed      <-chan struct{} // the fake's: a streaming write gives up when it closes
+	served      chan struct{}   // closed by finish once streaming: stops the watch on closed
 
 	// set before ready is closed, read after
 	sent    http.Header
@@ -145,6 +149,11 @@ func (w *pipeWriter) writeOwned(p []byte) {
 }
 
 // Flush switches the response to streaming and hands it to the client.
+//
+// From then on a Write blocks until the client reads what it writes. Should
+// the fake close first, the pipe breaks: the blocked Write (and every later
+// one) fails, and the client reads a connection reset. So a handler writing
+// to a client that stopped reading still notices Close.
 func (w *pipeWriter) Flush() {
 	if w.pw != nil || w.dropped {
 		return
@@ -156,6 +165,17 @@ func (w *pipeWriter) Flush() {
 	w.pw = pw
 	w.body = &streamBody{Reader: io.MultiReader(bytes.NewReader(w.buf.Bytes()), pr), pr: pr, cancel: w.cancel}
 	w.length = -1
+	if w.closed != nil {
+		served := make(chan struct{})
+		w.served = served
+		go func() {
+			select {
+			case <-w.closed:
+				pw.CloseWithError(connReset)
+			case <-served:
+			}
+		}()
+	}
 	w.readyOnce.Do(func() { close(w.ready) })
 }
 
@@ -184,6 +204,9 @@ func (w *pipeWriter) recovered(p any) {
 // finish completes the response when the handler returns.
 func (w *pipeWriter) finish() {
 	if w.pw != nil {
+		if w.served != nil {
+			close(w.served)
+		}
 		w.pw.Close()
 		return
 	}

@@ -400,13 +400,22 @@ func testIteratorOfDeletedStream(t *testing.T, tg *Target) {
 	wantErr[*types.ResourceNotFoundException](t, err, "GetRecords with an iterator of a deleted stream")
 }
 
-func testGetRecordsLimitOutOfRange(t *testing.T, tg *Target) {
+func testGetRecordsLimitZero(t *testing.T, tg *Target) {
 	s := tg.newStream(t, 1)
 	it := tg.iterator(t, s.name, shardID(0), types.ShardIteratorTypeTrimHorizon, "", nil)
-	for _, limit := range []int32{0, 10001} {
-		_, err := tg.Client.GetRecords(t.Context(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it), Limit: aws.Int32(limit)})
-		checkErr[*types.ValidationException](t, err, fmt.Sprintf("GetRecords with Limit %d (the range is 1 to 10000)", limit))
-	}
+	// Limit's documented range is 1 to 10000; a value below the minimum
+	// fails the member's constraint: ValidationException.
+	_, err := tg.Client.GetRecords(t.Context(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it), Limit: aws.Int32(0)})
+	checkErr[*types.ValidationException](t, err, "GetRecords with Limit 0 (the minimum is 1)")
+}
+
+func testGetRecordsLimitAboveMax(t *testing.T, tg *Target) {
+	s := tg.newStream(t, 1)
+	it := tg.iterator(t, s.name, shardID(0), types.ShardIteratorTypeTrimHorizon, "", nil)
+	// The API reference, GetRecords, Limit: "If you specify a value that is
+	// greater than 10,000, GetRecords throws InvalidArgumentException."
+	_, err := tg.Client.GetRecords(t.Context(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it), Limit: aws.Int32(10001)})
+	checkErr[*types.InvalidArgumentException](t, err, "GetRecords with Limit 10001 (greater than 10,000)")
 }
 
 func testIteratorParameterMismatch(t *testing.T, tg *Target) {
@@ -431,4 +440,56 @@ func testIteratorParameterMismatch(t *testing.T, tg *Target) {
 		_, err := tg.Client.GetShardIterator(t.Context(), in)
 		checkErr[*types.InvalidArgumentException](t, err, what)
 	}
+}
+
+// putOne puts one record to the first shard of a 1-shard stream and returns
+// its sequence number.
+func (tg *Target) putOne(t *testing.T, name, data string) string {
+	t.Helper()
+	out, err := tg.Client.PutRecord(t.Context(), &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("k"), Data: []byte(data)})
+	if err != nil {
+		t.Fatalf("PutRecord %s: %v", name, err)
+	}
+	return aws.ToString(out.SequenceNumber)
+}
+
+// The service refuses a sequence number that is not its stream's ("... is
+// invalid because it did not come from this stream": kinesalite's suite, run
+// against the service), even when it names the shard of the same index.
+
+func testSequenceNumberOtherStream(t *testing.T, tg *Target) {
+	a := tg.newStream(t, 1)
+	seqA := tg.putOne(t, a.name, "a")
+	b := tg.newStream(t, 1)
+	tg.putOne(t, b.name, "b")
+	for _, typ := range []types.ShardIteratorType{types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber} {
+		_, err := tg.Client.GetShardIterator(t.Context(), &kinesis.GetShardIteratorInput{
+			StreamName: aws.String(b.name), ShardId: aws.String(shardID(0)), ShardIteratorType: typ, StartingSequenceNumber: aws.String(seqA),
+		})
+		checkErr[*types.InvalidArgumentException](t, err, fmt.Sprintf("GetShardIterator %s on %s with a sequence number of another stream's %s", typ, shardID(0), shardID(0)))
+	}
+}
+
+func testSequenceNumberOfDeletedStream(t *testing.T, tg *Target) {
+	s := tg.newStream(t, 1)
+	old := tg.putOne(t, s.name, "old")
+	if _, err := tg.Client.DeleteStream(t.Context(), &kinesis.DeleteStreamInput{StreamName: aws.String(s.name)}); err != nil {
+		t.Fatalf("DeleteStream: %v", err)
+	}
+	w := kinesis.NewStreamNotExistsWaiter(tg.Client, func(o *kinesis.StreamNotExistsWaiterOptions) {
+		o.MinDelay = 10 * time.Millisecond
+		o.MaxDelay = 100 * time.Millisecond
+	})
+	if err := w.Wait(t.Context(), &kinesis.DescribeStreamInput{StreamName: aws.String(s.name)}, tg.waitTimeout()); err != nil {
+		t.Fatalf("waiting for %s to be deleted: %v", s.name, err)
+	}
+	if _, err := tg.Client.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String(s.name), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatalf("CreateStream %s again: %v", s.name, err)
+	}
+	tg.waitActive(t, s.name)
+	tg.putOne(t, s.name, "new")
+	_, err := tg.Client.GetShardIterator(t.Context(), &kinesis.GetShardIteratorInput{
+		StreamName: aws.String(s.name), ShardId: aws.String(shardID(0)), ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: aws.String(old),
+	})
+	checkErr[*types.InvalidArgumentException](t, err, "GetShardIterator AT_SEQUENCE_NUMBER with a sequence number of the deleted stream of the same name")
 }
