@@ -19,12 +19,16 @@ import (
 // order, and once all are committed and flushed each shard's checkpoint is
 // its last record: no commit is lost in a gap.
 func TestDeliversEveryRecordOnceInShardOrder(t *testing.T) {
+	eachModeParallel(t, testDeliversEveryRecordOnceInShardOrder)
+}
+
+func testDeliversEveryRecordOnceInShardOrder(t *testing.T, m mode) {
 	const shards, perShard = 4, 5000
-	fake := newFake(t, shards)
+	fake := m.newFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
 	store := memory.New()
 	ctx := testCtx(t, 40*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
 
 	got := map[string][]seen{}
 	count := map[string]int{} // by sequence number
@@ -75,8 +79,12 @@ func TestDeliversEveryRecordOnceInShardOrder(t *testing.T) {
 // only over the contiguous committed prefix: at every Flush it is exactly the
 // last record of that prefix.
 func TestOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T) {
+	eachModeParallel(t, testOutOfOrderCommitsCheckpointContiguousPrefix)
+}
+
+func testOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T, m mode) {
 	const shards, perShard, workers = 2, 1000, 8
-	fake := newFake(t, shards)
+	fake := m.newFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
 	pos := map[string]int{} // sequence number -> index in its shard
 	for _, seqs := range want {
@@ -86,7 +94,7 @@ func TestOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T) {
 	}
 	store := memory.New()
 	ctx := testCtx(t, 30*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
 
 	// Workers commit under gate's read lock and note the commit before
 	// releasing it; the checker takes the write lock, so what it reads is
@@ -202,7 +210,11 @@ func TestOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T) {
 // shard, sequence number and raw data, beside a usable record; the stream
 // goes on and the record can be committed.
 func TestPoisonRecordRecords(t *testing.T) {
-	fake := newFake(t, 1)
+	eachModeParallel(t, testPoisonRecordRecords)
+}
+
+func testPoisonRecordRecords(t *testing.T, m mode) {
+	fake := m.newFake(t, 1)
 	poison := []byte(`{"n": oops`)
 	var seqs []string
 	for i := range 10 {
@@ -218,7 +230,7 @@ func TestPoisonRecordRecords(t *testing.T) {
 	}
 	store := memory.New()
 	ctx := testCtx(t, 10*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
 	n, decodeErrs := 0, 0
 	for rec, err := range st.Records() {
 		if rec == nil {
@@ -270,7 +282,11 @@ func TestPoisonRecordRecords(t *testing.T) {
 // In the Chan form, the decode error of a poison record is read with
 // Record.Err, the stream goes on, and Err stays nil.
 func TestPoisonRecordChan(t *testing.T) {
-	fake := newFake(t, 1)
+	eachModeParallel(t, testPoisonRecordChan)
+}
+
+func testPoisonRecordChan(t *testing.T, m mode) {
+	fake := m.newFake(t, 1)
 	myErr := errors.New("not a number")
 	dec := func(data []byte) (int, error) {
 		if data[0] < '0' || data[0] > '9' {
@@ -282,7 +298,7 @@ func TestPoisonRecordChan(t *testing.T) {
 		fake.Put(testStream, "pk", []byte(d))
 	}
 	ctx := testCtx(t, 10*time.Second)
-	st := openStream(t, ctx, fake, dec)
+	st := openStream(t, m, ctx, fake, dec)
 	ch := st.Chan()
 	for i, want := range []int{1, 2, -1, 4} {
 		var rec *kinesin.Record[int]
@@ -309,25 +325,62 @@ func TestPoisonRecordChan(t *testing.T) {
 	}
 }
 
-// With MaxUncommitted(100) and no commit, each shard's reader stops at 100
-// delivered records and makes no GetRecords call; committing lets it go on.
+// With MaxUncommitted and no commit, each shard's reader stops at the bound
+// and stops reading: no GetRecords call in polling mode; in EFO mode the
+// subscription's event stream is not read, so the fake can send no more
+// events (a few sit in the SDK's reader and the pipe). Committing lets it go
+// on, every record once and in order.
 func TestBackpressureStopsReaders(t *testing.T) {
-	const shards, perShard, limit = 2, 500, 100
-	fake := newFake(t, shards)
-	want := fillShards(t, fake, testStream, perShard)
+	eachModeParallel(t, testBackpressureStopsReaders)
+}
+
+func testBackpressureStopsReaders(t *testing.T, m mode) {
+	shards, perShard, limit, pad := 2, 500, 100, 0
+	if m.efo {
+		// Records of 64 KiB: an event holds about 15, the backlog of a
+		// shard fills 7 events.
+		perShard, limit, pad = 100, 10, 64<<10
+	}
+	fake := m.newFake(t, shards)
+	want := fillPadded(t, fake, testStream, perShard, pad)
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(limit))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(limit))
 	c := collect(st, false)
 
 	eventually(t, 5*time.Second, func() bool { return c.count() == shards*limit }, "%d records delivered, want %d", c.count(), shards*limit)
-	calls := steady(t, 300*time.Millisecond, func() int { return fake.Calls("GetRecords") }, "the GetRecords call count")
-	delivered := steady(t, 50*time.Millisecond, c.count, "the delivered count")
+	if m.efo {
+		// What the fake sent holds still, short of the backlog, with no new
+		// subscription.
+		type sent struct{ subs, events, records int }
+		sentNow := func() sent {
+			var s sent
+			for _, sub := range fake.Subscriptions() {
+				s.subs++
+				s.events += sub.Events
+				s.records += sub.Records
+			}
+			return s
+		}
+		// The SDK's reader takes another event or two, then the fake's
+		// writes wait: what it sent holds still (an event of 1 MiB takes a
+		// few hundred milliseconds to encode and decode under the race
+		// detector), far short of the backlog.
+		s := settle(t, 15*time.Second, 700*time.Millisecond, sentNow)
+		if s.subs != shards || s.records >= shards*perShard || s.events > 4*shards {
+			t.Errorf("held reader: %d subscriptions sent %d events, %d records of %d: want %d subscriptions, part of the backlog",
+				s.subs, s.events, s.records, shards*perShard, shards)
+		}
+		t.Logf("held at %d records; the fake sent %d events, %d records", c.count(), s.events, s.records)
+	} else {
+		calls := steady(t, 300*time.Millisecond, func() int { return fake.Calls("GetRecords") }, "the GetRecords call count")
+		t.Logf("held at %d records after %d GetRecords calls", c.count(), calls)
+	}
+	steady(t, 50*time.Millisecond, c.count, "the delivered count")
 	for id := range want {
 		if n := c.countOf(id); n != limit {
 			t.Errorf("shard %s: %d records delivered without commit, want %d", id, n, limit)
 		}
 	}
-	t.Logf("held at %d records after %d GetRecords calls", delivered, calls)
 
 	// Commit what was delivered, then everything as it comes.
 	for c.count() < shards*perShard {

@@ -20,8 +20,10 @@ import (
 //     record is still delivered with its raw Data, and the stream goes on.
 //     Commit it (to skip it) or handle its Data; it is not fatal.
 //   - *ReadError, fatal: reading a shard failed in a way retrying cannot fix
-//     (missing permissions, unusable KMS key). Throttling, server and network
-//     errors never surface: they are retried with backoff.
+//     (missing permissions, unusable KMS key), or the Enhanced Fan-Out
+//     consumer was deregistered while the stream was read (it then wraps
+//     efo.ErrConsumerGone). Throttling, server and network errors never
+//     surface: they are retried with backoff.
 //   - *CheckpointError, fatal: the checkpoint store kept failing for longer
 //     than StoreOutage. Committed positions not yet written are lost to a
 //     restart, which delivers those records again.

@@ -12,9 +12,22 @@ import (
 	"github.com/kinesin-go/kinesin/polling"
 )
 
-// Throttling of 30% of GetRecords calls, expired iterators and internal
-// failures lose nothing and repeat nothing: every record once, in order.
+// Faults lose nothing and repeat nothing: every record once, in order.
+// Polling: throttling of 30% of GetRecords calls, expired iterators and
+// internal failures. EFO: see testEFOFaults.
 func TestFaultsLoseAndRepeatNothing(t *testing.T) {
+	t.Parallel()
+	t.Run("polling", func(t *testing.T) {
+		t.Parallel()
+		testPollingFaults(t)
+	})
+	t.Run("efo", func(t *testing.T) {
+		t.Parallel()
+		testEFOFaults(t)
+	})
+}
+
+func testPollingFaults(t *testing.T) {
 	const shards, perShard = 3, 2000
 	fake := newFake(t, shards, kinesistest.WithSeed(7))
 	want := fillShards(t, fake, testStream, perShard)
@@ -27,7 +40,7 @@ func TestFaultsLoseAndRepeatNothing(t *testing.T) {
 
 	ctx := testCtx(t, 30*time.Second)
 	// Small batches: many calls, so many faults.
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithPolling(polling.Options{
+	st := openStream(t, pollingMode, ctx, fake, kinesin.JSON[item], kinesin.WithPolling(polling.Options{
 		MaxRecords: 50, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond,
 		InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 	}))
@@ -62,11 +75,22 @@ func TestFaultsLoseAndRepeatNothing(t *testing.T) {
 
 // Errors retrying cannot fix end the stream: yielded once, last, with a nil
 // record, and returned by Err.
+// In EFO mode the open subscriptions are cut after their first event and
+// the next SubscribeToShard call is denied.
 func TestFatalReadError(t *testing.T) {
-	fake := newFake(t, 2)
+	eachModeParallel(t, testFatalReadError)
+}
+
+func testFatalReadError(t *testing.T, m mode) {
+	fake := m.newFake(t, 2)
 	fillShards(t, fake, testStream, 5)
+	if m.efo {
+		for _, sh := range openShards(t, fake, testStream) {
+			fake.Script(kinesistest.Match{Op: "SubscribeToShard", Shard: sh.ID}, kinesistest.CutStream(1), kinesistest.Fail(kinesistest.CodeAccessDenied))
+		}
+	}
 	ctx := testCtx(t, 10*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item])
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item])
 	n := 0
 	var fatal error
 	for rec, err := range st.Records() {
@@ -81,9 +105,12 @@ func TestFatalReadError(t *testing.T) {
 			continue
 		}
 		rec.Commit()
-		if n++; n == 10 {
+		if n++; n == 10 && !m.efo {
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords"}, Action: kinesistest.Fail(kinesistest.CodeAccessDenied)})
 		}
+	}
+	if n != 10 {
+		t.Errorf("%d records before the fatal error, want 10", n)
 	}
 	var re *kinesin.ReadError
 	if !errors.As(fatal, &re) || re.ShardID == "" {
@@ -97,18 +124,24 @@ func TestFatalReadError(t *testing.T) {
 
 // Chan users read the fatal error from Err once the channel is closed.
 func TestFatalReadErrorChan(t *testing.T) {
-	for _, tc := range []struct{ op, code string }{
-		{"GetRecords", kinesistest.CodeAccessDenied},
-		{"GetShardIterator", "KMSAccessDeniedException"},
+	t.Parallel()
+	for _, tc := range []struct {
+		m        mode
+		op, code string
+	}{
+		{pollingMode, "GetRecords", kinesistest.CodeAccessDenied},
+		{pollingMode, "GetShardIterator", "KMSAccessDeniedException"},
+		{efoMode, "SubscribeToShard", "KMSAccessDeniedException"},
 	} {
-		t.Run(tc.op, func(t *testing.T) {
-			fake := newFake(t, 2)
+		t.Run(tc.m.name+"/"+tc.op, func(t *testing.T) {
+			t.Parallel()
+			fake := tc.m.newFake(t, 2)
 			fillShards(t, fake, testStream, 5)
-			ctx := testCtx(t, 10*time.Second)
-			st := openStream(t, ctx, fake, kinesin.JSON[item])
-			if tc.op == "GetShardIterator" {
+			if tc.op != "GetRecords" { // the first call fails
 				fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: tc.op}, Action: kinesistest.Fail(tc.code)})
 			}
+			ctx := testCtx(t, 10*time.Second)
+			st := openStream(t, tc.m, ctx, fake, kinesin.JSON[item])
 			c := collect(st, true)
 			if tc.op == "GetRecords" {
 				eventually(t, 5*time.Second, func() bool { return c.count() == 10 }, "10 records")
@@ -129,14 +162,20 @@ func TestFatalReadErrorChan(t *testing.T) {
 	}
 }
 
-// A stream deleted while it is read ends with ErrStreamNotFound.
+// A stream deleted while it is read ends with ErrStreamNotFound. In EFO mode
+// the deletion ends the subscriptions with ResourceNotFoundException and
+// takes the consumer with it: the stream is gone, not just the consumer.
 func TestStreamDeletedWhileRead(t *testing.T) {
+	eachModeParallel(t, testStreamDeletedWhileRead)
+}
+
+func testStreamDeletedWhileRead(t *testing.T, m mode) {
 	for _, form := range []string{"Records", "Chan"} {
 		t.Run(form, func(t *testing.T) {
-			fake := newFake(t, 2)
+			fake := m.newFake(t, 2)
 			fillShards(t, fake, testStream, 5)
 			ctx := testCtx(t, 10*time.Second)
-			st := openStream(t, ctx, fake, kinesin.JSON[item])
+			st := openStream(t, m, ctx, fake, kinesin.JSON[item])
 			var fatal error
 			if form == "Records" {
 				n := 0
@@ -179,7 +218,7 @@ func TestCheckpointStoreOutage(t *testing.T) {
 		fake := newFake(t, 1)
 		seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
 		store := memory.New()
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
 			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(time.Minute))
 		store.FailNext(3, errors.New("store down"))
 		c := collect(st, true)
@@ -200,7 +239,7 @@ func TestCheckpointStoreOutage(t *testing.T) {
 		fake := newFake(t, 1)
 		fillShards(t, fake, testStream, 5)
 		store := memory.New()
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
 			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(50*time.Millisecond))
 		boom := errors.New("store down")
 		store.FailWith(boom)
@@ -222,4 +261,80 @@ func TestCheckpointStoreOutage(t *testing.T) {
 			t.Errorf("%d records before the fatal error", n)
 		}
 	})
+}
+
+// testEFOFaults: every way a subscription fails, one case each, and all of
+// them at random, lose nothing and repeat nothing. Records of 8 KiB spread a
+// shard's backlog over 3 events, so the faults hit mid-backlog. On top of the
+// injected faults, the fake refuses each resubscription within 5 s (scaled)
+// of the last one with ResourceInUseException, as the service does.
+func testEFOFaults(t *testing.T) {
+	const shards, perShard, pad = 2, 300, 8 << 10
+	type A = kinesistest.Action
+	SE, F := kinesistest.StreamException, kinesistest.Fail
+	for _, tc := range []struct {
+		name   string
+		script []A // the successive SubscribeToShard calls of each shard
+		random []kinesistest.Fault
+	}{
+		{name: "CutStream", script: []A{kinesistest.CutStream(1), kinesistest.CutStream(1), kinesistest.CutStream(0)}},
+		{name: "InternalFailure frame", script: []A{SE(kinesistest.CodeInternalFailure, 1), SE(kinesistest.CodeInternalFailure, 0), SE(kinesistest.CodeInternalFailure, 1)}},
+		{name: "ResourceInUse frame", script: []A{SE(kinesistest.CodeResourceInUse, 1), SE(kinesistest.CodeResourceInUse, 1)}},
+		{name: "ResourceInUse on subscribe", script: []A{F(kinesistest.CodeResourceInUse), F(kinesistest.CodeResourceInUse), kinesistest.CutStream(1), F(kinesistest.CodeResourceInUse)}},
+		{name: "throttled subscribe", script: []A{kinesistest.Throttle, kinesistest.Throttle, kinesistest.CutStream(1), kinesistest.Throttle}},
+		{name: "random", random: []kinesistest.Fault{
+			{Action: kinesistest.CutStream(1), Probability: 0.3},
+			{Action: SE(kinesistest.CodeInternalFailure, 1), Probability: 0.2},
+			{Action: SE(kinesistest.CodeResourceInUse, 1), Probability: 0.2},
+			{Action: kinesistest.Throttle, Probability: 0.3},
+			{Action: kinesistest.InternalFailure, Probability: 0.2},
+			{Action: kinesistest.DropConnection, Probability: 0.2, Times: 4},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake := efoMode.newFake(t, shards, kinesistest.WithSeed(11))
+			want := fillPadded(t, fake, testStream, perShard, pad)
+			var hit []*kinesistest.Injected
+			for id := range want {
+				if len(tc.script) > 0 {
+					hit = append(hit, fake.Script(kinesistest.Match{Op: "SubscribeToShard", Shard: id}, tc.script...))
+				}
+			}
+			for _, f := range tc.random {
+				f.Match = kinesistest.Match{Op: "SubscribeToShard"}
+				hit = append(hit, fake.Inject(f))
+			}
+			ctx := testCtx(t, 30*time.Second)
+			st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item])
+			c := collect(st, true)
+			eventually(t, 20*time.Second, func() bool { return c.count() >= shards*perShard }, "%d of %d records", c.count(), shards*perShard)
+			// An end marker per shard: a repeat would come before it.
+			for id, seqs := range fillShards(t, fake, testStream, 1) {
+				want[id] = append(want[id], seqs...)
+			}
+			eventually(t, 10*time.Second, func() bool { return c.count() >= shards*(perShard+1) }, "the end markers")
+			for id, seqs := range want {
+				checkShardOrder(t, id, c.shard(id), seqs)
+			}
+			if err := st.Err(); err != nil {
+				t.Errorf("Err() = %v", err)
+			}
+			hits := 0
+			for _, in := range hit {
+				hits += in.Hits()
+			}
+			refused := fake.Calls("SubscribeToShard") - len(fake.Subscriptions())
+			t.Logf("%d faults hit; %d SubscribeToShard calls, %d subscriptions", hits, fake.Calls("SubscribeToShard"), len(fake.Subscriptions()))
+			switch {
+			case len(tc.script) > 0 && hits != shards*len(tc.script):
+				t.Errorf("%d scripted faults hit, want %d", hits, shards*len(tc.script))
+			case len(tc.random) > 0 && hits < 5:
+				t.Errorf("only %d random faults hit", hits)
+			}
+			if refused < 0 {
+				t.Errorf("more subscriptions than calls")
+			}
+		})
+	}
 }

@@ -1,15 +1,17 @@
 package kinesin_test
 
-// Helpers shared by the tests of package kinesin: a fake stream filled shard
-// by shard, a stream opened on it with fast polling, a consumer collecting
-// records from the Chan form, a spy on the Kinesis calls, and eventually, the
-// way these tests wait for a condition instead of sleeping.
+// Helpers shared by the tests of package kinesin: the two modes every test of
+// the delivery suite runs in (polling and Enhanced Fan-Out), a fake stream
+// filled shard by shard, a stream opened on it in a mode, a consumer
+// collecting records from the Chan form, a spy on the Kinesis calls, and
+// eventually, the way these tests wait for a condition instead of sleeping.
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
 )
@@ -35,12 +38,138 @@ var fastPolling = polling.Options{
 	MaxBackoff:     10 * time.Millisecond,
 }
 
+// testConsumer is the Enhanced Fan-Out consumer the tests read with.
+const testConsumer = "test-consumer"
+
+// fastEFO keeps the EFO reader's real-time waits tiny: a few milliseconds
+// between subscriptions of a shard and between retries.
+var fastEFO = efo.Options{
+	SubscribeInterval: 2 * time.Millisecond,
+	InitialBackoff:    time.Millisecond,
+	MaxBackoff:        10 * time.Millisecond,
+	RegisterTimeout:   10 * time.Second,
+}
+
+// efoClockFactor is how much faster than the wall clock the fake runs in EFO
+// mode. The service refuses a new subscription of a consumer to a shard
+// within 5 s of the last one (ResourceInUseException): on the wall clock every
+// resubscription (after a restart or a broken stream) would wait 5 real
+// seconds. At 60 times, it waits about 80 ms, a subscription lives 5 s and a
+// quiet one gets a heartbeat every 80 ms.
+const efoClockFactor = 60
+
+// mode is a way of reading the stream. The tests of the delivery suite run
+// in both, as subtests named after them.
+type mode struct {
+	name string
+	efo  bool
+}
+
+var (
+	pollingMode = mode{name: "polling"}
+	efoMode     = mode{name: "efo", efo: true}
+	modes       = []mode{pollingMode, efoMode}
+)
+
+// options are the options that choose the mode, tuned for tests: fast
+// polling, or EFO with testConsumer and fastEFO.
+func (m mode) options() []kinesin.Option {
+	if m.efo {
+		return []kinesin.Option{kinesin.WithEFO(testConsumer), kinesin.WithEFOOptions(fastEFO)}
+	}
+	return []kinesin.Option{kinesin.WithPolling(fastPolling)}
+}
+
+// defaults are the options that choose the mode with its default tuning.
+func (m mode) defaults() []kinesin.Option {
+	if m.efo {
+		return []kinesin.Option{kinesin.WithEFO(testConsumer)}
+	}
+	return nil
+}
+
+// polling returns WithPolling(o) in polling mode, nothing in EFO mode: a test
+// tuning the polling reader runs in EFO mode with the EFO defaults of the
+// harness.
+func (m mode) polling(o polling.Options) []kinesin.Option {
+	if m.efo {
+		return nil
+	}
+	return []kinesin.Option{kinesin.WithPolling(o)}
+}
+
+// fakeOptions are the options of a fake for the mode (see efoClockFactor),
+// then opts, which win.
+func (m mode) fakeOptions(opts ...kinesistest.Option) []kinesistest.Option {
+	if m.efo {
+		return append([]kinesistest.Option{kinesistest.WithClock(kinesistest.ScaledClock(efoClockFactor))}, opts...)
+	}
+	return opts
+}
+
+// newFake returns a fake for the mode holding testStream with n shards.
+func (m mode) newFake(t testing.TB, n int, opts ...kinesistest.Option) *kinesistest.Fake {
+	t.Helper()
+	return newFake(t, n, m.fakeOptions(opts...)...)
+}
+
+// eachMode runs f as a subtest per mode.
+func eachMode(t *testing.T, f func(t *testing.T, m mode)) {
+	t.Helper()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
+	}
+}
+
+// eachModeParallel runs f as a parallel subtest per mode, and the test
+// itself in parallel with the others.
+func eachModeParallel(t *testing.T, f func(t *testing.T, m mode)) {
+	t.Helper()
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, m)
+		})
+	}
+}
+
+// starts returns how the reads of a shard started, in order: the types of
+// the shard iterators the spy saw in polling mode, the starting positions of
+// the subscriptions the fake accepted in EFO mode.
+func (m mode) starts(fake *kinesistest.Fake, sp *spy, shard string) []string {
+	if !m.efo {
+		return sp.iteratorsOf(shard)
+	}
+	var out []string
+	for _, sub := range fake.Subscriptions() {
+		if sub.ShardID == shard {
+			out = append(out, sub.StartingPosition.Type)
+		}
+	}
+	return out
+}
+
+// shardsStarted returns how many distinct shards are being read (or were):
+// once a shard is, records put into it are delivered, whatever the start.
+func (m mode) shardsStarted(fake *kinesistest.Fake, sp *spy) int {
+	if !m.efo {
+		return sp.shardsAsked()
+	}
+	ids := map[string]bool{}
+	for _, sub := range fake.Subscriptions() {
+		ids[sub.ShardID] = true
+	}
+	return len(ids)
+}
+
 // item is the JSON payload the tests put: the shard it was aimed at (or a
 // partition key) and a counter.
 type item struct {
 	Shard int    `json:"shard"`
 	Key   string `json:"key,omitempty"`
 	N     int    `json:"n"`
+	Pad   string `json:"pad,omitempty"` // makes records big, to spread a backlog over many EFO events
 }
 
 func itemJSON(it item) []byte {
@@ -118,10 +247,17 @@ func openShards(t testing.TB, fake *kinesistest.Fake, stream string) []kinesiste
 // order. Record j of the i-th open shard holds item{Shard: i, N: j}.
 func fillShards(t testing.TB, fake *kinesistest.Fake, stream string, perShard int) map[string][]string {
 	t.Helper()
+	return fillPadded(t, fake, stream, perShard, 0)
+}
+
+// fillPadded is fillShards with records padded to about pad bytes.
+func fillPadded(t testing.TB, fake *kinesistest.Fake, stream string, perShard, pad int) map[string][]string {
+	t.Helper()
 	out := make(map[string][]string)
+	padding := strings.Repeat("p", pad)
 	for i, sh := range openShards(t, fake, stream) {
 		for j := range perShard {
-			res, err := fake.PutWithHashKey(stream, fmt.Sprintf("pk-%d-%d", i, j%7), sh.StartingHashKey, itemJSON(item{Shard: i, N: j}))
+			res, err := fake.PutWithHashKey(stream, fmt.Sprintf("pk-%d-%d", i, j%7), sh.StartingHashKey, itemJSON(item{Shard: i, N: j, Pad: padding}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,21 +270,21 @@ func fillShards(t testing.TB, fake *kinesistest.Fake, stream string, perShard in
 	return out
 }
 
-// openStream opens testStream (or the stream opts name first) on fake with
-// fast polling, from TRIM_HORIZON unless opts say otherwise, and closes it
-// with the test.
-func openStream[T any](t testing.TB, ctx context.Context, fake *kinesistest.Fake, dec kinesin.Decoder[T], opts ...kinesin.Option) *kinesin.Stream[T] {
+// openStream opens testStream on fake in mode m (see mode.options), from
+// TRIM_HORIZON unless opts say otherwise, and closes it with the test.
+func openStream[T any](t testing.TB, m mode, ctx context.Context, fake *kinesistest.Fake, dec kinesin.Decoder[T], opts ...kinesin.Option) *kinesin.Stream[T] {
 	t.Helper()
-	return openNamed(t, ctx, testStream, fake.Client(), dec, opts...)
+	return openNamed(t, m, ctx, testStream, fake.Client(), dec, opts...)
 }
 
-func openNamed[T any](t testing.TB, ctx context.Context, name string, api kinesin.KinesisAPI, dec kinesin.Decoder[T], opts ...kinesin.Option) *kinesin.Stream[T] {
+// openNamed opens the stream name through api as openStream does.
+func openNamed[T any](t testing.TB, m mode, ctx context.Context, name string, api kinesin.KinesisAPI, dec kinesin.Decoder[T], opts ...kinesin.Option) *kinesin.Stream[T] {
 	t.Helper()
 	all := append([]kinesin.Option{
 		kinesin.WithClient(api),
 		kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.WithPolling(fastPolling),
-	}, opts...)
+	}, m.options()...)
+	all = append(all, opts...)
 	st, err := kinesin.Open(ctx, name, dec, all...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -182,6 +318,7 @@ func copyStore(t testing.TB, store checkpoint.Store) *memory.Store {
 type seen struct {
 	Shard string
 	Seq   string
+	Sub   int64
 	Item  item
 	At    time.Time
 	Order int // position in the yield order, from 0
@@ -204,7 +341,7 @@ func collect(st *kinesin.Stream[item], commit bool) *collector {
 		defer close(c.done)
 		for rec := range ch {
 			c.mu.Lock()
-			s := seen{Shard: rec.ShardID, Seq: rec.SequenceNumber, Item: rec.Value, At: time.Now(), Order: len(c.recs)}
+			s := seen{Shard: rec.ShardID, Seq: rec.SequenceNumber, Sub: rec.SubSequenceNumber, Item: rec.Value, At: time.Now(), Order: len(c.recs)}
 			c.recs = append(c.recs, s)
 			c.byShard[rec.ShardID] = append(c.byShard[rec.ShardID], s)
 			if commit {
@@ -320,4 +457,48 @@ func (s *spy) shardsAsked() int {
 		ids[aws.ToString(in.ShardId)] = true
 	}
 	return len(ids)
+}
+
+// all returns a copy of every record seen, in yield order.
+func (c *collector) all() []seen {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.recs)
+}
+
+// subscriptionsOf returns the subscriptions the fake accepted on a shard,
+// oldest first.
+func subscriptionsOf(fake *kinesistest.Fake, shard string) []kinesistest.Subscription {
+	var out []kinesistest.Subscription
+	for _, sub := range fake.Subscriptions() {
+		if sub.ShardID == shard {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
+// settle waits until value holds still for quiet, failing the test if it
+// keeps changing for longer than timeout.
+func settle[V comparable](t testing.TB, timeout, quiet time.Duration, value func() V) V {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	v, since := value(), time.Now()
+	for time.Since(since) < quiet {
+		if time.Now().After(deadline) {
+			t.Fatalf("still changing after %v: %v", timeout, v)
+		}
+		time.Sleep(2 * time.Millisecond)
+		if got := value(); got != v {
+			v, since = got, time.Now()
+		}
+	}
+	return v
+}
+
+// pendingCount returns how many records are held back, not committed.
+func (c *collector) pendingCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
 }

@@ -17,15 +17,19 @@ import (
 // Breaking out of Records closes the stream: every goroutine ends, the
 // committed positions are written, and Close afterwards is harmless.
 func TestBreakClosesEverything(t *testing.T) {
-	fake := newFake(t, 4)
+	eachMode(t, testBreakClosesEverything)
+}
+
+func testBreakClosesEverything(t *testing.T, m mode) {
+	fake := m.newFake(t, 4)
 	want := fillShards(t, fake, testStream, 100)
 	store := memory.New()
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-		kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(fastPolling),
-		kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+		kinesin.WithStart(kinesin.TrimHorizon),
+		kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +72,20 @@ func TestBreakClosesEverything(t *testing.T) {
 // Close ends the Records loop and the Chan channel, flushes, and is
 // idempotent; afterwards Flush says ErrClosed and Err is nil.
 func TestCloseEndsConsumption(t *testing.T) {
+	eachMode(t, testCloseEndsConsumption)
+}
+
+func testCloseEndsConsumption(t *testing.T, m mode) {
 	for _, form := range []string{"Records", "Chan"} {
 		t.Run(form, func(t *testing.T) {
-			fake := newFake(t, 2)
+			fake := m.newFake(t, 2)
 			want := fillShards(t, fake, testStream, 5)
 			store := memory.New()
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx := testCtx(t, 10*time.Second)
-			st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-				kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(fastPolling),
-				kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+			st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+				kinesin.WithStart(kinesin.TrimHorizon),
+				kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +156,7 @@ func TestSingleUse(t *testing.T) {
 	t.Run("Records twice", func(t *testing.T) {
 		fake := newFake(t, 1)
 		fake.Put(testStream, "pk", itemJSON(item{}))
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 		for range st.Records() {
 			break
 		}
@@ -166,7 +174,7 @@ func TestSingleUse(t *testing.T) {
 	t.Run("Chan after Records", func(t *testing.T) {
 		fake := newFake(t, 1)
 		fake.Put(testStream, "pk", itemJSON(item{}))
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 		_ = st.Records() // asking for the iterator does not consume
 		for range st.Records() {
 			break
@@ -181,7 +189,7 @@ func TestSingleUse(t *testing.T) {
 	})
 	t.Run("Records after Chan", func(t *testing.T) {
 		fake := newFake(t, 1)
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 		ch := st.Chan()
 		if st.Chan() != ch {
 			t.Error("Chan returned a different channel the second time")
@@ -212,7 +220,7 @@ func TestSingleUse(t *testing.T) {
 	})
 	t.Run("Chan after Close", func(t *testing.T) {
 		fake := newFake(t, 1)
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 		st.Close()
 		if _, ok := <-st.Chan(); ok {
 			t.Error("Chan after Close delivered a record")
@@ -226,12 +234,16 @@ func TestSingleUse(t *testing.T) {
 // The end of Open's context ends the Records loop without an error; Close
 // afterwards still writes the committed positions.
 func TestContextEndIsNotAnError(t *testing.T) {
-	fake := newFake(t, 2)
+	eachModeParallel(t, testContextEndIsNotAnError)
+}
+
+func testContextEndIsNotAnError(t *testing.T, m mode) {
+	fake := m.newFake(t, 2)
 	want := fillShards(t, fake, testStream, 5)
 	store := memory.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
 	n := 0
 	for rec, err := range st.Records() {
 		if err != nil {
@@ -264,7 +276,7 @@ func TestCommitIsHarmless(t *testing.T) {
 	(&kinesin.Record[item]{}).Commit()
 	fake := newFake(t, 1)
 	fake.Put(testStream, "pk", itemJSON(item{}))
-	st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+	st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 	for rec, err := range st.Records() {
 		if err != nil {
 			t.Fatal(err)
@@ -280,11 +292,15 @@ func TestCommitIsHarmless(t *testing.T) {
 // a new stream: its shards reuse the old ids, which were read to their end,
 // so going on would read nothing. The stream fails with ErrStreamNotFound.
 func TestRecreatedStreamIsFatal(t *testing.T) {
+	eachModeParallel(t, testRecreatedStreamIsFatal)
+}
+
+func testRecreatedStreamIsFatal(t *testing.T, m mode) {
 	clock := kinesistest.NewManualClock(time.Now())
-	fake := newFake(t, 1, kinesistest.WithClock(clock))
+	fake := m.newFake(t, 1, kinesistest.WithClock(clock))
 	fillShards(t, fake, testStream, 3)
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item])
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item])
 	n := 0
 	for rec, err := range st.Records() {
 		if err != nil {

@@ -139,11 +139,15 @@ func TestOpenWithoutAWSConfig(t *testing.T) {
 
 // A stream named by ARN is read, and checkpointed under its name.
 func TestOpenByARN(t *testing.T) {
-	fake := newFake(t, 2)
+	eachModeParallel(t, testOpenByARN)
+}
+
+func testOpenByARN(t *testing.T, m mode) {
+	fake := m.newFake(t, 2)
 	want := fillShards(t, fake, testStream, 10)
 	store := memory.New()
 	ctx := testCtx(t, 10*time.Second)
-	st := openNamed(t, ctx, fake.StreamARN(testStream), fake.Client(), kinesin.JSON[item], kinesin.WithCheckpointer(store))
+	st := openNamed(t, m, ctx, fake.StreamARN(testStream), fake.Client(), kinesin.JSON[item], kinesin.WithCheckpointer(store))
 	if st.Name() != testStream || st.ARN() != fake.StreamARN(testStream) {
 		t.Errorf("Name %q, ARN %q", st.Name(), st.ARN())
 	}
@@ -169,7 +173,7 @@ func TestAppsHaveTheirOwnCheckpoints(t *testing.T) {
 	seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
 	store := memory.New()
 	ctx := testCtx(t, 10*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithApp("billing"))
+	st := openStream(t, pollingMode, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithApp("billing"))
 	c := collect(st, true)
 	eventually(t, 5*time.Second, func() bool { return c.count() == 5 }, "records")
 	st.Close()
@@ -182,16 +186,22 @@ func TestAppsHaveTheirOwnCheckpoints(t *testing.T) {
 	}
 }
 
-// Where shards without a checkpoint start.
+// Where shards without a checkpoint start: the shard iterators asked for in
+// polling mode, the starting positions of the subscriptions in EFO mode.
 func TestStartPositions(t *testing.T) {
+	eachModeParallel(t, testStartPositions)
+}
+
+func testStartPositions(t *testing.T, m mode) {
 	t.Run("Latest", func(t *testing.T) {
-		fake := newFake(t, 2)
+		t.Parallel()
+		fake := m.newFake(t, 2)
 		fillShards(t, fake, testStream, 10)
 		sp := &spy{Client: fake.Client()}
-		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+		st := openNamed(t, m, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
 		// Latest means after each shard is first read.
-		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 2 }, "iterators")
+		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 2 }, "reads")
 		want := fillShards(t, fake, testStream, 3)
 		eventually(t, 5*time.Second, func() bool { return c.count() >= 6 }, "new records")
 		for id, seqs := range want {
@@ -199,23 +209,25 @@ func TestStartPositions(t *testing.T) {
 		}
 	})
 	t.Run("default is Latest", func(t *testing.T) {
-		fake := newFake(t, 1)
+		t.Parallel()
+		fake := m.newFake(t, 1)
 		fillShards(t, fake, testStream, 10)
 		sp := &spy{Client: fake.Client()}
-		st, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(sp), kinesin.WithPolling(fastPolling))
+		st, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(sp))...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 1 }, "iterator")
-		if its := sp.iteratorsOf("shardId-000000000000"); its[0] != "LATEST" {
+		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 1 }, "a read")
+		if its := m.starts(fake, sp, "shardId-000000000000"); its[0] != "LATEST" {
 			t.Errorf("default start %v", its)
 		}
 	})
 	t.Run("TrimHorizon", func(t *testing.T) {
-		fake := newFake(t, 2)
+		t.Parallel()
+		fake := m.newFake(t, 2)
 		want := fillShards(t, fake, testStream, 10)
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.TrimHorizon))
+		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.TrimHorizon))
 		c := collect(st, true)
 		eventually(t, 5*time.Second, func() bool { return c.count() >= 20 }, "records")
 		for id, seqs := range want {
@@ -223,8 +235,9 @@ func TestStartPositions(t *testing.T) {
 		}
 	})
 	t.Run("AtTimestamp", func(t *testing.T) {
+		t.Parallel()
 		clock := kinesistest.NewManualClock(time.Time{})
-		fake := newFake(t, 2, kinesistest.WithClock(clock))
+		fake := m.newFake(t, 2, kinesistest.WithClock(clock))
 		fillShards(t, fake, testStream, 10)
 		clock.Advance(time.Minute)
 		from := clock.Now()
@@ -233,7 +246,7 @@ func TestStartPositions(t *testing.T) {
 		for id, seqs := range fillShards(t, fake, testStream, 2) {
 			want[id] = append(want[id], seqs...)
 		}
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.AtTimestamp(from)))
+		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.AtTimestamp(from)))
 		c := collect(st, true)
 		eventually(t, 5*time.Second, func() bool { return c.count() >= 12 }, "records")
 		for id, seqs := range want {
@@ -241,16 +254,20 @@ func TestStartPositions(t *testing.T) {
 		}
 	})
 	t.Run("checkpoint wins", func(t *testing.T) {
-		fake := newFake(t, 2)
+		t.Parallel()
+		fake := m.newFake(t, 2)
 		all := fillShards(t, fake, testStream, 10)
 		store := memory.New()
 		const id = "shardId-000000000000"
 		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{id: checkpoint.At(all[id][5])})
 		sp := &spy{Client: fake.Client()}
-		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item],
+		st := openNamed(t, m, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item],
 			kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
-		eventually(t, 5*time.Second, func() bool { return c.count() >= 4 && sp.shardsAsked() == 2 }, "records after the checkpoint")
+		eventually(t, 5*time.Second, func() bool { return c.count() >= 4 && m.shardsStarted(fake, sp) == 2 }, "records after the checkpoint")
+		if its := m.starts(fake, sp, id); len(its) != 1 || its[0] != "AFTER_SEQUENCE_NUMBER" {
+			t.Errorf("checkpointed shard read from %v, want AFTER_SEQUENCE_NUMBER", its)
+		}
 		checkShardOrder(t, id, c.shard(id), all[id][6:])
 		if n := c.countOf("shardId-000000000001"); n != 0 {
 			t.Errorf("%d records of the shard without checkpoint, started at Latest", n)
@@ -259,7 +276,8 @@ func TestStartPositions(t *testing.T) {
 	t.Run("Latest skips closed shards", func(t *testing.T) {
 		// Shards closed before Open hold nothing new: they are skipped, and
 		// their open children start at LATEST too.
-		fake := newFake(t, 1)
+		t.Parallel()
+		fake := m.newFake(t, 1)
 		const parent = "shardId-000000000000"
 		fillShards(t, fake, testStream, 10)
 		kids, err := fake.Split(testStream, parent)
@@ -268,18 +286,18 @@ func TestStartPositions(t *testing.T) {
 		}
 		fillShards(t, fake, testStream, 5) // before Open, into the children
 		sp := &spy{Client: fake.Client()}
-		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+		st := openNamed(t, m, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
-		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 2 }, "iterators of the children")
+		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 2 }, "reads of the children")
 		want := fillShards(t, fake, testStream, 3)
 		eventually(t, 5*time.Second, func() bool { return c.count() >= 6 }, "new records")
 		for _, k := range kids {
 			checkShardOrder(t, k, c.shard(k), want[k])
-			if its := sp.iteratorsOf(k); len(its) != 1 || its[0] != "LATEST" {
+			if its := m.starts(fake, sp, k); len(its) != 1 || its[0] != "LATEST" {
 				t.Errorf("child %s read from %v, want LATEST", k, its)
 			}
 		}
-		if its := sp.iteratorsOf(parent); len(its) != 0 {
+		if its := m.starts(fake, sp, parent); len(its) != 0 {
 			t.Errorf("closed parent read from %v", its)
 		}
 	})
@@ -287,12 +305,13 @@ func TestStartPositions(t *testing.T) {
 		// A shard split while it is read: its children start at
 		// TRIM_HORIZON, so records put between the split and their first
 		// read are not lost.
-		fake := newFake(t, 1)
+		t.Parallel()
+		fake := m.newFake(t, 1)
 		const parent = "shardId-000000000000"
 		sp := &spy{Client: fake.Client()}
-		st := openNamed(t, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+		st := openNamed(t, m, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
-		eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 1 }, "the parent's iterator")
+		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 1 }, "the parent's read")
 		before := fillShards(t, fake, testStream, 4)
 		kids, err := fake.Split(testStream, parent)
 		if err != nil {
@@ -303,7 +322,7 @@ func TestStartPositions(t *testing.T) {
 		checkShardOrder(t, parent, c.shard(parent), before[parent])
 		for _, k := range kids {
 			checkShardOrder(t, k, c.shard(k), want[k])
-			if its := sp.iteratorsOf(k); len(its) == 0 || its[0] != "TRIM_HORIZON" {
+			if its := m.starts(fake, sp, k); len(its) == 0 || its[0] != "TRIM_HORIZON" {
 				t.Errorf("child %s read from %v, want TRIM_HORIZON", k, its)
 			}
 		}

@@ -88,13 +88,17 @@ func (p *producer) produced() int {
 // every child shard's first record comes after the last record of each of its
 // parents.
 func TestKeyOrderAcrossSplitAndMerge(t *testing.T) {
-	fake := newFake(t, 2)
+	eachMode(t, testKeyOrderAcrossSplitAndMerge)
+}
+
+func testKeyOrderAcrossSplitAndMerge(t *testing.T, m mode) {
+	fake := m.newFake(t, 2)
 	ctx := testCtx(t, 40*time.Second)
 	sp := &spy{Client: fake.Client()}
-	st := openNamed(t, ctx, testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
+	st := openNamed(t, m, ctx, testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 	c := collect(st, true)
-	// Latest: produce once every shard has its iterator.
-	eventually(t, 5*time.Second, func() bool { return sp.shardsAsked() == 2 }, "iterators")
+	// Latest: produce once every shard is read.
+	eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 2 }, "reads of both shards")
 	p := produce(t, fake, 40)
 
 	eventually(t, 10*time.Second, func() bool { return c.count() > 1500 }, "records before the split")
@@ -173,8 +177,8 @@ func TestKeyOrderAcrossSplitAndMerge(t *testing.T) {
 	if children != 4 { // two split children with one parent, a merge child with two
 		t.Errorf("checked %d parent-child pairs, want 4", children)
 	}
-	t.Logf("%d records over %d keys; first child record %v after the split, %v after the merge (fast polling)",
-		total, len(p.keys), splitLatency.Round(time.Millisecond), mergeLatency.Round(time.Millisecond))
+	t.Logf("%d records over %d keys; first child record %v after the split, %v after the merge (%s)",
+		total, len(p.keys), splitLatency.Round(time.Millisecond), mergeLatency.Round(time.Millisecond), m.name)
 	if splitLatency > 3*time.Second || mergeLatency > 3*time.Second {
 		t.Errorf("child records took %v (split) and %v (merge) to flow", splitLatency, mergeLatency)
 	}
@@ -185,7 +189,11 @@ func TestKeyOrderAcrossSplitAndMerge(t *testing.T) {
 // child record before the last of its parents, even though every shard is
 // known from the start and the shard list is read again and again.
 func TestChildrenListedAtOpenWaitForParents(t *testing.T) {
-	fake := newFake(t, 1)
+	eachModeParallel(t, testChildrenListedAtOpenWaitForParents)
+}
+
+func testChildrenListedAtOpenWaitForParents(t *testing.T, m mode) {
+	fake := m.newFake(t, 1)
 	next := map[string]int{}
 	putKeys := func(n int) {
 		for i := range n {
@@ -208,8 +216,9 @@ func TestChildrenListedAtOpenWaitForParents(t *testing.T) {
 	}
 	putKeys(1000)
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.ShardSyncInterval(5*time.Millisecond),
-		kinesin.WithPolling(polling.Options{MaxRecords: 100, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond}))
+	opts := append([]kinesin.Option{kinesin.ShardSyncInterval(5 * time.Millisecond)},
+		m.polling(polling.Options{MaxRecords: 100, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond})...)
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], opts...)
 	c := collect(st, true)
 	eventually(t, 15*time.Second, func() bool { return c.count() >= 7000 }, "%d of 7000 records", c.count())
 	c.mu.Lock()
@@ -233,13 +242,23 @@ func TestChildrenListedAtOpenWaitForParents(t *testing.T) {
 	}
 }
 
-// With the default polling options, a child's records flow within about a
-// second of its parent's end (the parent's reader notices the end at its
-// next idle call, at most 500ms later, and the child is read at once).
-func TestChildLatencyDefaultPolling(t *testing.T) {
-	fake := newFake(t, 1)
+// With the default options of each mode, a child's records flow within about
+// a second of its parent's end: polling, the parent's reader notices the end
+// at its next idle call, at most 500ms later, and the child is read at once;
+// EFO, the service pushes the parent's last event at once.
+func TestChildLatencyDefaultOptions(t *testing.T) {
+	eachMode(t, testChildLatencyDefaultOptions)
+}
+
+func testChildLatencyDefaultOptions(t *testing.T, m mode) {
+	fake := m.newFake(t, 1)
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithPolling(polling.Options{}))
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item],
+		append([]kinesin.Option{kinesin.WithClient(fake.Client()), kinesin.WithStart(kinesin.TrimHorizon)}, m.defaults()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	c := collect(st, true)
 	fake.Put(testStream, "a", itemJSON(item{N: 1}))
 	eventually(t, 5*time.Second, func() bool { return c.count() == 1 }, "the first record")
@@ -282,7 +301,7 @@ func TestChildLatencyDefaultPolling(t *testing.T) {
 		}
 		return []string{m}
 	})
-	t.Logf("default polling: first child record %v after a split, %v after a merge", split.Round(time.Millisecond), merge.Round(time.Millisecond))
+	t.Logf("default %s: first child record %v after a split, %v after a merge", m.name, split.Round(time.Millisecond), merge.Round(time.Millisecond))
 	if split > 3*time.Second || merge > 3*time.Second {
 		t.Errorf("child records flowed %v after a split, %v after a merge: want about a second", split, merge)
 	}
@@ -292,12 +311,16 @@ func TestChildLatencyDefaultPolling(t *testing.T) {
 // shard-end marker for it (written without waiting for the interval), and a
 // restart does not read the parent again.
 func TestShardEndMarker(t *testing.T) {
-	fake := newFake(t, 1)
+	eachModeParallel(t, testShardEndMarker)
+}
+
+func testShardEndMarker(t *testing.T, m mode) {
+	fake := m.newFake(t, 1)
 	const parent = "shardId-000000000000"
 	parentSeqs := fillShards(t, fake, testStream, 20)[parent]
 	store := memory.New()
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
 	c := collect(st, false)
 	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "the parent's records")
 	kids, err := fake.Split(testStream, parent)
@@ -339,15 +362,16 @@ func TestShardEndMarker(t *testing.T) {
 	// Restart: the parent is not read, the children resume after their
 	// checkpoints.
 	sp := &spy{Client: fake.Client()}
-	st2 := openNamed(t, ctx, testStream, sp, kinesin.JSON[item], kinesin.WithCheckpointer(store))
+	parentReads := len(m.starts(fake, sp, parent))
+	st2 := openNamed(t, m, ctx, testStream, sp, kinesin.JSON[item], kinesin.WithCheckpointer(store))
 	c2 := collect(st2, true)
 	more := fillShards(t, fake, testStream, 3)
 	eventually(t, 5*time.Second, func() bool { return c2.count() == 6 }, "new records after the restart, got %d", c2.count())
 	for _, k := range kids {
 		checkShardOrder(t, k, c2.shard(k), more[k])
 	}
-	if its := sp.iteratorsOf(parent); len(its) != 0 {
-		t.Errorf("the ended parent was read again after the restart: %v", its)
+	if its := m.starts(fake, sp, parent); len(its) != parentReads {
+		t.Errorf("the ended parent was read again after the restart: %v", its[parentReads:])
 	}
 	if n := c2.countOf(parent); n != 0 {
 		t.Errorf("%d parent records delivered again", n)

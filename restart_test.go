@@ -2,9 +2,11 @@ package kinesin_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"go.uber.org/goleak"
 
 	"github.com/kinesin-go/kinesin"
@@ -17,8 +19,12 @@ import (
 // restart on that store delivers again every record after the persisted
 // checkpoint, and none at or before it.
 func TestRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T) {
+	eachMode(t, testRestartAfterCrashRedeliversAfterCheckpoint)
+}
+
+func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	const shards, perShard, committed = 2, 400, 250
-	fake := newFake(t, shards)
+	fake := m.newFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
 	store := memory.New()
 
@@ -28,9 +34,9 @@ func TestRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T) {
 	ctx, crash := context.WithCancel(context.Background())
 	defer crash()
 	beforeOpen := goleak.IgnoreCurrent()
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-		kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(fastPolling),
-		kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(10*time.Millisecond))
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+		kinesin.WithStart(kinesin.TrimHorizon),
+		kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(10*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func TestRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T) {
 
 	// Restart on the snapshot.
 	ctx2 := testCtx(t, 20*time.Second)
-	st2 := openStream(t, ctx2, fake, kinesin.JSON[item], kinesin.WithCheckpointer(snapshot), kinesin.WithStart(kinesin.Latest))
+	st2 := openStream(t, m, ctx2, fake, kinesin.JSON[item], kinesin.WithCheckpointer(snapshot), kinesin.WithStart(kinesin.Latest))
 	c := collect(st2, true)
 	eventually(t, 10*time.Second, func() bool { return c.count() >= shards*(perShard-committed) }, "redelivery: %d records", c.count())
 	// One more record per shard marks the end: anything repeated would come
@@ -103,12 +109,16 @@ func TestRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T) {
 
 // The stream's goroutines end with Open's context, without Close.
 func TestContextEndStopsGoroutinesWithoutClose(t *testing.T) {
-	fake := newFake(t, 3)
+	eachMode(t, testContextEndStopsGoroutinesWithoutClose)
+}
+
+func testContextEndStopsGoroutinesWithoutClose(t *testing.T, m mode) {
+	fake := m.newFake(t, 3)
 	fillShards(t, fake, testStream, 10)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-		kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(fastPolling))
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+		kinesin.WithStart(kinesin.TrimHorizon))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +135,12 @@ func TestContextEndStopsGoroutinesWithoutClose(t *testing.T) {
 // A checkpoint older than the stream's retention falls back to TRIM_HORIZON
 // and the stream goes on.
 func TestCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T) {
+	eachModeParallel(t, testCheckpointPastRetentionFallsBackToTrimHorizon)
+}
+
+func testCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T, m mode) {
 	clock := kinesistest.NewManualClock(time.Time{})
-	fake := newFake(t, 1, kinesistest.WithClock(clock))
+	fake := m.newFake(t, 1, kinesistest.WithClock(clock))
 	const id = "shardId-000000000000"
 	old := fillShards(t, fake, testStream, 100)[id]
 	store := memory.New()
@@ -138,7 +152,7 @@ func TestCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T) {
 		t.Fatalf("trimmed %d records, want 100", n)
 	}
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 	c := collect(st, true)
 	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "the records inside retention: %d", c.count())
 	more := fillShards(t, fake, testStream, 5)[id]
@@ -155,10 +169,14 @@ func TestCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T) {
 // A parent shard trimmed away (no longer listed) counts as read: its
 // children are read, from their start when the parent was being consumed.
 func TestTrimmedParentCountsAsDone(t *testing.T) {
+	eachModeParallel(t, testTrimmedParentCountsAsDone)
+}
+
+func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 	const parent = "shardId-000000000000"
 	setup := func(t *testing.T) (*kinesistest.Fake, []string, map[string][]string) {
 		clock := kinesistest.NewManualClock(time.Time{})
-		fake := newFake(t, 1, kinesistest.WithClock(clock))
+		fake := m.newFake(t, 1, kinesistest.WithClock(clock))
 		parentSeqs := fillShards(t, fake, testStream, 10)[parent]
 		if _, err := fake.Split(testStream, parent); err != nil {
 			t.Fatal(err)
@@ -176,7 +194,7 @@ func TestTrimmedParentCountsAsDone(t *testing.T) {
 	}
 	t.Run("trim horizon", func(t *testing.T) {
 		fake, _, kids := setup(t)
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 		c := collect(st, true)
 		eventually(t, 5*time.Second, func() bool { return c.count() == 16 }, "the children's records: %d", c.count())
 		for id, seqs := range kids {
@@ -189,7 +207,7 @@ func TestTrimmedParentCountsAsDone(t *testing.T) {
 		fake, parentSeqs, kids := setup(t)
 		store := memory.New()
 		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{parent: checkpoint.At(parentSeqs[4])})
-		st := openStream(t, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
+		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
 		eventually(t, 5*time.Second, func() bool { return c.count() == 16 }, "the children's records: %d", c.count())
 		for id, seqs := range kids {
@@ -199,12 +217,14 @@ func TestTrimmedParentCountsAsDone(t *testing.T) {
 	t.Run("trimmed while read", func(t *testing.T) {
 		// The parent's reader is held by backpressure while the parent is
 		// split and trimmed away: its next call finds no shard, and the
-		// children are read.
+		// children are read. (In EFO mode the reader holds the event with
+		// all 10 parent records already: it delivers them first.)
+		t.Parallel()
 		clock := kinesistest.NewManualClock(time.Time{})
-		fake := newFake(t, 1, kinesistest.WithClock(clock))
-		fillShards(t, fake, testStream, 10)
+		fake := m.newFake(t, 1, kinesistest.WithClock(clock))
+		parentSeqs := fillShards(t, fake, testStream, 10)[parent]
 		ctx := testCtx(t, 10*time.Second)
-		st := openStream(t, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(3))
+		st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(3))
 		c := collect(st, false)
 		eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
 		fake.Split(testStream, parent)
@@ -212,7 +232,15 @@ func TestTrimmedParentCountsAsDone(t *testing.T) {
 		kids := fillShards(t, fake, testStream, 8)
 		fake.SetRetention(testStream, time.Hour)
 		fake.Trim(testStream)
-		for c.count() < 3+16 {
+		childrenRead := func() bool {
+			for id, seqs := range kids {
+				if c.countOf(id) < len(seqs) {
+					return false
+				}
+			}
+			return true
+		}
+		for !childrenRead() {
 			c.commitPending()
 			if ctx.Err() != nil {
 				t.Fatalf("%d records delivered; the children were not read after the parent was trimmed away", c.count())
@@ -222,6 +250,9 @@ func TestTrimmedParentCountsAsDone(t *testing.T) {
 		for id, seqs := range kids {
 			checkShardOrder(t, id, c.shard(id), seqs)
 		}
+		got := c.shard(parent)
+		checkShardOrder(t, parent, got, parentSeqs[:min(len(got), len(parentSeqs))])
+		t.Logf("%d parent records delivered before it was trimmed away", len(got))
 		if err := st.Err(); err != nil {
 			t.Errorf("Err() = %v", err)
 		}
@@ -235,4 +266,67 @@ func mustShards(t *testing.T, fake *kinesistest.Fake) []kinesistest.ShardInfo {
 		t.Fatal(err)
 	}
 	return shards
+}
+
+// A shard found missing while the stream cannot be described: transient
+// failures of DescribeStreamSummary are retried, then the shard counts as
+// gone (trimmed away) and its children are read; a failure that retrying
+// cannot fix ends the stream with a *ReadError, without taking the shard for
+// ended (which would write its end marker and skip it on restart).
+func TestShardNotFoundWhileDescribeFails(t *testing.T) {
+	t.Parallel()
+	const parent = "shardId-000000000000"
+	for _, tc := range []struct {
+		name  string
+		fault kinesistest.Fault
+		fatal bool
+	}{
+		{"transient", kinesistest.Fault{Action: kinesistest.InternalFailure, Times: 3}, false},
+		{"fatal", kinesistest.Fault{Action: kinesistest.Fail(kinesistest.CodeAccessDenied)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := kinesistest.NewManualClock(time.Time{})
+			fake := newFake(t, 1, kinesistest.WithClock(clock))
+			fillShards(t, fake, testStream, 10)
+			store := memory.New()
+			ctx := testCtx(t, 10*time.Second)
+			// One attempt per call: the stream's own retries are seen.
+			client := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
+			st := openNamed(t, pollingMode, ctx, testStream, client, kinesin.JSON[item], kinesin.MaxUncommitted(3),
+				kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond))
+			c := collect(st, false)
+			eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
+			fake.Split(testStream, parent)
+			clock.Advance(2 * time.Hour)
+			kids := fillShards(t, fake, testStream, 8)
+			fake.SetRetention(testStream, time.Hour)
+			fake.Trim(testStream)
+			tc.fault.Match = kinesistest.Match{Op: "DescribeStreamSummary"}
+			in := fake.Inject(tc.fault)
+			c.commitPending()
+			if tc.fatal {
+				c.wait(t, 5*time.Second)
+				var re *kinesin.ReadError
+				if err := st.Err(); !errors.As(err, &re) || re.ShardID != parent {
+					t.Fatalf("Err() = %v, want a *ReadError of %s", err, parent)
+				}
+				st.Close()
+				if cp := load(t, store)[parent]; cp.ShardEnded {
+					t.Errorf("the parent was checkpointed as ended")
+				}
+				return
+			}
+			eventually(t, 5*time.Second, func() bool { c.commitPending(); return c.count() == 3+16 }, "the children's records: %d", c.count())
+			for id, seqs := range kids {
+				checkShardOrder(t, id, c.shard(id), seqs)
+			}
+			if in.Hits() != 3 {
+				t.Errorf("%d DescribeStreamSummary faults hit, want 3", in.Hits())
+			}
+			if err := st.Err(); err != nil {
+				t.Errorf("Err() = %v", err)
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package kinesin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/shard"
@@ -67,6 +69,7 @@ func (c *coordinator[T]) run(ctx context.Context) {
 	var retry <-chan time.Time
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
+	bo.Reset() // NewExponentialBackOff started it at its default interval
 	relist := func() {
 		if err := c.refresh(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -183,7 +186,7 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 		return false
 	case awserr.IsNotFound(ev.err):
 		// The shard or the whole stream is gone.
-		out, err := s.api.DescribeStreamSummary(ctx, c.describeInput())
+		out, err := c.describe(ctx)
 		if awserr.IsNotFound(err) {
 			s.fail(fmt.Errorf("%w: %s was deleted: %w", ErrStreamNotFound, s.name, ev.err))
 			return false
@@ -193,6 +196,21 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 			s.fail(fmt.Errorf("%w: %s was deleted and created again: %w", ErrStreamNotFound, s.name, ev.err))
 			return false
 		}
+		if errors.Is(ev.err, efo.ErrConsumerGone) {
+			// The stream is there but the EFO consumer was deregistered:
+			// the shard is not gone, and taking it for ended would write
+			// its end marker and skip the rest of it on restart.
+			s.fail(&ReadError{ShardID: ev.id, Err: ev.err})
+			return false
+		}
+		if err != nil {
+			// Whether the stream still exists is unknown: taking the shard
+			// for gone could skip the rest of it.
+			if ctx.Err() == nil {
+				s.fail(&ReadError{ShardID: ev.id, Err: errors.Join(ev.err, fmt.Errorf("describing the stream: %w", err))})
+			}
+			return false
+		}
 		s.log.Warn("shard no longer exists (past retention?); its children will be read", "shard", ev.id, "error", ev.err)
 		sh.phase = done
 		tr.End()
@@ -200,6 +218,32 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 	default:
 		s.fail(&ReadError{ShardID: ev.id, Err: ev.err})
 		return false
+	}
+}
+
+// describe describes the stream, retrying errors that may pass (throttling,
+// server and network errors) with backoff for up to half a minute.
+func (c *coordinator[T]) describe(ctx context.Context) (*kinesis.DescribeStreamSummaryOutput, error) {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 30*time.Second
+	bo.Reset()
+	for {
+		out, err := c.s.api.DescribeStreamSummary(ctx, c.describeInput())
+		if err == nil || awserr.IsNotFound(err) || awserr.IsFatal(err) || ctx.Err() != nil {
+			return out, err
+		}
+		d := bo.NextBackOff()
+		if d == backoff.Stop {
+			return out, err
+		}
+		c.s.log.Warn("describing the stream failed; retrying", "error", err, "wait", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return out, ctx.Err()
+		}
 	}
 }
 

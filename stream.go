@@ -144,11 +144,11 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 
 	cps, err := cfg.store.Load(ctx, cfg.app, s.name)
 	if err != nil {
-		return nil, fmt.Errorf("kinesin: loading checkpoints of app %s, stream %s: %w", cfg.app, s.name, err)
+		return nil, s.abandon(ctx, fmt.Errorf("kinesin: loading checkpoints of app %s, stream %s: %w", cfg.app, s.name, err))
 	}
 	co := &coordinator[T]{s: s, cps: cps, shards: make(map[string]*shardInfo), events: make(chan shardEvent)}
 	if err := co.refresh(ctx); err != nil {
-		return nil, err
+		return nil, s.abandon(ctx, err)
 	}
 
 	s.ctx, s.cancel = context.WithCancel(ctx)
@@ -162,6 +162,21 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		s.flusher(s.ctx)
 	}()
 	return s, nil
+}
+
+// abandon undoes what a failing Open did once the consumer was registered:
+// with DeregisterOnClose, there will be no Close to deregister it, so it is
+// deregistered now. It returns err, joined with the deregistration's error.
+func (s *Stream[T]) abandon(ctx context.Context, err error) error {
+	if !s.cfg.deregister || s.consumerARN == "" {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.closeTimeout)
+	defer cancel()
+	if derr := efo.Deregister(dctx, s.api, s.consumerARN, s.cfg.efo); derr != nil {
+		return errors.Join(err, fmt.Errorf("kinesin: deregistering consumer %s: %w", s.consumerARN, derr))
+	}
+	return err
 }
 
 // kinesisClient returns the configured client, or builds one from the AWS
