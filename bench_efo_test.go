@@ -119,67 +119,8 @@ func BenchmarkLatency(b *testing.B) {
 	}
 }
 
-// BenchmarkConsumeEFOServiceLimits consumes a backlog of 4 shards with
-// Enhanced Fan-Out (default options) through the fake with the service's
-// limits on: each subscription gets 2 MiB/s, on the wall clock. It reports
-// the read throughput per shard over the whole run (MiB/s/shard, %limit, as
-// BenchmarkConsumeServiceLimits does for polling) and in the steady state,
-// from 40% to 90% of the backlog consumed (steady-MiB/s/shard,
-// steady-%limit): the fake's budget starts with a second's worth, as a token
-// bucket does, and an event may overdraw it, so the first 3 MiB or so of
-// each shard come at once; and at any time a few events are in flight
-// between the fake and the consumer.
+// BenchmarkConsumeEFOServiceLimits is BenchmarkConsumeServiceLimits with
+// Enhanced Fan-Out (default options): each consumer gets 2 MiB/s per shard.
 func BenchmarkConsumeEFOServiceLimits(b *testing.B) {
-	const perShard = 60000 // about 12 MB a shard: 6 s at 2 MiB/s
-	limits := kinesistest.DefaultLimits()
-	fake := kinesistest.New(b, kinesistest.WithServiceLimits(limits))
-	backlog(b, fake, perShard)
-	client := fake.Client()
-	total := benchShards * perShard
-	recordBytes := float64(benchRecordSize + 4) // data and partition key, as the fake counts
-	from, to := total*4/10, total*9/10          // the steady state
-	var elapsed, steady time.Duration
-	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		start := time.Now()
-		st, err := kinesin.Open(ctx, "bench", kinesin.Bytes, kinesin.WithClient(client),
-			kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithEFO("bench-consumer"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		var steadyFrom, steadyTo time.Time
-		for rec, err := range st.Records() {
-			if err != nil {
-				b.Fatal(err)
-			}
-			rec.Commit()
-			switch n++; n {
-			case from:
-				steadyFrom = time.Now()
-			case to:
-				steadyTo = time.Now()
-			}
-			if n == total {
-				break
-			}
-		}
-		end := time.Now()
-		if err := st.Close(); err != nil {
-			b.Fatal(err)
-		}
-		cancel()
-		if n != total {
-			b.Fatalf("consumed %d of %d", n, total)
-		}
-		elapsed += end.Sub(start)
-		steady += steadyTo.Sub(steadyFrom)
-	}
-	limit := float64(limits.EFOBytesPerSecond)
-	perSecond := float64(perShard) * recordBytes * float64(b.N) / elapsed.Seconds()
-	steadyPerSecond := float64(to-from) / benchShards * recordBytes * float64(b.N) / steady.Seconds()
-	b.ReportMetric(perSecond/(1<<20), "MiB/s/shard")
-	b.ReportMetric(100*perSecond/limit, "%limit")
-	b.ReportMetric(steadyPerSecond/(1<<20), "steady-MiB/s/shard")
-	b.ReportMetric(100*steadyPerSecond/limit, "steady-%limit")
+	benchLimited(b, 200000, kinesistest.DefaultLimits().EFOBytesPerSecond, kinesin.WithEFO("bench-consumer"))
 }

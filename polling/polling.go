@@ -65,6 +65,11 @@ type Options struct {
 	// MaxBackoff caps the wait between failed calls, jitter included;
 	// default 5s.
 	MaxBackoff time.Duration
+	// ReadRate is the read throughput, in bytes a second, a shard allows
+	// (shared by every polling consumer of the stream): while behind, the
+	// reader calls again only once the bytes it just read are paid for, so
+	// it keeps up without being throttled; default 2 MiB, the service's.
+	ReadRate int
 }
 
 // Defaults of Options.
@@ -74,6 +79,7 @@ const (
 	DefaultIdleInterval   = 500 * time.Millisecond
 	DefaultInitialBackoff = 200 * time.Millisecond
 	DefaultMaxBackoff     = 5 * time.Second
+	DefaultReadRate       = 2 << 20
 )
 
 // ErrInvalidOptions is wrapped by the error Validate returns.
@@ -90,6 +96,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: IdleInterval %v is negative", ErrInvalidOptions, o.IdleInterval)
 	case o.InitialBackoff < 0 || o.MaxBackoff < 0:
 		return fmt.Errorf("%w: negative backoff", ErrInvalidOptions)
+	case o.ReadRate < 0:
+		return fmt.Errorf("%w: ReadRate %d is negative", ErrInvalidOptions, o.ReadRate)
 	}
 	d := o.WithDefaults()
 	switch {
@@ -117,6 +125,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = max(DefaultMaxBackoff, o.InitialBackoff)
+	}
+	if o.ReadRate == 0 {
+		o.ReadRate = DefaultReadRate
 	}
 	return o
 }
@@ -237,9 +248,21 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		iter = *out.NextShardIterator
 		wait = r.opts.IdleInterval
 		if behind > 0 || len(out.Records) >= min(n, r.opts.MaxRecords) {
-			wait = r.opts.MinInterval
+			// Behind: call again as soon as the shard's limits allow, calls
+			// and bytes: a call that read more than the budget of one
+			// interval would only be throttled.
+			wait = max(r.opts.MinInterval, readTime(out.Records, r.opts.ReadRate))
 		}
 	}
+}
+
+// readTime is how long the shard's read budget takes to pay for records.
+func readTime(records []types.Record, rate int) time.Duration {
+	n := 0
+	for i := range records {
+		n += len(records[i].Data) + len(aws.ToString(records[i].PartitionKey))
+	}
+	return time.Duration(float64(n) / float64(rate) * float64(time.Second))
 }
 
 // iterator gets a shard iterator for start, retrying what can be retried. A
