@@ -9,6 +9,7 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/kpl"
+	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -22,6 +23,7 @@ type delivery[T any] struct {
 	// records up to it, in the first record read, were committed already.
 	skip *checkpoint.Checkpoint
 	subs []kpl.Record // scratch for deaggregation
+	tel  *telemetry.Shard
 }
 
 // userRecord is one record to deliver: a plain Kinesis record, or one user
@@ -51,6 +53,7 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 				if d.shard.hasRange {
 					var dropped int
 					if subs, dropped = kpl.FilterHashRange(subs, d.shard.lo, d.shard.hi); dropped > 0 {
+						d.tel.Dropped(dropped)
 						s.log.Warn("dropped the user records of a KPL aggregate outside the shard's hash key range (the stream was resharded after it was written)",
 							"shard", d.shard.id, "sequence_number", seq, "dropped", dropped)
 					}
@@ -74,7 +77,9 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 	if len(items) == 0 {
 		return nil
 	}
+	d.tel.Lag(b.MillisBehindLatest)
 	recs := make([]Record[T], len(items))
+	bytes, bad := 0, 0
 	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos })
 	for i := range items {
 		it, r := &items[i], &recs[i]
@@ -88,13 +93,17 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 		r.MillisBehindLatest = b.MillisBehindLatest
 		r.tracker = d.tr
 		r.idx = first + uint64(i)
+		bytes += len(it.data)
 		v, err := s.dec(it.data)
 		if err != nil {
 			r.err = &DecodeError{ShardID: d.shard.id, SequenceNumber: r.SequenceNumber, SubSequenceNumber: it.sub, Data: it.data, Err: err}
+			bad++
 			continue
 		}
 		r.Value = v
 	}
+	d.tel.Delivered(ctx, len(recs), bytes)
+	d.tel.DecodeErrors(bad)
 	select {
 	case s.batches <- &batch[T]{recs: recs}:
 		return nil

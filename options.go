@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/efo"
@@ -55,6 +57,8 @@ type config struct {
 	storeOutage        time.Duration
 	deaggregate        bool
 	logger             *slog.Logger
+	meterProvider      metric.MeterProvider
+	tracerProvider     trace.TracerProvider
 }
 
 // Defaults of the options.
@@ -140,6 +144,21 @@ func DeregisterOnClose(deregister bool) Option {
 // kinesin logs shard starts and ends, resharding, retries, fallbacks and
 // checkpoint failures; nothing per record.
 func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.logger = l } }
+
+// WithMeterProvider sets where kinesin's OpenTelemetry metrics go,
+// overriding the default: the global MeterProvider (otel.GetMeterProvider).
+// The README lists every instrument.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(cfg *config) { cfg.meterProvider = mp }
+}
+
+// WithTracerProvider sets where kinesin's OpenTelemetry spans go, overriding
+// the default: the global TracerProvider (otel.GetTracerProvider). Spans
+// cover each GetRecords, GetShardIterator and SubscribeToShard call, each
+// checkpoint write and each shard's start and end; none is made per record.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(cfg *config) { cfg.tracerProvider = tp }
+}
 
 // CheckpointInterval sets how often committed positions are written to the
 // store, overriding the default 5s. They are also written at shard end, on

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +17,7 @@ import (
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/kpl"
+	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -180,6 +182,7 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 			c.learn(aws.ToString(ch.ShardId), false, ch.HashKeyRange, ch.ParentShards...)
 		}
 		s.log.Info("shard ended", "shard", ev.id, "children", childIDs(ev.end.ChildShards))
+		s.tel.ShardEnded(ctx, ev.id, childIDs(ev.end.ChildShards))
 		return len(ev.end.ChildShards) == 0
 	case ctx.Err() != nil:
 		sh.phase = waiting
@@ -355,7 +358,9 @@ func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start shard.S
 	sh.position = string(start.Type) + " " + start.SequenceNumber
 	tr := s.track(sh.id, cp)
 	tr.OnEnd(s.kickFlush)
-	d := &delivery[T]{s: s, shard: sh, tr: tr}
+	tel := s.tel.Shard(sh.id, telemetry.ShardSources{Commits: tr.Commits, Uncommitted: tr.Outstanding})
+	s.tel.ShardStarted(ctx, sh.id, strings.TrimSpace(sh.position))
+	d := &delivery[T]{s: s, shard: sh, tr: tr, tel: tel}
 	if cp.Partial && start.Type == types.ShardIteratorTypeAtSequenceNumber {
 		d.skip = &cp // user records up to cp were committed
 	}
@@ -364,6 +369,7 @@ func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start shard.S
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer tel.Close()
 		end, err := s.reader.Read(ctx, shard.Spec{Stream: s.callName, ID: sh.id, Start: start}, tr.Room, d.deliver)
 		c.events <- shardEvent{id: sh.id, end: end, err: err}
 	}()

@@ -19,6 +19,7 @@ import (
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/polling"
 	"github.com/kinesin-go/kinesin/shard"
 )
@@ -41,6 +42,7 @@ type Stream[T any] struct {
 	created  time.Time // the stream's creation time: tells a re-created stream
 	// consumerARN is the Enhanced Fan-Out consumer, when reading with EFO.
 	consumerARN string
+	tel         *telemetry.Telemetry
 
 	ctx     context.Context // ends on Close, on a fatal error and with Open's ctx
 	cancel  context.CancelFunc
@@ -130,6 +132,14 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		kick:     make(chan struct{}, 1),
 		trackers: make(map[string]*commit.Tracker),
 	}
+	mode := telemetry.ModePolling
+	if cfg.efoSet {
+		mode = telemetry.ModeEFO
+	}
+	if s.tel, err = telemetry.New(cfg.meterProvider, cfg.tracerProvider, s.name, cfg.app, mode); err != nil {
+		s.log.Warn("OpenTelemetry instruments could not be made; going on without them", "error", err)
+		s.tel = nil // a nil *Telemetry records nothing
+	}
 	if cfg.efoSet {
 		arn, err := efo.Register(ctx, api, s.arn, cfg.efoConsumer, cfg.efo)
 		if err != nil {
@@ -137,9 +147,21 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		}
 		s.consumerARN = arn
 		s.log.Info("reading with Enhanced Fan-Out", "consumer", arn)
-		s.reader = efo.New(api, arn, cfg.efo, s.log, efo.Hooks{})
+		s.reader = efo.New(api, arn, cfg.efo, s.log, efo.Hooks{
+			OnSubscribe: func(id string, d time.Duration, err error) {
+				s.tel.Lookup(id).Operation(s.ctx, telemetry.OpSubscribeToShard, time.Now().Add(-d), d, err)
+			},
+			OnEvent: func(id string, _ int, behind int64) { s.tel.Lookup(id).Lag(behind) },
+			OnRetry: func(id string, _ time.Duration, err error) { s.tel.Lookup(id).Retry(telemetry.OpSubscribeToShard, err) },
+		})
 	} else {
-		s.reader = polling.New(api, cfg.polling, s.log, polling.Hooks{})
+		s.reader = polling.New(api, cfg.polling, s.log, polling.Hooks{
+			OnCall: func(id, op string, d time.Duration, err error) {
+				s.tel.Lookup(id).Operation(s.ctx, op, time.Now().Add(-d), d, err)
+			},
+			OnGetRecords: func(id string, _ int, behind int64) { s.tel.Lookup(id).Lag(behind) },
+			OnRetry:      func(id, op string, _ time.Duration, err error) { s.tel.Lookup(id).Retry(op, err) },
+		})
 	}
 
 	cps, err := cfg.store.Load(ctx, cfg.app, s.name)
@@ -261,6 +283,7 @@ func (s *Stream[T]) Close() error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.closeTimeout)
 		defer cancel()
 		s.closeErr = s.flush(ctx)
+		defer s.tel.Close()
 		if s.cfg.deregister && s.consumerARN != "" {
 			if err := efo.Deregister(ctx, s.api, s.consumerARN, s.cfg.efo); err != nil {
 				s.closeErr = errors.Join(s.closeErr, fmt.Errorf("kinesin: deregistering consumer %s: %w", s.consumerARN, err))
@@ -316,7 +339,10 @@ func (s *Stream[T]) flush(ctx context.Context) error {
 		s.failSince = time.Time{}
 		return nil
 	}
-	if err := s.cfg.store.Save(ctx, s.cfg.app, s.name, cps); err != nil {
+	t0 := time.Now()
+	err := s.cfg.store.Save(ctx, s.cfg.app, s.name, cps)
+	s.tel.CheckpointWrite(ctx, len(cps), time.Since(t0), err)
+	if err != nil {
 		if s.failSince.IsZero() {
 			s.failSince = time.Now()
 		}

@@ -233,7 +233,7 @@ type watcher struct {
 
 func (w *watcher) hooks() efo.Hooks {
 	return efo.Hooks{
-		OnSubscribe: func(_ string, err error) {
+		OnSubscribe: func(_ string, _ time.Duration, err error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			w.subscribes = append(w.subscribes, err)

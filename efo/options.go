@@ -87,9 +87,9 @@ func (o Options) backoff() backoff.BackOff {
 // Hooks observe a Reader. Every field is optional; hooks run on the
 // goroutine of the Read they are about, and must not block.
 type Hooks struct {
-	// OnSubscribe runs after each SubscribeToShard call, with its error (nil
-	// when the subscription is open).
-	OnSubscribe func(shardID string, err error)
+	// OnSubscribe runs after each SubscribeToShard call, which took d, with
+	// its error (nil when the subscription is open).
+	OnSubscribe func(shardID string, d time.Duration, err error)
 	// OnEvent runs for each SubscribeToShardEvent taken from a subscription,
 	// before its records are handed over; records is how many it carries
 	// (0 for the heartbeats the service sends while the shard is quiet).

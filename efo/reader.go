@@ -245,6 +245,7 @@ func (rd *reading) subscription(ctx context.Context) (o outcome) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pos := rd.pos
+	called := time.Now()
 	out, err := r.api.SubscribeToShard(sctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN:      aws.String(r.consumerARN),
 		ShardId:          aws.String(rd.id),
@@ -260,7 +261,7 @@ func (rd *reading) subscription(ctx context.Context) (o outcome) {
 		}
 	}
 	if r.hooks.OnSubscribe != nil {
-		r.hooks.OnSubscribe(rd.id, err)
+		r.hooks.OnSubscribe(rd.id, time.Since(called), err)
 	}
 	if err != nil {
 		o.err = err

@@ -135,11 +135,22 @@ func (o Options) WithDefaults() Options {
 // Hooks observe a Reader. Every field is optional; hooks run on the reader's
 // goroutine and must not block.
 type Hooks struct {
-	// OnGetRecords runs after each GetRecords call.
-	OnGetRecords func(shardID string, d time.Duration, records int, err error)
-	// OnRetry runs before the reader waits to retry after err.
-	OnRetry func(shardID string, wait time.Duration, err error)
+	// OnCall runs after each GetRecords and GetShardIterator call (op names
+	// it), which took d and failed with err (nil on success).
+	OnCall func(shardID, op string, d time.Duration, err error)
+	// OnGetRecords runs after each successful GetRecords call with the
+	// number of records and MillisBehindLatest of its response.
+	OnGetRecords func(shardID string, records int, millisBehind int64)
+	// OnRetry runs before the reader waits to retry the operation op after
+	// err.
+	OnRetry func(shardID, op string, wait time.Duration, err error)
 }
+
+// Operation names given to Hooks.
+const (
+	OpGetRecords       = "GetRecords"
+	OpGetShardIterator = "GetShardIterator"
+)
 
 // Reader reads shards; it implements shard.Reader. It is safe for concurrent
 // use; each Read reads one shard.
@@ -201,12 +212,11 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			ShardIterator: aws.String(iter),
 			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
 		}, noRetry)
-		if r.hooks.OnGetRecords != nil {
-			cnt := 0
-			if out != nil {
-				cnt = len(out.Records)
-			}
-			r.hooks.OnGetRecords(sh.ID, time.Since(lastCall), cnt, err)
+		if r.hooks.OnCall != nil {
+			r.hooks.OnCall(sh.ID, OpGetRecords, time.Since(lastCall), err)
+		}
+		if err == nil && r.hooks.OnGetRecords != nil {
+			r.hooks.OnGetRecords(sh.ID, len(out.Records), aws.ToInt64(out.MillisBehindLatest))
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -227,7 +237,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			}
 			d := r.retryWait(bo)
 			if r.hooks.OnRetry != nil {
-				r.hooks.OnRetry(sh.ID, d, err)
+				r.hooks.OnRetry(sh.ID, OpGetRecords, d, err)
 			}
 			r.log.DebugContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 			wait = d
@@ -284,6 +294,9 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 		}
 		asked := time.Now()
 		out, err := r.api.GetShardIterator(ctx, in, noRetry)
+		if r.hooks.OnCall != nil {
+			r.hooks.OnCall(sh.ID, OpGetShardIterator, time.Since(asked), err)
+		}
 		if err == nil {
 			bo.Reset()
 			if start.Type == types.ShardIteratorTypeLatest {
@@ -309,7 +322,7 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 		}
 		d := r.retryWait(bo)
 		if r.hooks.OnRetry != nil {
-			r.hooks.OnRetry(sh.ID, d, err)
+			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err)
 		}
 		r.log.DebugContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {

@@ -264,7 +264,7 @@ func TestThrottlingBacksOff(t *testing.T) {
 		var mu sync.Mutex
 		var waits []time.Duration
 		opts := polling.Options{MinInterval: time.Millisecond, IdleInterval: time.Millisecond, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
-		r := polling.New(rec, opts, nil, polling.Hooks{OnRetry: func(_ string, d time.Duration, err error) {
+		r := polling.New(rec, opts, nil, polling.Hooks{OnRetry: func(_, _ string, d time.Duration, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			waits = append(waits, d)

@@ -1,5 +1,3 @@
-//go:build ignore
-
 // Command otel shows kinesin's OpenTelemetry metrics and spans, without an
 // AWS account: it starts the in-memory Kinesis of package kinesistest,
 // creates a stream of 2 shards holding a backlog of JSON orders, reads them

@@ -7,6 +7,7 @@ package commit
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 )
@@ -27,6 +28,7 @@ type Tracker struct {
 	ended       bool                  // every record of the shard was delivered
 	room        chan struct{}         // a token when outstanding dropped below limit
 	onEnd       func()
+	commits     atomic.Uint64 // Commit calls, for metrics
 }
 
 type slot struct {
@@ -90,6 +92,7 @@ func (t *Tracker) OnEnd(f func()) {
 // Commit marks the record at index idx committed. Committing a record twice,
 // or an index the tracker never handed out, does nothing.
 func (t *Tracker) Commit(idx uint64) {
+	t.commits.Add(1)
 	if f := t.commit(idx); f != nil {
 		f()
 	}
@@ -148,6 +151,9 @@ func (t *Tracker) End() {
 		f()
 	}
 }
+
+// Commits returns how many times Commit was called.
+func (t *Tracker) Commits() uint64 { return t.commits.Load() }
 
 // Outstanding returns how many delivered records are not committed.
 func (t *Tracker) Outstanding() int {
