@@ -1,0 +1,98 @@
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/cenkalti/backoff/v4"
+)
+
+// retryableCodes are the DynamoDB error codes of a call worth repeating:
+// throttling, and failures on the service's side.
+var retryableCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"RequestLimitExceeded":                   true,
+	"ThrottlingException":                    true,
+	"Throttling":                             true,
+	"TooManyRequestsException":               true,
+	"InternalServerError":                    true,
+	"InternalFailure":                        true,
+	"ServiceUnavailable":                     true,
+	"RequestTimeout":                         true,
+	"RequestTimeoutException":                true,
+	"TransactionConflictException":           true,
+}
+
+// retryable reports whether err, returned by a DynamoDB call, is throttling or
+// a transient failure: one of retryableCodes, an HTTP status of 500 or more,
+// or a connection error the SDK itself would retry. A canceled call is not.
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		if retryableCodes[api.ErrorCode()] {
+			return true
+		}
+	}
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() >= 500 {
+		return true
+	}
+	if api != nil {
+		return false // an answer from the service that is none of the above
+	}
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// retrier runs calls again, with exponential jittered backoff, while they
+// fail with a retryable error, for at most maxElapsed.
+type retrier struct {
+	initial    time.Duration
+	max        time.Duration
+	maxElapsed time.Duration // 0: a single attempt
+}
+
+// do calls op until it succeeds, fails with an error that is not retryable,
+// the backoff gives up, or ctx ends, and returns how many times it called op.
+// It returns op's last error as it is, or, when ctx ended while waiting, an
+// error wrapping both ctx.Err() and op's last error.
+func (r retrier) do(ctx context.Context, op func(context.Context) error) (int, error) {
+	var b *backoff.ExponentialBackOff
+	for attempts := 1; ; attempts++ {
+		err := op(ctx)
+		if err == nil || !retryable(err) || r.maxElapsed <= 0 {
+			return attempts, err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return attempts, fmt.Errorf("%w (last attempt: %w)", cerr, err)
+		}
+		if b == nil {
+			b = backoff.NewExponentialBackOff(
+				backoff.WithInitialInterval(r.initial),
+				backoff.WithMaxInterval(r.max),
+				backoff.WithMaxElapsedTime(r.maxElapsed),
+				backoff.WithRandomizationFactor(0.5),
+				backoff.WithMultiplier(2),
+			)
+		}
+		d := b.NextBackOff()
+		if d == backoff.Stop {
+			return attempts, fmt.Errorf("gave up retrying after %v: %w", r.maxElapsed, err)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return attempts, fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}

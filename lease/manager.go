@@ -1,0 +1,580 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+)
+
+// EventKind says what happened to a lease.
+type EventKind int
+
+const (
+	// Acquired: the worker now holds the lease. Start reading the shard
+	// from Lease.Checkpoint (from its start when there is none and a parent
+	// was read, else from the configured position).
+	Acquired EventKind = iota + 1
+	// Revoke: another worker asked for the lease (balancing). Stop reading
+	// the shard, wait (bounded) for the records in flight to be committed,
+	// write their checkpoint with Manager.Checkpoint, then call
+	// Manager.Release: the next owner starts exactly there. Until Release,
+	// the lease stays held and renewed; after HandoffTimeout the Manager
+	// releases it itself and sends Lost.
+	Revoke
+	// Lost: the worker no longer holds the lease: another took it, a
+	// renewal or checkpoint was refused, or renewals failed for 90% of the
+	// lease duration. Stop reading the shard now and drop its uncommitted
+	// records: their checkpoint can no longer be written (it would fail with
+	// ErrLost), and the next owner reads them again.
+	Lost
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case Acquired:
+		return "Acquired"
+	case Revoke:
+		return "Revoke"
+	case Lost:
+		return "Lost"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is a change of the leases a worker holds, sent on Manager.Events.
+type Event struct {
+	Kind EventKind
+	// Lease is the lease as the worker last wrote or saw it.
+	Lease Lease
+}
+
+func (e Event) String() string { return e.Kind.String() + " " + e.Lease.String() }
+
+// Manager runs the lease protocol of one worker for one (app, stream): it
+// takes, renews, balances, hands over and cleans up leases in a Store, and
+// tells a scheduler which shards to read through Events. Its methods are
+// safe for concurrent use.
+type Manager struct {
+	store       Store
+	app, stream string
+	cfg         config
+	clock       Clock
+	log         *slog.Logger
+
+	events chan Event
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu        sync.Mutex
+	held      map[string]*holding
+	incoming  []Event // emitted, not yet handed to the loop
+	emitted   int
+	snapshot  []Lease
+	self      Worker // the worker row as last written
+	started   bool
+	closed    bool
+	closeDone chan struct{}
+	closeErr  error
+	cancelRun context.CancelFunc
+
+	// Owned by the loop goroutine.
+	obs       observer
+	outgoing  []Event
+	nextRenew time.Time
+	nextCycle time.Time
+	rand      *rand.Rand
+}
+
+// holding is a lease the worker holds.
+type holding struct {
+	// write is held across every store write of the lease, so that
+	// renewals, checkpoints and releases, each conditional on the counter
+	// the previous one wrote, never race. A channel, so that waiting for it
+	// can end with a context.
+	write chan struct{}
+	shard string
+
+	// Guarded by Manager.mu.
+	lease     Lease
+	renewedAt time.Time // when the last successful write was sent
+	revokeAt  time.Time // when Revoke was sent; zero: not revoked
+	releasing bool      // given up: to be released, no longer read
+	gone      bool      // released or lost: no more writes
+}
+
+func (h *holding) lock(ctx context.Context) error {
+	select {
+	case h.write <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *holding) tryLock() bool {
+	select {
+	case h.write <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (h *holding) unlock() { <-h.write }
+
+// New returns a Manager for the leases of (app, stream) in store. It checks
+// the options (errors wrap ErrInvalidOption) and does nothing else: Sync
+// creates leases, Start starts the protocol.
+func New(store Store, app, stream string, opts ...Option) (*Manager, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	err := cfg.validate()
+	if store == nil {
+		err = errors.Join(err, fmt.Errorf("%w: the store is nil", ErrInvalidOption))
+	}
+	if stream == "" {
+		err = errors.Join(err, fmt.Errorf("%w: the stream name is empty", ErrInvalidOption))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		store:  store,
+		app:    app,
+		stream: stream,
+		cfg:    cfg,
+		clock:  cfg.clock,
+		log:    cfg.logger.With("app", app, "stream", stream, "worker", cfg.workerID),
+		events: make(chan Event),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		held:   make(map[string]*holding),
+		obs:    newObserver(),
+		rand:   rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}, nil
+}
+
+// WorkerID returns the id the worker writes as owner.
+func (m *Manager) WorkerID() string { return m.cfg.workerID }
+
+// Events returns the channel of lease changes for the scheduler, in the order
+// they happened. Receive from it promptly: the Manager queues events without
+// bound rather than block renewals. It is closed when the Manager stops (on
+// Close, or when Start's context ends); events not received by then are
+// dropped.
+func (m *Manager) Events() <-chan Event { return m.events }
+
+// Start starts the protocol: a first cycle at once, then renewals every
+// RenewInterval and cycles every CycleInterval, on a goroutine of the
+// Manager's. When ctx ends the goroutine stops at once, releasing nothing,
+// as a crash would (the leases expire and others take them); Close stops
+// gracefully. Start fails after an earlier Start or Close.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
+		return ErrClosed
+	case m.started:
+		return errors.New("lease: Start called twice")
+	}
+	m.started = true
+	runCtx, cancel := context.WithCancel(ctx)
+	m.cancelRun = cancel
+	go m.run(runCtx)
+	return nil
+}
+
+// Held returns the leases the worker holds and reads, by shard id order: not
+// those being handed over after a Revoke.
+func (m *Manager) Held() []Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Lease
+	for _, id := range slices.Sorted(maps.Keys(m.held)) {
+		if h := m.held[id]; !h.releasing && h.revokeAt.IsZero() {
+			out = append(out, h.lease.Clone())
+		}
+	}
+	return out
+}
+
+// Snapshot returns every lease of (app, stream) as the last cycle listed
+// them, by shard id: what the scheduler may consult, e.g. to see whether a
+// parent was read.
+func (m *Manager) Snapshot() []Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Lease, len(m.snapshot))
+	for i, l := range m.snapshot {
+		out[i] = l.Clone()
+	}
+	return out
+}
+
+// emit queues an event for the loop to hand to hooks and Events.
+func (m *Manager) emit(kind EventKind, l Lease) {
+	m.mu.Lock()
+	m.incoming = append(m.incoming, Event{Kind: kind, Lease: l.Clone()})
+	m.emitted++
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// holdingOf returns the holding of shard, or an error: ErrClosed, or ErrLost
+// when the worker does not hold it.
+func (m *Manager) holdingOf(shard string) (*holding, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	h := m.held[shard]
+	if h == nil || h.gone || h.releasing {
+		return nil, fmt.Errorf("%w: shard %s is not held by worker %s", ErrLost, shard, m.cfg.workerID)
+	}
+	return h, nil
+}
+
+func (m *Manager) wrap(op, shard string, err error) error {
+	return fmt.Errorf("lease: %s %s/%s %s: %w", op, m.app, m.stream, shard, err)
+}
+
+// lose drops h after a write was refused, the lease was seen taken, or it
+// expired locally, and sends Lost (once per lease).
+func (m *Manager) lose(h *holding, why string) {
+	m.mu.Lock()
+	if h.gone {
+		m.mu.Unlock()
+		return
+	}
+	h.gone = true
+	l := h.lease
+	if m.held[l.Shard] == h {
+		delete(m.held, l.Shard)
+	}
+	m.mu.Unlock()
+	m.log.Info("lease lost", "shard", l.Shard, "why", why)
+	m.emit(Lost, l)
+}
+
+// wrote records a successful write of h sent at sent. h.write is held.
+func (m *Manager) wrote(h *holding, l Lease, sent time.Time) {
+	m.mu.Lock()
+	if l.Counter != h.lease.Counter {
+		h.renewedAt = sent
+	}
+	h.lease = l
+	revoke := l.NextOwner != "" && l.NextOwner != m.cfg.workerID && h.revokeAt.IsZero() && !h.releasing
+	if revoke {
+		h.revokeAt = m.clock.Now()
+	}
+	m.mu.Unlock()
+	if revoke {
+		m.log.Info("lease handoff asked", "shard", l.Shard, "to", l.NextOwner)
+		m.emit(Revoke, l)
+	}
+}
+
+// Checkpoint writes cp to the lease of shard, conditional on the counter the
+// worker holds: when the lease was lost (taken by another worker after it
+// expired) the write fails with an error wrapping ErrLost, leaves the new
+// owner's checkpoint as it is, and Lost is sent. A cp that is not above the
+// stored checkpoint (by checkpoint.Checkpoint.Compare) writes nothing and is
+// not an error. A successful write also renews the lease. Checkpoints and
+// renewals of one lease are serialized.
+//
+// Writing the shard-end marker (checkpoint.Ended) finishes the lease: the
+// Manager releases it (retrying in the background if that fails) so that
+// any worker may take its children; no event follows.
+//
+// It fails with an error wrapping checkpoint.ErrInvalid for a malformed cp,
+// ErrLost for a shard the worker does not hold, ErrClosed after Close, and
+// with the store's error otherwise (the lease stays held).
+func (m *Manager) Checkpoint(ctx context.Context, shard string, cp checkpoint.Checkpoint) error {
+	if err := cp.Validate(); err != nil {
+		return m.wrap("checkpoint", shard, err)
+	}
+	h, err := m.holdingOf(shard)
+	if err != nil {
+		return m.wrap("checkpoint", shard, err)
+	}
+	if err := h.lock(ctx); err != nil {
+		return m.wrap("checkpoint", shard, err)
+	}
+	defer h.unlock()
+	m.mu.Lock()
+	held, gone := h.lease, h.gone || h.releasing
+	m.mu.Unlock()
+	if gone {
+		return m.wrap("checkpoint", shard, fmt.Errorf("%w: released or lost meanwhile", ErrLost))
+	}
+	sent := m.clock.Now()
+	l, err := m.store.Checkpoint(ctx, m.app, m.stream, held, cp)
+	if errors.Is(err, ErrLost) {
+		m.lose(h, "checkpoint refused: "+err.Error())
+	}
+	if err != nil {
+		return m.wrap("checkpoint", shard, err)
+	}
+	m.wrote(h, l, sent)
+	if l.Ended() {
+		m.mu.Lock()
+		h.releasing = true
+		m.mu.Unlock()
+		m.log.Info("shard ended; releasing its lease", "shard", shard)
+		if err := m.release(ctx, h); err != nil && !errors.Is(err, ErrLost) {
+			m.log.Warn("releasing an ended lease failed; retrying in the background", "shard", shard, "error", err)
+		}
+	}
+	return nil
+}
+
+// Release gives up the lease of shard: it frees it in the store (the next
+// owner starts from its checkpoint) and stops renewing it. Call it after a
+// Revoke, once the shard's checkpoint is written, or to stop reading a shard
+// for any reason. When the store fails, the Manager keeps retrying the
+// release in the background and the shard is no longer the caller's either
+// way; the error is returned for logs. It fails with ErrLost when the lease
+// was lost meanwhile (no Lost event then), and ErrClosed after Close.
+func (m *Manager) Release(ctx context.Context, shard string) error {
+	h, err := m.holdingOf(shard)
+	if err != nil {
+		return m.wrap("release", shard, err)
+	}
+	m.mu.Lock()
+	h.releasing = true
+	m.mu.Unlock()
+	if err := h.lock(ctx); err != nil {
+		return m.wrap("release", shard, err)
+	}
+	defer h.unlock()
+	return m.release(ctx, h)
+}
+
+// release frees h in the store. h.write is held and h.releasing set.
+func (m *Manager) release(ctx context.Context, h *holding) error {
+	m.mu.Lock()
+	l, gone := h.lease, h.gone
+	m.mu.Unlock()
+	if gone {
+		return nil
+	}
+	_, err := m.store.Release(ctx, m.app, m.stream, l)
+	if err != nil && !errors.Is(err, ErrLost) {
+		return m.wrap("release", l.Shard, err)
+	}
+	m.mu.Lock()
+	h.gone = true
+	if m.held[l.Shard] == h {
+		delete(m.held, l.Shard)
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return m.wrap("release", l.Shard, err)
+	}
+	m.log.Info("lease released", "shard", l.Shard)
+	return nil
+}
+
+// Sync creates the leases of shards that have none, with their parents, so
+// that workers can take them, and returns how many it created. The
+// scheduler calls it with every shard it lists (at start, after each
+// ListShards, and when a shard ends with ChildShards). Leases that exist are
+// left as they are, and so are leases of shards not given.
+//
+// A shard gets no lease when one of its descendants among shards (children,
+// grandchildren...) already has one: its lease was deleted after its
+// children started, and creating it again would read it twice.
+func (m *Manager) Sync(ctx context.Context, shards []Shard) (int, error) {
+	leases, _, err := m.store.List(ctx, m.app, m.stream)
+	if err != nil {
+		return 0, fmt.Errorf("lease: sync %s/%s: %w", m.app, m.stream, err)
+	}
+	// had: the leases before this call, whose descendants decide; has: also
+	// those it creates.
+	had := make(map[string]bool, len(leases))
+	for _, l := range leases {
+		had[l.Shard] = true
+	}
+	has := maps.Clone(had)
+	children := make(map[string][]string)
+	for _, s := range shards {
+		for _, p := range s.Parents {
+			children[p] = append(children[p], s.ID)
+		}
+	}
+	// leasedBelow reports whether a descendant of id has a lease.
+	memo := make(map[string]bool)
+	var leasedBelow func(id string, depth int) bool
+	leasedBelow = func(id string, depth int) bool {
+		if v, ok := memo[id]; ok || depth > len(shards) {
+			return v
+		}
+		memo[id] = false
+		for _, c := range children[id] {
+			if had[c] || leasedBelow(c, depth+1) {
+				memo[id] = true
+				return true
+			}
+		}
+		return false
+	}
+	sorted := slices.SortedFunc(slices.Values(shards), func(a, b Shard) int { return strings.Compare(a.ID, b.ID) })
+	created := 0
+	var errs []error
+	for _, s := range sorted {
+		if has[s.ID] || leasedBelow(s.ID, 0) {
+			continue
+		}
+		var parents []string
+		for _, p := range s.Parents {
+			if p != "" {
+				parents = append(parents, p)
+			}
+		}
+		err := m.store.Create(ctx, m.app, m.stream, Lease{Shard: s.ID, Parents: parents})
+		switch {
+		case err == nil:
+			created++
+			has[s.ID] = true
+		case errors.Is(err, ErrExists):
+		default:
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				return created, fmt.Errorf("lease: sync %s/%s: %w", m.app, m.stream, errors.Join(errs...))
+			}
+		}
+	}
+	if created > 0 {
+		m.log.Info("leases created", "count", created)
+	}
+	if len(errs) > 0 {
+		return created, fmt.Errorf("lease: sync %s/%s: %w", m.app, m.stream, errors.Join(errs...))
+	}
+	return created, nil
+}
+
+// Close stops the worker gracefully: it stops renewals and cycles, releases
+// every lease still held (conditional on its counter: one lost meanwhile is
+// left alone), deletes the worker's row so that others count it gone at
+// once, and closes Events. Call it after the scheduler stopped reading and
+// wrote the checkpoints of its shards with Checkpoint: the next owners
+// start exactly there. It waits for checkpoints in flight and gives up when
+// ctx ends, returning an error wrapping ctx.Err(); leases it could not
+// release expire and are taken after LeaseDuration. It is idempotent: later
+// calls wait for the first and return its result.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		done := m.closeDone
+		m.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("lease: close: %w", ctx.Err())
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.closeErr
+	}
+	m.closed = true
+	m.closeDone = make(chan struct{})
+	started := m.started
+	m.mu.Unlock()
+
+	close(m.stop)
+	if started {
+		select {
+		case <-m.done:
+		case <-ctx.Done():
+			m.cancelRun()
+			<-m.done
+		}
+		m.cancelRun()
+	} else {
+		close(m.events)
+	}
+
+	m.mu.Lock()
+	hs := slices.Collect(maps.Values(m.held))
+	self := m.self
+	m.mu.Unlock()
+	errs := make([]error, len(hs))
+	released := make([]bool, len(hs))
+	m.parallel(len(hs), func(i int) {
+		h := hs[i]
+		if err := h.lock(ctx); err != nil {
+			errs[i] = m.wrap("release", h.shard, err)
+			return
+		}
+		defer h.unlock()
+		m.mu.Lock()
+		h.releasing = true
+		m.mu.Unlock()
+		if err := m.release(ctx, h); err != nil && !errors.Is(err, ErrLost) {
+			errs[i] = err
+			return
+		}
+		released[i] = true
+	})
+	if self.ID != "" {
+		if err := m.store.DeleteWorker(ctx, m.app, m.stream, self); err != nil && !errors.Is(err, ErrLost) {
+			errs = append(errs, err)
+		}
+	}
+	n := 0
+	for _, ok := range released {
+		if ok {
+			n++
+		}
+	}
+	m.log.Info("lease manager closed", "released", n)
+	err := errors.Join(errs...)
+	if err != nil {
+		err = fmt.Errorf("lease: close %s/%s: %w", m.app, m.stream, err)
+	}
+	m.mu.Lock()
+	m.closeErr = err
+	close(m.closeDone)
+	m.mu.Unlock()
+	return err
+}
+
+// parallel calls f(0..n-1), at most Concurrency at a time, and waits.
+func (m *Manager) parallel(n int, f func(i int)) {
+	if n == 1 || m.cfg.concurrency == 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	sem := make(chan struct{}, m.cfg.concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
+}

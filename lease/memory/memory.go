@@ -1,0 +1,479 @@
+// Package memory is an in-process lease.Store, for tests and for a single
+// process that wants the Manager's API without a table.
+//
+// It has the semantics of every lease store, as checked by the suite in
+// lease/leasetest: each write is conditional on the owner and counter the
+// caller holds, succeeds atomically or fails with lease.ErrLost (lease.ErrExists
+// for Create), increments the counter exactly once, and never moves a
+// checkpoint backwards. Returned leases are copies the caller owns. Every
+// method is safe for concurrent use. Leases live as long as the Store.
+//
+// # Faults
+//
+// For tests of a Manager whose store misbehaves: FailNext fails the next n
+// calls (of some operations, or of all), FailWith fails every call until it
+// is reset, and Pause makes calls wait until the returned function is called
+// (or their context ends); Paused waits until calls are stuck there. Calls
+// counts the calls made per operation.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/lease"
+)
+
+// Operation names, as FailNext and Calls take them.
+const (
+	OpList           = "List"
+	OpCreate         = "Create"
+	OpTake           = "Take"
+	OpRenew          = "Renew"
+	OpCheckpoint     = "Checkpoint"
+	OpRelease        = "Release"
+	OpDelete         = "Delete"
+	OpRequestHandoff = "RequestHandoff"
+	OpHeartbeat      = "Heartbeat"
+	OpDeleteWorker   = "DeleteWorker"
+)
+
+// Store is an in-process lease.Store. The zero value is an empty store, as
+// New returns.
+type Store struct {
+	mu     sync.Mutex
+	spaces map[namespace]*space
+	faults []*fault
+	always error
+	paused chan struct{} // non-nil while paused: closed on resume
+	held   int           // calls waiting at the pause
+	moved  chan struct{} // closed and replaced when held changes
+	calls  map[string]int
+}
+
+type namespace struct{ app, stream string }
+
+type space struct {
+	leases  map[string]lease.Lease
+	workers map[string]uint64
+}
+
+type fault struct {
+	n   int
+	err error
+	ops map[string]bool // nil: every operation
+}
+
+var _ lease.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store { return &Store{} }
+
+// FailNext makes the next n calls of the given operations (of every
+// operation when none is given) fail with an error wrapping err, without
+// touching the state. Several FailNext are consumed in the order they were
+// made. A call failing on its done context does not consume one.
+func (s *Store) FailNext(n int, err error, ops ...string) {
+	if n <= 0 || err == nil {
+		return
+	}
+	f := &fault{n: n, err: err}
+	if len(ops) > 0 {
+		f.ops = make(map[string]bool, len(ops))
+		for _, op := range ops {
+			f.ops[op] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
+// FailWith makes every call fail with an error wrapping err, until
+// FailWith(nil). It takes precedence over FailNext, whose counts it does not
+// consume.
+func (s *Store) FailWith(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.always = err
+}
+
+// Pause makes every call wait, before it reads or writes anything, until
+// the returned resume function is called or the call's context ends (it
+// then fails with the context's error). Calling resume more than once is
+// harmless; Pause while paused returns a function resuming the same pause.
+func (s *Store) Pause() (resume func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused == nil {
+		s.paused = make(chan struct{})
+	}
+	ch := s.paused
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.paused == ch {
+				s.paused = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Paused blocks until at least n calls wait at a pause (see Pause), or ctx
+// ends (it then returns ctx.Err()): a test knows a call is stuck in the
+// store.
+func (s *Store) Paused(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		if s.held >= n {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.moved == nil {
+			s.moved = make(chan struct{})
+		}
+		ch := s.moved
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// holdChange counts a call starting or ending its wait at a pause, and wakes
+// Paused. s.mu is held.
+func (s *Store) holdChange(d int) {
+	s.held += d
+	if s.moved != nil {
+		close(s.moved)
+		s.moved = nil
+	}
+}
+
+// Calls returns how many times operation op (e.g. OpRenew) was called,
+// whatever the outcome.
+func (s *Store) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
+}
+
+// begin starts a call of op: it counts it, waits while the store is paused,
+// and returns the locked store's namespace, or the error the call must fail
+// with (s.mu unlocked then). On success s.mu is held and the caller unlocks.
+func (s *Store) begin(ctx context.Context, op, app, stream string) (*space, error) {
+	s.mu.Lock()
+	if s.calls == nil {
+		s.calls = make(map[string]int)
+	}
+	s.calls[op]++
+	for s.paused != nil {
+		ch := s.paused
+		s.holdChange(+1)
+		s.mu.Unlock()
+		var err error
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		s.mu.Lock()
+		s.holdChange(-1)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if s.always != nil {
+		err := s.always
+		s.mu.Unlock()
+		return nil, err
+	}
+	for i, f := range s.faults {
+		if f.ops == nil || f.ops[op] {
+			if f.n--; f.n == 0 {
+				s.faults = slices.Delete(s.faults, i, i+1)
+			}
+			s.mu.Unlock()
+			return nil, f.err
+		}
+	}
+	if s.spaces == nil {
+		s.spaces = make(map[namespace]*space)
+	}
+	ns := namespace{app, stream}
+	sp := s.spaces[ns]
+	if sp == nil {
+		sp = &space{leases: make(map[string]lease.Lease), workers: make(map[string]uint64)}
+		s.spaces[ns] = sp
+	}
+	return sp, nil
+}
+
+func wrap(op, app, stream, id string, err error) error {
+	if id == "" {
+		return fmt.Errorf("memory: %s %s/%s: %w", op, app, stream, err)
+	}
+	return fmt.Errorf("memory: %s %s/%s %s: %w", op, app, stream, id, err)
+}
+
+// List returns every lease and worker row of (app, stream), sorted by id.
+func (s *Store) List(ctx context.Context, app, stream string) ([]lease.Lease, []lease.Worker, error) {
+	sp, err := s.begin(ctx, OpList, app, stream)
+	if err != nil {
+		return nil, nil, wrap("list", app, stream, "", err)
+	}
+	defer s.mu.Unlock()
+	leases := make([]lease.Lease, 0, len(sp.leases))
+	for _, id := range slices.Sorted(maps.Keys(sp.leases)) {
+		leases = append(leases, sp.leases[id].Clone())
+	}
+	workers := make([]lease.Worker, 0, len(sp.workers))
+	for _, id := range slices.Sorted(maps.Keys(sp.workers)) {
+		workers = append(workers, lease.Worker{ID: id, Counter: sp.workers[id]})
+	}
+	return leases, workers, nil
+}
+
+// Create stores a new free lease, or fails with lease.ErrExists.
+func (s *Store) Create(ctx context.Context, app, stream string, l lease.Lease) error {
+	fail := func(err error) error { return wrap("create", app, stream, l.Shard, err) }
+	if err := lease.CheckShardID(l.Shard); err != nil {
+		return fail(err)
+	}
+	if l.HasCheckpoint() {
+		if err := l.Checkpoint.Validate(); err != nil {
+			return fail(err)
+		}
+	}
+	sp, err := s.begin(ctx, OpCreate, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if _, ok := sp.leases[l.Shard]; ok {
+		return fail(lease.ErrExists)
+	}
+	sp.leases[l.Shard] = lease.Lease{Shard: l.Shard, Checkpoint: l.Checkpoint, Parents: slices.Clone(l.Parents)}
+	return nil
+}
+
+// held returns the lease of shard if its owner is owner and its counter
+// counter, or an error wrapping lease.ErrLost. s.mu is held.
+func held(sp *space, shard, owner string, counter uint64) (lease.Lease, error) {
+	l, ok := sp.leases[shard]
+	switch {
+	case !ok:
+		return lease.Lease{}, fmt.Errorf("%w: no such lease", lease.ErrLost)
+	case l.Owner != owner || l.Counter != counter:
+		return lease.Lease{}, fmt.Errorf("%w: held by %q with counter %d, not %q with %d", lease.ErrLost, l.Owner, l.Counter, owner, counter)
+	}
+	return l, nil
+}
+
+func checkHolder(l lease.Lease) error {
+	if err := lease.CheckShardID(l.Shard); err != nil {
+		return err
+	}
+	if l.Owner == "" {
+		return fmt.Errorf("%w: no owner given", lease.ErrInvalid)
+	}
+	return nil
+}
+
+// Take makes owner the owner of a lease still held as observed.
+func (s *Store) Take(ctx context.Context, app, stream string, observed lease.Lease, owner string) (lease.Lease, error) {
+	fail := func(err error) (lease.Lease, error) {
+		return lease.Lease{}, wrap("take", app, stream, observed.Shard, err)
+	}
+	if err := lease.CheckShardID(observed.Shard); err != nil {
+		return fail(err)
+	}
+	if err := lease.CheckWorkerID(owner); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpTake, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	l, err := held(sp, observed.Shard, observed.Owner, observed.Counter)
+	if err != nil {
+		return fail(err)
+	}
+	l.Owner, l.NextOwner = owner, ""
+	l.Counter++
+	sp.leases[l.Shard] = l
+	return l.Clone(), nil
+}
+
+// Renew increments the counter of a lease still held.
+func (s *Store) Renew(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
+	fail := func(err error) (lease.Lease, error) { return lease.Lease{}, wrap("renew", app, stream, h.Shard, err) }
+	if err := checkHolder(h); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpRenew, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	l, err := held(sp, h.Shard, h.Owner, h.Counter)
+	if err != nil {
+		return fail(err)
+	}
+	l.Counter++
+	sp.leases[l.Shard] = l
+	return l.Clone(), nil
+}
+
+// Checkpoint stores cp in a lease still held, when cp is above the stored
+// checkpoint.
+func (s *Store) Checkpoint(ctx context.Context, app, stream string, h lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
+	fail := func(err error) (lease.Lease, error) {
+		return lease.Lease{}, wrap("checkpoint", app, stream, h.Shard, err)
+	}
+	if err := checkHolder(h); err != nil {
+		return fail(err)
+	}
+	if err := cp.Validate(); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpCheckpoint, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	l, err := held(sp, h.Shard, h.Owner, h.Counter)
+	if err != nil {
+		return fail(err)
+	}
+	if l.HasCheckpoint() && cp.Compare(l.Checkpoint) <= 0 {
+		return l.Clone(), nil
+	}
+	l.Checkpoint = cp
+	l.Counter++
+	sp.leases[l.Shard] = l
+	return l.Clone(), nil
+}
+
+// Release frees a lease still held.
+func (s *Store) Release(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
+	fail := func(err error) (lease.Lease, error) { return lease.Lease{}, wrap("release", app, stream, h.Shard, err) }
+	if err := checkHolder(h); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpRelease, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	l, err := held(sp, h.Shard, h.Owner, h.Counter)
+	if err != nil {
+		return fail(err)
+	}
+	l.Owner, l.NextOwner = "", ""
+	l.Counter++
+	sp.leases[l.Shard] = l
+	return l.Clone(), nil
+}
+
+// Delete removes a lease still held as given.
+func (s *Store) Delete(ctx context.Context, app, stream string, h lease.Lease) error {
+	fail := func(err error) error { return wrap("delete", app, stream, h.Shard, err) }
+	if err := lease.CheckShardID(h.Shard); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpDelete, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if _, err := held(sp, h.Shard, h.Owner, h.Counter); err != nil {
+		return fail(err)
+	}
+	delete(sp.leases, h.Shard)
+	return nil
+}
+
+// RequestHandoff sets NextOwner of a lease still owned by observed.Owner.
+func (s *Store) RequestHandoff(ctx context.Context, app, stream string, observed lease.Lease, to string) (lease.Lease, error) {
+	fail := func(err error) (lease.Lease, error) {
+		return lease.Lease{}, wrap("request handoff", app, stream, observed.Shard, err)
+	}
+	if err := checkHolder(observed); err != nil {
+		return fail(err)
+	}
+	if err := lease.CheckWorkerID(to); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpRequestHandoff, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	l, ok := sp.leases[observed.Shard]
+	switch {
+	case !ok:
+		return fail(fmt.Errorf("%w: no such lease", lease.ErrLost))
+	case l.Owner != observed.Owner:
+		return fail(fmt.Errorf("%w: owned by %q, not %q", lease.ErrLost, l.Owner, observed.Owner))
+	case l.NextOwner != "" && l.NextOwner != to:
+		return fail(fmt.Errorf("%w: already promised to %q", lease.ErrLost, l.NextOwner))
+	}
+	l.NextOwner = to
+	sp.leases[l.Shard] = l
+	return l.Clone(), nil
+}
+
+// Heartbeat increments the counter of worker's row, creating it.
+func (s *Store) Heartbeat(ctx context.Context, app, stream, worker string) (lease.Worker, error) {
+	fail := func(err error) (lease.Worker, error) {
+		return lease.Worker{}, wrap("heartbeat", app, stream, worker, err)
+	}
+	if err := lease.CheckWorkerID(worker); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpHeartbeat, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	sp.workers[worker]++
+	return lease.Worker{ID: worker, Counter: sp.workers[worker]}, nil
+}
+
+// DeleteWorker removes a worker row whose counter is still w.Counter.
+func (s *Store) DeleteWorker(ctx context.Context, app, stream string, w lease.Worker) error {
+	fail := func(err error) error { return wrap("delete worker", app, stream, w.ID, err) }
+	if err := lease.CheckWorkerID(w.ID); err != nil {
+		return fail(err)
+	}
+	sp, err := s.begin(ctx, OpDeleteWorker, app, stream)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	c, ok := sp.workers[w.ID]
+	switch {
+	case !ok:
+		return fail(fmt.Errorf("%w: no such worker", lease.ErrLost))
+	case c != w.Counter:
+		return fail(fmt.Errorf("%w: counter %d, not %d", lease.ErrLost, c, w.Counter))
+	}
+	delete(sp.workers, w.ID)
+	return nil
+}
