@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kinesin-go/kinesin/internal/retry"
 )
 
 // Options tune a Reader, Register and Deregister. A zero field takes the
@@ -73,16 +75,7 @@ func (o Options) WithDefaults() Options {
 
 // backoff returns the retry schedule of o (with defaults applied): it never
 // gives up, the caller decides when to stop.
-func (o Options) backoff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = o.InitialBackoff
-	b.MaxInterval = o.MaxBackoff
-	b.Multiplier = 1.5
-	b.RandomizationFactor = 0.3
-	b.MaxElapsedTime = 0
-	b.Reset()
-	return b
-}
+func (o Options) backoff() backoff.BackOff { return retry.Backoff(o.InitialBackoff, o.MaxBackoff) }
 
 // Hooks observe a Reader. Every field is optional; hooks run on the
 // goroutine of the Read they are about, and must not block.

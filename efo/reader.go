@@ -16,6 +16,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/retry"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -123,7 +124,7 @@ func (r *Reader) pace(ctx context.Context, shardID string) error {
 		r.pruneAt = max(64, 2*len(r.next))
 	}
 	r.mu.Unlock()
-	return sleepUntil(ctx, at)
+	return retry.SleepUntil(ctx, at)
 }
 
 // ownCodec gives one SubscribeToShard call a protocol instance of its own:
@@ -183,7 +184,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 				r.hooks.OnRetry(rd.id, wait, why)
 			}
 			r.log.DebugContext(ctx, "subscribing again after a failure", "shard", rd.id, "wait", wait, "error", why)
-			if err := sleepUntil(ctx, time.Now().Add(wait)); err != nil {
+			if err := retry.SleepUntil(ctx, time.Now().Add(wait)); err != nil {
 				return shard.End{}, err
 			}
 			why = nil

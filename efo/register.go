@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/retry"
 )
 
 // API is the part of *kinesis.Client this package calls.
@@ -122,7 +123,7 @@ func (g *registrar) wait(ctx context.Context, what string, why error) error {
 	if time.Now().Add(d).After(g.deadline) {
 		return fmt.Errorf("%w: %s after %v: %w", ErrRegisterTimeout, what, g.timeout, why)
 	}
-	return sleepUntil(ctx, time.Now().Add(d))
+	return retry.SleepUntil(ctx, time.Now().Add(d))
 }
 
 // call runs one API call under the deadline. A call cut short by the
@@ -276,21 +277,5 @@ func Deregister(ctx context.Context, api API, consumerARN string, opts ...Option
 		if err := g.wait(ctx, "DeregisterStreamConsumer "+consumerARN, err); err != nil {
 			return err
 		}
-	}
-}
-
-// sleepUntil waits until t, or returns ctx's error.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

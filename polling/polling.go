@@ -34,6 +34,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/retry"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -204,7 +205,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		if err != nil {
 			return shard.End{}, err
 		}
-		if err := sleepUntil(ctx, lastCall.Add(wait)); err != nil {
+		if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
 			return shard.End{}, err
 		}
 		lastCall = time.Now()
@@ -325,7 +326,7 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err)
 		}
 		r.log.DebugContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
-		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
+		if err := retry.SleepUntil(ctx, time.Now().Add(d)); err != nil {
 			return "", err
 		}
 	}
@@ -338,31 +339,10 @@ func (r *Reader) retryWait(bo backoff.BackOff) time.Duration {
 	return max(min(bo.NextBackOff(), r.opts.MaxBackoff), r.opts.MinInterval)
 }
 
+// backoff returns the retry schedule of the reader: it never gives up, the
+// caller decides when to stop.
 func (r *Reader) backoff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = r.opts.InitialBackoff
-	b.MaxInterval = r.opts.MaxBackoff
-	b.Multiplier = 1.5
-	b.RandomizationFactor = 0.3
-	b.MaxElapsedTime = 0 // never give up: the caller decides when to stop
-	b.Reset()
-	return b
-}
-
-// sleepUntil waits until t, or returns ctx's error.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Backoff(r.opts.InitialBackoff, r.opts.MaxBackoff)
 }
 
 func isARN(s string) bool { return len(s) > 4 && s[:4] == "arn:" }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
+	"github.com/kinesin-go/kinesin/internal/flawtest"
 )
 
 // TestMain fails the package if any goroutine outlives the tests.
@@ -31,61 +30,31 @@ const flawEnv = "CHECKPOINTTEST_FLAW"
 // stores with one deliberate flaw, and checks that the cases meant to catch
 // it fail, while the same store without a flaw passes.
 func TestSuiteCatchesFlaws(t *testing.T) {
-	if os.Getenv(flawEnv) != "" {
-		t.Skip("in a child process")
-	}
-	if testing.Short() {
-		t.Skip("runs the suite in child processes")
-	}
-	for _, tc := range []struct {
-		flaw  string
-		fails []string // cases that must fail; none means the suite must pass
-	}{
-		{"none", nil},
-		{"stringCompare", []string{"SequenceNumbersCompareAsIntegers"}},
-		{"float64Compare", []string{"SequenceNumbersCompareAsIntegers"}},
-		{"overwrite", []string{"ForwardOnly", "PartialThenWholeRecord", "ShardEndIsFinal", "MixedForwardAndBackward"}},
-		{"endOverwritten", []string{"ShardEndIsFinal", "MixedForwardAndBackward"}},
-		{"wholeBeforeSub", []string{"PartialThenWholeRecord"}},
-		{"dropPartial", []string{"PartialThenWholeRecord", "SubSequenceNumbersRoundTrip"}},
-		{"int32Sub", []string{"SubSequenceNumbersRoundTrip"}},
-		{"ignoreApp", []string{"AppsAndStreamsIsolated"}},
-		{"joinedKey", []string{"JoinedNamesDoNotCollide"}},
-		{"noValidation", []string{"InvalidRejectedWholly"}},
-		{"validateWhileWriting", []string{"InvalidRejectedWholly"}},
-		{"ignoreCtx", []string{"DoneContext"}},
-		{"returnsInternal", []string{"CallerOwnsMaps"}},
-		{"keepsSaveMap", []string{"CallerOwnsMaps"}},
-		{"nilEmpty", []string{"EmptyLoad"}},
-		{"firstPageOnly", []string{"ThousandShards"}},
-	} {
-		t.Run(tc.flaw, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFlawedStore$", "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), flawEnv+"="+tc.flaw)
-			out, err := cmd.CombinedOutput()
-			switch {
-			case len(tc.fails) == 0 && err != nil:
-				t.Fatalf("the suite fails the store without a flaw: %v\n%s", err, out)
-			case len(tc.fails) > 0 && err == nil:
-				t.Fatalf("the suite passes a store with flaw %s:\n%s", tc.flaw, out)
-			}
-			for _, name := range tc.fails {
-				if !strings.Contains(string(out), "--- FAIL: TestFlawedStore/"+name+" (") {
-					t.Errorf("case %s does not catch flaw %s:\n%s", name, tc.flaw, out)
-				}
-			}
-		})
-	}
+	flawtest.CatchesFlaws(t, flawEnv, "TestFlawedStore", map[string][]string{
+		"none":                 nil,
+		"stringCompare":        {"SequenceNumbersCompareAsIntegers"},
+		"float64Compare":       {"SequenceNumbersCompareAsIntegers"},
+		"overwrite":            {"ForwardOnly", "PartialThenWholeRecord", "ShardEndIsFinal", "MixedForwardAndBackward"},
+		"endOverwritten":       {"ShardEndIsFinal", "MixedForwardAndBackward"},
+		"wholeBeforeSub":       {"PartialThenWholeRecord"},
+		"dropPartial":          {"PartialThenWholeRecord", "SubSequenceNumbersRoundTrip"},
+		"int32Sub":             {"SubSequenceNumbersRoundTrip"},
+		"ignoreApp":            {"AppsAndStreamsIsolated"},
+		"joinedKey":            {"JoinedNamesDoNotCollide"},
+		"noValidation":         {"InvalidRejectedWholly"},
+		"validateWhileWriting": {"InvalidRejectedWholly"},
+		"ignoreCtx":            {"DoneContext"},
+		"returnsInternal":      {"CallerOwnsMaps"},
+		"keepsSaveMap":         {"CallerOwnsMaps"},
+		"nilEmpty":             {"EmptyLoad"},
+		"firstPageOnly":        {"ThousandShards"},
+	})
 }
 
 // TestFlawedStore runs the suite against the store with the flaw named in
 // the environment; only TestSuiteCatchesFlaws runs it.
 func TestFlawedStore(t *testing.T) {
-	flaw := os.Getenv(flawEnv)
-	if flaw == "" {
-		t.Skip("run by TestSuiteCatchesFlaws")
-	}
+	flaw := flawtest.Flaw(t, flawEnv)
 	checkpointtest.RunConformanceTests(t, func(*testing.T) checkpointtest.Harness {
 		return harness{&flawed{flaw: flaw, state: make(map[nsKey]map[string]checkpoint.Checkpoint)}}
 	})

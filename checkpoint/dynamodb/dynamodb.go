@@ -76,27 +76,28 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/dynamo"
 )
 
-// Attribute names of an item.
+// Attribute names of an item (see the package doc), as internal/dynamo
+// writes and reads them.
 const (
-	attrNamespace = "namespace"
-	attrShardID   = "shard_id"
-	attrSeqKey    = "seq_key"
-	attrSeq       = "sequence_number"
-	attrSubSeq    = "sub_seq"
-	attrPartial   = "partial"
-	attrShardEnd  = "shard_end"
-	attrUpdatedAt = "updated_at"
+	attrNamespace = dynamo.AttrNamespace
+	attrShardID   = dynamo.AttrShardID
+	attrSeq       = dynamo.AttrSeq
+	attrSubSeq    = dynamo.AttrSubSeq
+	attrPartial   = dynamo.AttrPartial
+	attrShardEnd  = dynamo.AttrShardEnd
+	attrUpdatedAt = dynamo.AttrUpdatedAt
 )
 
 // API is the part of *dynamodb.Client that Store calls. Pass a
@@ -121,7 +122,7 @@ type Option func(*options)
 
 type options struct {
 	concurrency int
-	retry       retrier
+	retry       dynamo.Retrier
 	now         func() time.Time
 }
 
@@ -142,35 +143,27 @@ func Concurrency(n int) Option {
 // attempts, overriding the default 10s. Zero or less turns these retries off:
 // each call is then tried once (beyond the SDK client's own retries).
 func MaxRetryTime(d time.Duration) Option {
-	return func(o *options) { o.retry.maxElapsed = max(d, 0) }
+	return func(o *options) { o.retry.MaxElapsed = max(d, 0) }
 }
 
 // New returns a store keeping checkpoints in table through client. The table
 // must have the schema of the package doc; CreateTable makes one. An empty
 // table name or a nil client makes every call fail.
 func New(client API, table string, opts ...Option) *Store {
-	o := options{
+	o := dynamo.Configure(options{
 		concurrency: DefaultConcurrency,
-		retry:       retrier{initial: 50 * time.Millisecond, max: 2 * time.Second, maxElapsed: DefaultMaxRetryTime},
+		retry:       dynamo.Retrier{Initial: 50 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: DefaultMaxRetryTime},
 		now:         time.Now,
-	}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	}, opts)
 	return &Store{client: client, table: table, opts: o}
 }
 
-// usable reports why s cannot make calls, if it cannot.
-func (s *Store) usable() error {
-	switch {
-	case s == nil || s.client == nil:
-		return errors.New("no DynamoDB client: New was given nil")
-	case s.table == "":
-		return errors.New("no table name: New was given an empty one")
+// start checks what every call needs and returns the partition key.
+func (s *Store) start(ctx context.Context, app, stream string) (string, error) {
+	if err := dynamo.Ready(ctx, s == nil || s.client == nil, s.tableName()); err != nil {
+		return "", err
 	}
-	return nil
+	return dynamo.NamespaceKey(app, stream)
 }
 
 // Load returns every checkpoint stored for (app, stream), by shard id: an
@@ -180,13 +173,7 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 	fail := func(err error) (map[string]checkpoint.Checkpoint, error) {
 		return nil, fmt.Errorf("dynamodb: load %s/%s from table %s: %w", app, stream, s.tableName(), err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := s.usable(); err != nil {
-		return fail(err)
-	}
-	ns, err := namespaceKey(app, stream)
+	ns, err := s.start(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -204,7 +191,7 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 	pages := dynamodb.NewQueryPaginator(s.client, in)
 	for pages.HasMorePages() {
 		var page *dynamodb.QueryOutput
-		err := s.opts.retry.do(ctx, func(ctx context.Context) error {
+		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 			var err error
 			page, err = pages.NextPage(ctx)
 			return err
@@ -232,27 +219,12 @@ func decodeItem(item map[string]types.AttributeValue) (string, checkpoint.Checkp
 	bad := func(format string, args ...any) (string, checkpoint.Checkpoint, error) {
 		return "", checkpoint.Checkpoint{}, fmt.Errorf("shard %s: malformed item: "+format, append([]any{shard.Value}, args...)...)
 	}
-	if end, ok := item[attrShardEnd].(*types.AttributeValueMemberBOOL); ok && end.Value {
-		return shard.Value, checkpoint.Ended(), nil
-	}
-	seq, ok := item[attrSeq].(*types.AttributeValueMemberS)
-	if !ok {
-		return bad("no string %s", attrSeq)
-	}
-	cp := checkpoint.At(seq.Value)
-	if p, ok := item[attrPartial].(*types.AttributeValueMemberBOOL); ok && p.Value {
-		n, ok := item[attrSubSeq].(*types.AttributeValueMemberN)
-		if !ok {
-			return bad("partial without a number %s", attrSubSeq)
-		}
-		sub, err := strconv.ParseInt(n.Value, 10, 64)
-		if err != nil {
-			return bad("%s %q: %v", attrSubSeq, n.Value, err)
-		}
-		cp = checkpoint.AtSub(seq.Value, sub)
-	}
-	if err := cp.Validate(); err != nil {
+	cp, ok, err := dynamo.DecodeCheckpoint(item)
+	switch {
+	case err != nil:
 		return bad("%v", err)
+	case !ok:
+		return bad("no string %s", attrSeq)
 	}
 	return shard.Value, cp, nil
 }
@@ -271,13 +243,7 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 	fail := func(err error) error {
 		return fmt.Errorf("dynamodb: save %s/%s to table %s: %w", app, stream, s.tableName(), err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := s.usable(); err != nil {
-		return fail(err)
-	}
-	ns, err := namespaceKey(app, stream)
+	ns, err := s.start(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -350,28 +316,11 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 
 // write stores cp for shard unless the stored checkpoint is at or above it.
 func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Checkpoint) error {
-	names := map[string]string{
-		"#k":       attrSeqKey,
-		"#seq":     attrSeq,
-		"#sub":     attrSubSeq,
-		"#partial": attrPartial,
-		"#end":     attrShardEnd,
-		"#at":      attrUpdatedAt,
-	}
+	names := map[string]string{"#at": attrUpdatedAt}
 	values := map[string]types.AttributeValue{
-		":k":       &types.AttributeValueMemberS{Value: checkpoint.OrderKey(cp)},
-		":sub":     &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)},
-		":partial": &types.AttributeValueMemberBOOL{Value: cp.Partial},
-		":end":     &types.AttributeValueMemberBOOL{Value: cp.ShardEnded},
-		":at":      &types.AttributeValueMemberS{Value: s.opts.now().UTC().Format(time.RFC3339Nano)},
+		":at": &types.AttributeValueMemberS{Value: s.opts.now().UTC().Format(time.RFC3339Nano)},
 	}
-	update := "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #at = :at"
-	if cp.ShardEnded {
-		update += " REMOVE #seq"
-	} else {
-		update += ", #seq = :seq"
-		values[":seq"] = &types.AttributeValueMemberS{Value: cp.SequenceNumber}
-	}
+	update := dynamo.SetCheckpoint(cp, "#at = :at", names, values)
 	in := &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table),
 		Key: map[string]types.AttributeValue{
@@ -379,11 +328,11 @@ func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Check
 			attrShardID:   &types.AttributeValueMemberS{Value: shard},
 		},
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("attribute_not_exists(#k) OR #k < :k"),
+		ConditionExpression:       aws.String(dynamo.Forward),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}
-	err := s.opts.retry.do(ctx, func(ctx context.Context) error {
+	_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		_, err := s.client.UpdateItem(ctx, in)
 		return err
 	})
@@ -392,6 +341,19 @@ func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Check
 		return nil // the stored checkpoint is at or above cp
 	}
 	return err
+}
+
+// checkShardID reports whether id can be a sort key.
+func checkShardID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty shard id", checkpoint.ErrInvalid)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: shard id is not valid UTF-8", checkpoint.ErrInvalid)
+	case len(id) > dynamo.MaxSortKey:
+		return fmt.Errorf("%w: shard id has %d bytes, DynamoDB takes at most %d", checkpoint.ErrInvalid, len(id), dynamo.MaxSortKey)
+	}
+	return nil
 }
 
 func (s *Store) tableName() string {

@@ -106,6 +106,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/dynamo"
 	"github.com/kinesin-go/kinesin/lease"
 )
 
@@ -133,7 +134,7 @@ var _ lease.Store = (*Store)(nil)
 type Option func(*options)
 
 type options struct {
-	retry retrier
+	retry dynamo.Retrier
 	now   func() time.Time
 }
 
@@ -148,34 +149,18 @@ const DefaultMaxRetryTime = 2 * time.Second
 // turns these retries off: each call is then tried once (beyond the SDK
 // client's own retries).
 func MaxRetryTime(d time.Duration) Option {
-	return func(o *options) { o.retry.maxElapsed = max(d, 0) }
+	return func(o *options) { o.retry.MaxElapsed = max(d, 0) }
 }
 
 // New returns a store keeping leases in table through client. The table must
 // have the schema of the package doc; CreateTable makes one. An empty table
 // name or a nil client makes every call fail.
 func New(client API, table string, opts ...Option) *Store {
-	o := options{
-		retry: retrier{initial: 25 * time.Millisecond, max: 500 * time.Millisecond, maxElapsed: DefaultMaxRetryTime},
+	o := dynamo.Configure(options{
+		retry: dynamo.Retrier{Initial: 25 * time.Millisecond, Max: 500 * time.Millisecond, MaxElapsed: DefaultMaxRetryTime},
 		now:   time.Now,
-	}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	}, opts)
 	return &Store{client: client, table: table, opts: o}
-}
-
-// usable reports why s cannot make calls, if it cannot.
-func (s *Store) usable() error {
-	switch {
-	case s == nil || s.client == nil:
-		return errors.New("no DynamoDB client: New was given nil")
-	case s.table == "":
-		return errors.New("no table name: New was given an empty one")
-	}
-	return nil
 }
 
 func (s *Store) tableName() string {
@@ -187,10 +172,7 @@ func (s *Store) tableName() string {
 
 // start checks what every call needs and returns the partition key.
 func (s *Store) start(ctx context.Context, app, stream string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	if err := s.usable(); err != nil {
+	if err := dynamo.Ready(ctx, s == nil || s.client == nil, s.tableName()); err != nil {
 		return "", err
 	}
 	return namespaceKey(app, stream)
@@ -236,7 +218,7 @@ func (s *Store) List(ctx context.Context, app, stream string) ([]lease.Lease, []
 	pages := dynamodb.NewQueryPaginator(s.client, in)
 	for pages.HasMorePages() {
 		var page *dynamodb.QueryOutput
-		_, err := s.opts.retry.do(ctx, func(ctx context.Context) error {
+		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 			var err error
 			page, err = pages.NextPage(ctx)
 			return err
@@ -269,7 +251,7 @@ func (s *Store) List(ctx context.Context, app, stream string) ([]lease.Lease, []
 // it does not exist.
 func (s *Store) get(ctx context.Context, ns, shard string) (map[string]types.AttributeValue, error) {
 	var out *dynamodb.GetItemOutput
-	_, err := s.opts.retry.do(ctx, func(ctx context.Context) error {
+	_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var err error
 		out, err = s.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      aws.String(s.table),
@@ -309,11 +291,11 @@ func (s *Store) Create(ctx context.Context, app, stream string, l lease.Lease) e
 		if err := l.Checkpoint.Validate(); err != nil {
 			return fail(err)
 		}
-		for k, v := range checkpointValues(l.Checkpoint) {
+		for k, v := range dynamo.CheckpointValues(l.Checkpoint) {
 			item[k] = v
 		}
 	}
-	_, err = s.opts.retry.do(ctx, func(ctx context.Context) error {
+	_, err = s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:                aws.String(s.table),
 			Item:                     item,
@@ -365,7 +347,7 @@ func (s *Store) update(ctx context.Context, w write) (lease.Lease, error) {
 		ReturnValues:              types.ReturnValueAllNew,
 	}
 	var out *dynamodb.UpdateItemOutput
-	attempts, err := s.opts.retry.do(ctx, func(ctx context.Context) error {
+	attempts, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var err error
 		out, err = s.client.UpdateItem(ctx, in)
 		return err
@@ -503,22 +485,10 @@ func (s *Store) Checkpoint(ctx context.Context, app, stream string, held lease.L
 	if err != nil {
 		return lease.Lease{}, fail(err)
 	}
-	names := map[string]string{
-		"#c": attrCounter, "#k": attrSeqKey, "#seq": attrSeq, "#sub": attrSubSeq, "#partial": attrPartial, "#end": attrShardEnd,
-	}
-	cv := checkpointValues(cp)
-	values := map[string]types.AttributeValue{
-		":c": num(held.Counter), ":one": num(1),
-		":k": cv[attrSeqKey], ":sub": cv[attrSubSeq], ":partial": cv[attrPartial], ":end": cv[attrShardEnd],
-	}
-	update := "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #c = #c + :one, #at = :at"
-	if cp.ShardEnded {
-		update += " REMOVE #seq"
-	} else {
-		update += ", #seq = :seq"
-		values[":seq"] = cv[attrSeq]
-	}
-	cond := "#c = :c AND " + ownerCond(held.Owner, names, values) + " AND (attribute_not_exists(#k) OR #k < :k)"
+	names := map[string]string{"#c": attrCounter}
+	values := map[string]types.AttributeValue{":c": num(held.Counter), ":one": num(1)}
+	update := dynamo.SetCheckpoint(cp, "#c = #c + :one, #at = :at", names, values)
+	cond := "#c = :c AND " + ownerCond(held.Owner, names, values) + " AND (" + dynamo.Forward + ")"
 	wantKey := checkpoint.OrderKey(cp)
 	l, err := s.update(ctx, write{
 		ns: ns, shard: held.Shard, update: update, cond: cond, names: names, values: values,
@@ -590,7 +560,7 @@ func (s *Store) Delete(ctx context.Context, app, stream string, held lease.Lease
 // delete is one conditional DeleteItem. A retried call whose condition fails
 // on an item that is gone succeeded the first time.
 func (s *Store) delete(ctx context.Context, ns, sk, cond string, names map[string]string, values map[string]types.AttributeValue, fail func(error) error) error {
-	attempts, err := s.opts.retry.do(ctx, func(ctx context.Context) error {
+	attempts, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 aws.String(s.table),
 			Key:                       key(ns, sk),
@@ -662,7 +632,7 @@ func (s *Store) Heartbeat(ctx context.Context, app, stream, worker string) (leas
 		ReturnValues: types.ReturnValueAllNew,
 	}
 	var out *dynamodb.UpdateItemOutput
-	_, err = s.opts.retry.do(ctx, func(ctx context.Context) error {
+	_, err = s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var err error
 		out, err = s.client.UpdateItem(ctx, in)
 		return err

@@ -3,20 +3,17 @@ package dynamodb_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.uber.org/goleak"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/internal/testenv"
+	"github.com/kinesin-go/kinesin/internal/dynamo/dynamotest"
 	"github.com/kinesin-go/kinesin/lease"
 	ddblease "github.com/kinesin-go/kinesin/lease/dynamodb"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
@@ -25,29 +22,15 @@ import (
 // TestMain fails the package if any goroutine outlives the tests.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newClient returns a DynamoDB client of dynalite, whose connections are
-// closed when t ends.
-func newClient(t *testing.T) *dynamodb.Client {
-	t.Helper()
-	url := testenv.DynaliteURL(t)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(tr.CloseIdleConnections)
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("kinesin", "test", ""),
-		HTTPClient:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
-	})
+// createTable is CreateTable on client, for the helpers of package dynamotest.
+func createTable(client *dynamodb.Client) func(context.Context, string) error {
+	return func(ctx context.Context, table string) error { return ddblease.CreateTable(ctx, client, table) }
 }
 
 // newTable creates a lease table of a name never used before.
 func newTable(t *testing.T, client *dynamodb.Client) string {
 	t.Helper()
-	table := leasetest.UniqueName("kinesin-leases")
-	if err := ddblease.CreateTable(t.Context(), client, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	return table
+	return dynamotest.NewTable(t, "kinesin-leases", createTable(client))
 }
 
 type harness struct{ store *ddblease.Store }
@@ -61,7 +44,7 @@ func (h harness) Close() {}
 // TestConformance runs the store suite against dynalite, in a table made for
 // this run.
 func TestConformance(t *testing.T) {
-	client := newClient(t)
+	client := dynamotest.NewClient(t)
 	store := ddblease.New(client, newTable(t, client))
 	leasetest.RunConformanceTests(t, func(*testing.T) leasetest.Harness { return harness{store} })
 }
@@ -69,133 +52,24 @@ func TestConformance(t *testing.T) {
 // TestConformanceSmallPages runs the suite with Query pages of 7 items, so
 // that List goes through many pages.
 func TestConformanceSmallPages(t *testing.T) {
-	client := newClient(t)
-	api := newFaulty(client)
-	api.pageLimit = 7
+	client := dynamotest.NewClient(t)
+	api := dynamotest.NewFaulty(client)
+	api.PageLimit = 7
 	store := ddblease.New(api, newTable(t, client))
 	leasetest.RunConformanceTests(t, func(*testing.T) leasetest.Harness { return harness{store} })
-	if api.count("Query") < 10 {
-		t.Errorf("%d Query calls, want many pages", api.count("Query"))
+	if api.Count("Query") < 10 {
+		t.Errorf("%d Query calls, want many pages", api.Count("Query"))
 	}
-}
-
-// faultyAPI wraps a client: it fails or repeats the next calls of an
-// operation, counts calls, and may shrink Query pages.
-type faultyAPI struct {
-	ddblease.API
-	mu        sync.Mutex
-	fail      map[string][]error // by operation: errors of the next calls
-	after     map[string][]error // by operation: errors returned after the call went through
-	failAll   map[string]error
-	calls     map[string]int
-	pageLimit int32
-}
-
-func newFaulty(api ddblease.API) *faultyAPI {
-	return &faultyAPI{API: api, fail: map[string][]error{}, after: map[string][]error{}, failAll: map[string]error{}, calls: map[string]int{}}
-}
-
-func (f *faultyAPI) failNext(op string, errs ...error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = append(f.fail[op], errs...)
-}
-
-// loseAnswer makes the next call of op go through but return err, as when
-// the connection breaks after the service wrote.
-func (f *faultyAPI) loseAnswer(op string, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.after[op] = append(f.after[op], err)
-}
-
-func (f *faultyAPI) failEvery(op string, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failAll[op] = err
-}
-
-func (f *faultyAPI) count(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[op]
-}
-
-// call records a call of op and returns the error it must fail with before,
-// and after, reaching the service.
-func (f *faultyAPI) call(op string) (before, after error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls[op]++
-	if err := f.failAll[op]; err != nil {
-		return err, nil
-	}
-	if errs := f.fail[op]; len(errs) > 0 {
-		f.fail[op] = errs[1:]
-		return errs[0], nil
-	}
-	if errs := f.after[op]; len(errs) > 0 {
-		f.after[op] = errs[1:]
-		return nil, errs[0]
-	}
-	return nil, nil
-}
-
-func (f *faultyAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	before, after := f.call("UpdateItem")
-	if before != nil {
-		return nil, before
-	}
-	out, err := f.API.UpdateItem(ctx, in, optFns...)
-	if after != nil && err == nil {
-		return nil, after
-	}
-	return out, err
-}
-
-func (f *faultyAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if before, _ := f.call("PutItem"); before != nil {
-		return nil, before
-	}
-	return f.API.PutItem(ctx, in, optFns...)
-}
-
-func (f *faultyAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	before, after := f.call("DeleteItem")
-	if before != nil {
-		return nil, before
-	}
-	out, err := f.API.DeleteItem(ctx, in, optFns...)
-	if after != nil && err == nil {
-		return nil, after
-	}
-	return out, err
-}
-
-func (f *faultyAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	if before, _ := f.call("Query"); before != nil {
-		return nil, before
-	}
-	if f.pageLimit > 0 {
-		c := *in
-		c.Limit = aws.Int32(f.pageLimit)
-		in = &c
-	}
-	return f.API.Query(ctx, in, optFns...)
-}
-
-func throttled() error {
-	return &types.ProvisionedThroughputExceededException{Message: aws.String("injected")}
 }
 
 func internal() error { return &types.InternalServerError{Message: aws.String("injected")} }
 
 // setup returns a store on a fresh table through a faulty API, and a free
 // lease "s" in (app, stream).
-func setup(t *testing.T, opts ...ddblease.Option) (*ddblease.Store, *faultyAPI, lease.Lease) {
+func setup(t *testing.T, opts ...ddblease.Option) (*ddblease.Store, *dynamotest.Faulty, lease.Lease) {
 	t.Helper()
-	client := newClient(t)
-	api := newFaulty(client)
+	client := dynamotest.NewClient(t)
+	api := dynamotest.NewFaulty(client)
 	store := ddblease.New(api, newTable(t, client), opts...)
 	if err := store.Create(t.Context(), "app", "stream", lease.Lease{Shard: "s"}); err != nil {
 		t.Fatal(err)
@@ -210,7 +84,7 @@ func setup(t *testing.T, opts ...ddblease.Option) (*ddblease.Store, *faultyAPI, 
 func TestThrottlingRetried(t *testing.T) {
 	store, api, free := setup(t)
 	ctx := t.Context()
-	api.failNext("UpdateItem", throttled(), internal())
+	api.FailNext("UpdateItem", dynamotest.Throttled(), internal())
 	h, err := store.Take(ctx, "app", "stream", free, "w")
 	if err != nil {
 		t.Fatalf("Take throttled twice: %v, want success after retries", err)
@@ -218,10 +92,10 @@ func TestThrottlingRetried(t *testing.T) {
 	if h.Owner != "w" || h.Counter != 1 {
 		t.Errorf("Take = %v, want owner w, counter 1", h)
 	}
-	if got := api.count("UpdateItem"); got != 3 {
+	if got := api.Count("UpdateItem"); got != 3 {
 		t.Errorf("UpdateItem calls = %d, want 3", got)
 	}
-	api.failNext("Query", throttled(), &types.RequestLimitExceeded{Message: aws.String("injected")})
+	api.FailNext("Query", dynamotest.Throttled(), &types.RequestLimitExceeded{Message: aws.String("injected")})
 	if ls, _, err := store.List(ctx, "app", "stream"); err != nil || len(ls) != 1 {
 		t.Fatalf("List throttled twice = %v, %v", ls, err)
 	}
@@ -233,27 +107,27 @@ func TestThrottlingRetried(t *testing.T) {
 func TestRetriedWriteThatWent(t *testing.T) {
 	store, api, free := setup(t)
 	ctx := t.Context()
-	api.loseAnswer("UpdateItem", internal())
+	api.LoseAnswer("UpdateItem", internal())
 	h, err := store.Take(ctx, "app", "stream", free, "w")
 	if err != nil || h.Owner != "w" || h.Counter != 1 {
 		t.Fatalf("Take whose first answer was lost = %v, %v; want success, counter 1", h, err)
 	}
-	api.loseAnswer("UpdateItem", internal())
+	api.LoseAnswer("UpdateItem", internal())
 	h, err = store.Renew(ctx, "app", "stream", h)
 	if err != nil || h.Counter != 2 {
 		t.Fatalf("Renew whose first answer was lost = %v, %v; want counter 2", h, err)
 	}
-	api.loseAnswer("UpdateItem", internal())
+	api.LoseAnswer("UpdateItem", internal())
 	h, err = store.Checkpoint(ctx, "app", "stream", h, checkpoint.At("77"))
 	if err != nil || h.Counter != 3 || h.Checkpoint != checkpoint.At("77") {
 		t.Fatalf("Checkpoint whose first answer was lost = %v, %v; want counter 3 at 77", h, err)
 	}
-	api.loseAnswer("UpdateItem", internal())
+	api.LoseAnswer("UpdateItem", internal())
 	h, err = store.Release(ctx, "app", "stream", h)
 	if err != nil || h.Owner != "" || h.Counter != 4 {
 		t.Fatalf("Release whose first answer was lost = %v, %v; want free, counter 4", h, err)
 	}
-	api.loseAnswer("DeleteItem", internal())
+	api.LoseAnswer("DeleteItem", internal())
 	if err := store.Delete(ctx, "app", "stream", h); err != nil {
 		t.Fatalf("Delete whose first answer was lost: %v", err)
 	}
@@ -265,7 +139,7 @@ func TestRetriedWriteThatWent(t *testing.T) {
 
 func TestRetriesGiveUp(t *testing.T) {
 	store, api, free := setup(t, ddblease.MaxRetryTime(200*time.Millisecond))
-	api.failEvery("UpdateItem", throttled())
+	api.FailEvery("UpdateItem", dynamotest.Throttled())
 	start := time.Now()
 	_, err := store.Take(t.Context(), "app", "stream", free, "w")
 	var pte *types.ProvisionedThroughputExceededException
@@ -283,14 +157,14 @@ func TestRetriesGiveUp(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("gave up after %v, want about 200ms", elapsed)
 	}
-	if n := api.count("UpdateItem"); n < 2 {
+	if n := api.Count("UpdateItem"); n < 2 {
 		t.Errorf("%d UpdateItem calls, want several", n)
 	}
 }
 
 func TestNonRetryableErrorSurfaces(t *testing.T) {
-	client := newClient(t)
-	api := newFaulty(client)
+	client := dynamotest.NewClient(t)
+	api := dynamotest.NewFaulty(client)
 	store := ddblease.New(api, leasetest.UniqueName("no-such-table"))
 	ctx := t.Context()
 	_, _, err := store.List(ctx, "my-app", "my-stream")
@@ -302,7 +176,7 @@ func TestNonRetryableErrorSurfaces(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Errorf("Heartbeat on a missing table = %v, want ResourceNotFoundException", err)
 	}
-	if got := api.count("Query") + api.count("UpdateItem"); got != 2 {
+	if got := api.Count("Query") + api.Count("UpdateItem"); got != 2 {
 		t.Errorf("%d calls, want 2: no retry of a non-retryable error", got)
 	}
 }
@@ -312,7 +186,7 @@ func TestUnusableStore(t *testing.T) {
 	for name, s := range map[string]*ddblease.Store{
 		"nil store":   nil,
 		"nil client":  ddblease.New(nil, "t"),
-		"empty table": ddblease.New(newFaulty(nil), ""),
+		"empty table": ddblease.New(dynamotest.NewFaulty(nil), ""),
 	} {
 		if _, _, err := s.List(ctx, "a", "s"); err == nil {
 			t.Errorf("%s: List succeeded", name)
@@ -327,7 +201,7 @@ func TestUnusableStore(t *testing.T) {
 }
 
 func TestKeyLimits(t *testing.T) {
-	client := newClient(t)
+	client := dynamotest.NewClient(t)
 	store := ddblease.New(client, newTable(t, client))
 	ctx := t.Context()
 	for _, shard := range []string{"worker#x", strings.Repeat("s", 1025)} {
@@ -344,57 +218,19 @@ func TestKeyLimits(t *testing.T) {
 }
 
 func TestCreateTableIdempotent(t *testing.T) {
-	client := newClient(t)
-	ctx := t.Context()
-	table := leasetest.UniqueName("kinesin-create")
-	for i := range 3 {
-		if err := ddblease.CreateTable(ctx, client, table); err != nil {
-			t.Fatalf("CreateTable, call %d: %v", i+1, err)
-		}
-	}
-	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := out.Table
-	if d.TableStatus != types.TableStatusActive {
-		t.Errorf("status %s, want ACTIVE", d.TableStatus)
-	}
-	if d.BillingModeSummary == nil || d.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
-		t.Errorf("billing mode %+v, want PAY_PER_REQUEST", d.BillingModeSummary)
-	}
-	keys := map[string]types.KeyType{}
-	for _, k := range d.KeySchema {
-		keys[aws.ToString(k.AttributeName)] = k.KeyType
-	}
-	if keys["namespace"] != types.KeyTypeHash || keys["shard_id"] != types.KeyTypeRange || len(keys) != 2 {
-		t.Errorf("key schema %v, want namespace HASH, shard_id RANGE", keys)
-	}
+	client := dynamotest.NewClient(t)
+	dynamotest.CreateTableIdempotent(t, client, createTable(client))
 }
 
 func TestCreateTableWrongSchema(t *testing.T) {
-	client := newClient(t)
-	ctx := t.Context()
-	table := leasetest.UniqueName("kinesin-wrong")
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = ddblease.CreateTable(ctx, client, table)
-	if err == nil || !strings.Contains(err.Error(), "namespace") || !strings.Contains(err.Error(), table) {
-		t.Errorf("CreateTable over a table with other keys = %v, want an error naming the table and the keys", err)
-	}
+	client := dynamotest.NewClient(t)
+	dynamotest.CreateTableWrongSchema(t, client, createTable(client))
 }
 
 // TestItemLayout checks the items of a lease and a worker against the schema
 // of the package doc.
 func TestItemLayout(t *testing.T) {
-	client := newClient(t)
+	client := dynamotest.NewClient(t)
 	table := newTable(t, client)
 	store := ddblease.New(client, table)
 	ctx := t.Context()
@@ -422,18 +258,7 @@ func TestItemLayout(t *testing.T) {
 	}
 	get := func(sk string) map[string]types.AttributeValue {
 		t.Helper()
-		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      aws.String(table),
-			ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{
-				"namespace": &types.AttributeValueMemberS{Value: "7:billing/orders/eu"},
-				"shard_id":  &types.AttributeValueMemberS{Value: sk},
-			},
-		})
-		if err != nil || out.Item == nil {
-			t.Fatalf("GetItem %s: %v, %v", sk, out, err)
-		}
-		return out.Item
+		return dynamotest.GetItem(t, client, table, "7:billing/orders/eu", sk)
 	}
 	s := func(item map[string]types.AttributeValue, name string) string {
 		switch v := item[name].(type) {

@@ -5,29 +5,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/dynamo"
 	"github.com/kinesin-go/kinesin/lease"
 )
 
-// Attribute names of an item.
+// Attribute names of an item. Those of the key and of the checkpoint are
+// the ones internal/dynamo writes and reads, as in a checkpoint table.
 const (
-	attrNamespace = "namespace"
-	attrShardID   = "shard_id"
+	attrNamespace = dynamo.AttrNamespace
+	attrShardID   = dynamo.AttrShardID
 	attrOwner     = "owner"
 	attrCounter   = "counter"
 	attrNextOwner = "next_owner"
 	attrParents   = "parents"
-	attrSeqKey    = "seq_key"
-	attrSeq       = "sequence_number"
-	attrSubSeq    = "sub_seq"
-	attrPartial   = "partial"
-	attrShardEnd  = "shard_end"
+	attrSeqKey    = dynamo.AttrSeqKey
 	attrWorkerID  = "worker_id"
-	attrUpdatedAt = "updated_at"
+	attrUpdatedAt = dynamo.AttrUpdatedAt
 )
 
 // WorkerPrefix begins the sort key of every worker row: "worker#" and the
@@ -35,23 +31,13 @@ const (
 // for a shard id that does is refused.
 const WorkerPrefix = "worker#"
 
-// Limits of DynamoDB key attributes, in bytes of UTF-8.
-const (
-	maxPartitionKey = 2048
-	maxSortKey      = 1024
-)
-
 // namespaceKey returns the partition key of (app, stream),
 // checkpoint.Namespace: the byte length of app in decimal, ':', app, '/',
-// stream.
+// stream. Its errors wrap lease.ErrInvalid.
 func namespaceKey(app, stream string) (string, error) {
-	if !utf8.ValidString(app) || !utf8.ValidString(stream) {
-		return "", fmt.Errorf("%w: app and stream names must be valid UTF-8 to be stored in DynamoDB", lease.ErrInvalid)
-	}
-	ns := checkpoint.Namespace(app, stream)
-	if len(ns) > maxPartitionKey {
-		return "", fmt.Errorf("%w: app and stream names are too long: their partition key %q... has %d bytes, DynamoDB takes at most %d",
-			lease.ErrInvalid, ns[:32], len(ns), maxPartitionKey)
+	ns, err := dynamo.NamespaceKey(app, stream)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", lease.ErrInvalid, err)
 	}
 	return ns, nil
 }
@@ -62,8 +48,8 @@ func checkShard(id string) error {
 		return err
 	}
 	switch {
-	case len(id) > maxSortKey:
-		return fmt.Errorf("%w: shard id has %d bytes, DynamoDB takes at most %d", lease.ErrInvalid, len(id), maxSortKey)
+	case len(id) > dynamo.MaxSortKey:
+		return fmt.Errorf("%w: shard id has %d bytes, DynamoDB takes at most %d", lease.ErrInvalid, len(id), dynamo.MaxSortKey)
 	case strings.HasPrefix(id, WorkerPrefix):
 		return fmt.Errorf("%w: shard id %q begins with %q, the prefix of worker rows", lease.ErrInvalid, id, WorkerPrefix)
 	}
@@ -75,8 +61,8 @@ func checkWorker(id string) error {
 	if err := lease.CheckWorkerID(id); err != nil {
 		return err
 	}
-	if len(WorkerPrefix)+len(id) > maxSortKey {
-		return fmt.Errorf("%w: worker id has %d bytes, at most %d fit in a sort key", lease.ErrInvalid, len(id), maxSortKey-len(WorkerPrefix))
+	if len(WorkerPrefix)+len(id) > dynamo.MaxSortKey {
+		return fmt.Errorf("%w: worker id has %d bytes, at most %d fit in a sort key", lease.ErrInvalid, len(id), dynamo.MaxSortKey-len(WorkerPrefix))
 	}
 	return nil
 }
@@ -89,21 +75,6 @@ func num(n uint64) *types.AttributeValueMemberN {
 
 func key(ns, sortKey string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrNamespace: str(ns), attrShardID: str(sortKey)}
-}
-
-// checkpointValues returns the attribute values of cp: the ordering key and
-// the readable fields.
-func checkpointValues(cp checkpoint.Checkpoint) map[string]types.AttributeValue {
-	v := map[string]types.AttributeValue{
-		attrSeqKey:   str(checkpoint.OrderKey(cp)),
-		attrSubSeq:   &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)},
-		attrPartial:  &types.AttributeValueMemberBOOL{Value: cp.Partial},
-		attrShardEnd: &types.AttributeValueMemberBOOL{Value: cp.ShardEnded},
-	}
-	if !cp.ShardEnded {
-		v[attrSeq] = str(cp.SequenceNumber)
-	}
-	return v
 }
 
 func parentsValue(parents []string) types.AttributeValue {
@@ -158,28 +129,12 @@ func decodeLease(item map[string]types.AttributeValue) (lease.Lease, error) {
 			l.Parents = append(l.Parents, s.Value)
 		}
 	}
-	if end, ok := item[attrShardEnd].(*types.AttributeValueMemberBOOL); ok && end.Value {
-		l.Checkpoint = checkpoint.Ended()
-		return l, nil
-	}
-	seq, ok := item[attrSeq].(*types.AttributeValueMemberS)
-	if !ok {
-		return l, nil // no checkpoint yet
-	}
-	l.Checkpoint = checkpoint.At(seq.Value)
-	if p, ok := item[attrPartial].(*types.AttributeValueMemberBOOL); ok && p.Value {
-		n, ok := item[attrSubSeq].(*types.AttributeValueMemberN)
-		if !ok {
-			return bad("partial without a number %s", attrSubSeq)
-		}
-		sub, err := strconv.ParseInt(n.Value, 10, 64)
-		if err != nil {
-			return bad("%s %q: %v", attrSubSeq, n.Value, err)
-		}
-		l.Checkpoint = checkpoint.AtSub(seq.Value, sub)
-	}
-	if err := l.Checkpoint.Validate(); err != nil {
+	cp, ok, err := dynamo.DecodeCheckpoint(item)
+	switch {
+	case err != nil:
 		return bad("%v", err)
+	case ok:
+		l.Checkpoint = cp
 	}
 	return l, nil
 }

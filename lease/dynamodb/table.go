@@ -2,24 +2,15 @@ package dynamodb
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/kinesin-go/kinesin/internal/dynamo"
 )
 
-// TableAPI is the part of *dynamodb.Client that CreateTable calls.
-type TableAPI interface {
-	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
-}
-
-// tableWait bounds how long CreateTable waits for the table to become ACTIVE
-// when ctx has no earlier deadline.
-const tableWait = 5 * time.Minute
+// TableAPI is the part of *dynamodb.Client that CreateTable calls: its
+// CreateTable and DescribeTable methods. Pass a *dynamodb.Client, or a
+// wrapper of one.
+type TableAPI = dynamo.TableAPI
 
 // CreateTable creates table with the schema of the package doc (partition key
 // namespace and sort key shard_id, both strings) and billing mode
@@ -32,63 +23,8 @@ const tableWait = 5 * time.Minute
 // SDK's errors wrapped (e.g. an *smithy.OperationError for missing
 // permissions).
 func CreateTable(ctx context.Context, client TableAPI, table string) error {
-	fail := func(err error) error { return fmt.Errorf("dynamodb: create lease table %s: %w", table, err) }
-	if client == nil {
-		return fail(errors.New("nil client"))
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrNamespace), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrShardID), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(attrNamespace), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(attrShardID), KeyType: types.KeyTypeRange},
-		},
-	})
-	var exists *types.ResourceInUseException
-	if err != nil && !errors.As(err, &exists) {
-		return fail(err)
-	}
-	out, err := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay = time.Second
-		o.MaxDelay = 10 * time.Second
-	}).WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, tableWait)
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w: %w", cerr, err)
-		}
-		return fail(fmt.Errorf("waiting for the table to be ACTIVE: %w", err))
-	}
-	return checkSchema(out.Table, fail)
-}
-
-// checkSchema reports whether t has the keys a Store needs.
-func checkSchema(t *types.TableDescription, fail func(error) error) error {
-	if t == nil {
-		return fail(errors.New("DescribeTable returned no table"))
-	}
-	want := map[string]types.KeyType{attrNamespace: types.KeyTypeHash, attrShardID: types.KeyTypeRange}
-	attrTypes := map[string]types.ScalarAttributeType{}
-	for _, d := range t.AttributeDefinitions {
-		attrTypes[aws.ToString(d.AttributeName)] = d.AttributeType
-	}
-	ok := len(t.KeySchema) == len(want)
-	for _, k := range t.KeySchema {
-		name := aws.ToString(k.AttributeName)
-		if want[name] != k.KeyType || attrTypes[name] != types.ScalarAttributeTypeS {
-			ok = false
-		}
-	}
-	if !ok {
-		var got []string
-		for _, k := range t.KeySchema {
-			name := aws.ToString(k.AttributeName)
-			got = append(got, fmt.Sprintf("%s %s (%s)", k.KeyType, name, attrTypes[name]))
-		}
-		return fail(fmt.Errorf("the table exists with keys %v; a lease table needs HASH %s (S) and RANGE %s (S)", got, attrNamespace, attrShardID))
+	if err := dynamo.CreateTable(ctx, client, table, "lease"); err != nil {
+		return fmt.Errorf("dynamodb: create lease table %s: %w", table, err)
 	}
 	return nil
 }

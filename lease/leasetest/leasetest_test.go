@@ -2,8 +2,6 @@ package leasetest_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/flawtest"
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
 	"github.com/kinesin-go/kinesin/lease/memory"
@@ -27,54 +26,24 @@ const flawEnv = "LEASETEST_FLAW"
 // stores with one deliberate flaw, and checks that the cases meant to catch
 // it fail, while the same store without a flaw passes.
 func TestSuiteCatchesFlaws(t *testing.T) {
-	if os.Getenv(flawEnv) != "" {
-		t.Skip("in a child process")
-	}
-	if testing.Short() {
-		t.Skip("runs the suite in child processes")
-	}
-	for _, tc := range []struct {
-		flaw  string
-		fails []string // cases that must fail; none means the suite must pass
-	}{
-		{"none", nil},
-		{"checkpointNotFenced", []string{"CheckpointFenced", "CheckpointForwardOnly"}},
-		{"takeIgnoresCounter", []string{"TakeStale"}},
-		{"renewIgnoresOwner", []string{"RenewByNonOwner"}},
-		{"releaseNotFenced", []string{"CheckpointFenced"}},
-		{"workersAsLeases", []string{"WorkerHeartbeats"}},
-		{"aliasParents", []string{"CallerOwnsLeases"}},
-		{"ignoreCtx", []string{"DoneContext"}},
-		{"listFirst100", []string{"ManyLeases"}},
-		{"ignoreApp", []string{"NamespacesIsolated"}},
-	} {
-		t.Run(tc.flaw, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFlawedStore$", "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), flawEnv+"="+tc.flaw)
-			out, err := cmd.CombinedOutput()
-			switch {
-			case len(tc.fails) == 0 && err != nil:
-				t.Fatalf("the suite fails the store without a flaw: %v\n%s", err, out)
-			case len(tc.fails) > 0 && err == nil:
-				t.Fatalf("the suite passes a store with flaw %s:\n%s", tc.flaw, out)
-			}
-			for _, name := range tc.fails {
-				if !strings.Contains(string(out), "--- FAIL: TestFlawedStore/"+name+" (") {
-					t.Errorf("case %s does not catch flaw %s:\n%s", name, tc.flaw, out)
-				}
-			}
-		})
-	}
+	flawtest.CatchesFlaws(t, flawEnv, "TestFlawedStore", map[string][]string{
+		"none":                nil,
+		"checkpointNotFenced": {"CheckpointFenced", "CheckpointForwardOnly"},
+		"takeIgnoresCounter":  {"TakeStale"},
+		"renewIgnoresOwner":   {"RenewByNonOwner"},
+		"releaseNotFenced":    {"CheckpointFenced"},
+		"workersAsLeases":     {"WorkerHeartbeats"},
+		"aliasParents":        {"CallerOwnsLeases"},
+		"ignoreCtx":           {"DoneContext"},
+		"listFirst100":        {"ManyLeases"},
+		"ignoreApp":           {"NamespacesIsolated"},
+	})
 }
 
 // TestFlawedStore runs the suite against the store with the flaw named in
 // the environment; only TestSuiteCatchesFlaws runs it.
 func TestFlawedStore(t *testing.T) {
-	flaw := os.Getenv(flawEnv)
-	if flaw == "" {
-		t.Skip("run by TestSuiteCatchesFlaws")
-	}
+	flaw := flawtest.Flaw(t, flawEnv)
 	n := 0
 	leasetest.RunConformanceTests(t, func(*testing.T) leasetest.Harness {
 		return harness{store: &flawed{Store: memory.New(), flaw: flaw, parents: map[string][]string{}}, n: &n}

@@ -294,39 +294,17 @@ func checkHolder(l lease.Lease) error {
 	return nil
 }
 
-// Take makes owner the owner of a lease still held as observed.
-func (s *Store) Take(ctx context.Context, app, stream string, observed lease.Lease, owner string) (lease.Lease, error) {
-	fail := func(err error) (lease.Lease, error) {
-		return lease.Lease{}, wrap("take", app, stream, observed.Shard, err)
+// write is a call of op (verb in errors) changing the lease held as h (its
+// shard, owner and counter). invalid is what the checks of the arguments
+// found wrong, nil when nothing: the call then fails before it begins. change
+// edits the lease held and reports whether it changed it: a change
+// increments the counter and is stored; no change leaves the lease as it is.
+func (s *Store) write(ctx context.Context, op, verb, app, stream string, h lease.Lease, invalid error, change func(l *lease.Lease) bool) (lease.Lease, error) {
+	fail := func(err error) (lease.Lease, error) { return lease.Lease{}, wrap(verb, app, stream, h.Shard, err) }
+	if invalid != nil {
+		return fail(invalid)
 	}
-	if err := lease.CheckShardID(observed.Shard); err != nil {
-		return fail(err)
-	}
-	if err := lease.CheckWorkerID(owner); err != nil {
-		return fail(err)
-	}
-	sp, err := s.begin(ctx, OpTake, app, stream)
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	l, err := held(sp, observed.Shard, observed.Owner, observed.Counter)
-	if err != nil {
-		return fail(err)
-	}
-	l.Owner, l.NextOwner = owner, ""
-	l.Counter++
-	sp.leases[l.Shard] = l
-	return l.Clone(), nil
-}
-
-// Renew increments the counter of a lease still held.
-func (s *Store) Renew(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
-	fail := func(err error) (lease.Lease, error) { return lease.Lease{}, wrap("renew", app, stream, h.Shard, err) }
-	if err := checkHolder(h); err != nil {
-		return fail(err)
-	}
-	sp, err := s.begin(ctx, OpRenew, app, stream)
+	sp, err := s.begin(ctx, op, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -335,60 +313,52 @@ func (s *Store) Renew(ctx context.Context, app, stream string, h lease.Lease) (l
 	if err != nil {
 		return fail(err)
 	}
-	l.Counter++
-	sp.leases[l.Shard] = l
+	if change(&l) {
+		l.Counter++
+		sp.leases[l.Shard] = l
+	}
 	return l.Clone(), nil
+}
+
+// Take makes owner the owner of a lease still held as observed.
+func (s *Store) Take(ctx context.Context, app, stream string, observed lease.Lease, owner string) (lease.Lease, error) {
+	invalid := lease.CheckShardID(observed.Shard)
+	if invalid == nil {
+		invalid = lease.CheckWorkerID(owner)
+	}
+	return s.write(ctx, OpTake, "take", app, stream, observed, invalid, func(l *lease.Lease) bool {
+		l.Owner, l.NextOwner = owner, ""
+		return true
+	})
+}
+
+// Renew increments the counter of a lease still held.
+func (s *Store) Renew(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
+	return s.write(ctx, OpRenew, "renew", app, stream, h, checkHolder(h), func(*lease.Lease) bool { return true })
 }
 
 // Checkpoint stores cp in a lease still held, when cp is above the stored
 // checkpoint.
 func (s *Store) Checkpoint(ctx context.Context, app, stream string, h lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
-	fail := func(err error) (lease.Lease, error) {
-		return lease.Lease{}, wrap("checkpoint", app, stream, h.Shard, err)
+	invalid := checkHolder(h)
+	if invalid == nil {
+		invalid = cp.Validate()
 	}
-	if err := checkHolder(h); err != nil {
-		return fail(err)
-	}
-	if err := cp.Validate(); err != nil {
-		return fail(err)
-	}
-	sp, err := s.begin(ctx, OpCheckpoint, app, stream)
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	l, err := held(sp, h.Shard, h.Owner, h.Counter)
-	if err != nil {
-		return fail(err)
-	}
-	if l.HasCheckpoint() && cp.Compare(l.Checkpoint) <= 0 {
-		return l.Clone(), nil
-	}
-	l.Checkpoint = cp
-	l.Counter++
-	sp.leases[l.Shard] = l
-	return l.Clone(), nil
+	return s.write(ctx, OpCheckpoint, "checkpoint", app, stream, h, invalid, func(l *lease.Lease) bool {
+		if l.HasCheckpoint() && cp.Compare(l.Checkpoint) <= 0 {
+			return false
+		}
+		l.Checkpoint = cp
+		return true
+	})
 }
 
 // Release frees a lease still held.
 func (s *Store) Release(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
-	fail := func(err error) (lease.Lease, error) { return lease.Lease{}, wrap("release", app, stream, h.Shard, err) }
-	if err := checkHolder(h); err != nil {
-		return fail(err)
-	}
-	sp, err := s.begin(ctx, OpRelease, app, stream)
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	l, err := held(sp, h.Shard, h.Owner, h.Counter)
-	if err != nil {
-		return fail(err)
-	}
-	l.Owner, l.NextOwner = "", ""
-	l.Counter++
-	sp.leases[l.Shard] = l
-	return l.Clone(), nil
+	return s.write(ctx, OpRelease, "release", app, stream, h, checkHolder(h), func(l *lease.Lease) bool {
+		l.Owner, l.NextOwner = "", ""
+		return true
+	})
 }
 
 // Delete removes a lease still held as given.

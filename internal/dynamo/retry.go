@@ -1,4 +1,4 @@
-package dynamodb
+package dynamo
 
 import (
 	"context"
@@ -29,10 +29,10 @@ var retryableCodes = map[string]bool{
 	"TransactionConflictException":           true,
 }
 
-// retryable reports whether err, returned by a DynamoDB call, is throttling or
+// Retryable reports whether err, returned by a DynamoDB call, is throttling or
 // a transient failure: one of retryableCodes, an HTTP status of 500 or more,
 // or a connection error the SDK itself would retry. A canceled call is not.
-func retryable(err error) bool {
+func Retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -52,23 +52,24 @@ func retryable(err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
-// retrier runs calls again, with exponential jittered backoff, while they
-// fail with a retryable error, for at most maxElapsed.
-type retrier struct {
-	initial    time.Duration
-	max        time.Duration
-	maxElapsed time.Duration // 0: a single attempt
+// Retrier runs calls again, with exponential jittered backoff (from Initial,
+// doubling up to Max, ±50%), while they fail with a Retryable error, for at
+// most MaxElapsed.
+type Retrier struct {
+	Initial    time.Duration
+	Max        time.Duration
+	MaxElapsed time.Duration // 0: a single attempt
 }
 
-// do calls op until it succeeds, fails with an error that is not retryable,
+// Do calls op until it succeeds, fails with an error that is not retryable,
 // the backoff gives up, or ctx ends, and returns how many times it called op.
 // It returns op's last error as it is, or, when ctx ended while waiting, an
 // error wrapping both ctx.Err() and op's last error.
-func (r retrier) do(ctx context.Context, op func(context.Context) error) (int, error) {
+func (r Retrier) Do(ctx context.Context, op func(context.Context) error) (int, error) {
 	var b *backoff.ExponentialBackOff
 	for attempts := 1; ; attempts++ {
 		err := op(ctx)
-		if err == nil || !retryable(err) || r.maxElapsed <= 0 {
+		if err == nil || !Retryable(err) || r.MaxElapsed <= 0 {
 			return attempts, err
 		}
 		if cerr := ctx.Err(); cerr != nil {
@@ -76,16 +77,16 @@ func (r retrier) do(ctx context.Context, op func(context.Context) error) (int, e
 		}
 		if b == nil {
 			b = backoff.NewExponentialBackOff(
-				backoff.WithInitialInterval(r.initial),
-				backoff.WithMaxInterval(r.max),
-				backoff.WithMaxElapsedTime(r.maxElapsed),
+				backoff.WithInitialInterval(r.Initial),
+				backoff.WithMaxInterval(r.Max),
+				backoff.WithMaxElapsedTime(r.MaxElapsed),
 				backoff.WithRandomizationFactor(0.5),
 				backoff.WithMultiplier(2),
 			)
 		}
 		d := b.NextBackOff()
 		if d == backoff.Stop {
-			return attempts, fmt.Errorf("gave up retrying after %v: %w", r.maxElapsed, err)
+			return attempts, fmt.Errorf("gave up retrying after %v: %w", r.MaxElapsed, err)
 		}
 		t := time.NewTimer(d)
 		select {
