@@ -183,7 +183,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 			if r.hooks.OnRetry != nil {
 				r.hooks.OnRetry(rd.id, wait, why)
 			}
-			r.log.DebugContext(ctx, "subscribing again after a failure", "shard", rd.id, "wait", wait, "error", why)
+			r.log.InfoContext(ctx, "subscribing again after a failure", "shard", rd.id, "wait", wait, "error", why)
 			if err := retry.SleepUntil(ctx, time.Now().Add(wait)); err != nil {
 				return shard.End{}, err
 			}

@@ -240,7 +240,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			if r.hooks.OnRetry != nil {
 				r.hooks.OnRetry(sh.ID, OpGetRecords, d, err)
 			}
-			r.log.DebugContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+			r.log.InfoContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 			wait = d
 			continue
 		}
@@ -325,7 +325,7 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 		if r.hooks.OnRetry != nil {
 			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err)
 		}
-		r.log.DebugContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+		r.log.InfoContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 		if err := retry.SleepUntil(ctx, time.Now().Add(d)); err != nil {
 			return "", err
 		}

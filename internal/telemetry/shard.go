@@ -33,9 +33,12 @@ type ShardSources struct {
 
 // Shard is the telemetry of the read of one shard: the measurement options
 // of its attributes are computed once, so that its per-batch methods
-// allocate nothing with a no-op provider. A Shard is open from Telemetry.Shard
-// to Close; the open Shards are the shards counted by kinesin.shards.owned.
-// Its methods are safe for concurrent use; a nil *Shard records nothing.
+// allocate nothing with a no-op provider. A Shard is read from
+// Telemetry.Shard to Stop (or Close): the Shards being read are those counted
+// by kinesin.shards.owned, and only their lag is reported. It is observed
+// until Close: its commits and uncommitted records are reported after its
+// read is over, as long as its records delivered may still be committed. Its
+// methods are safe for concurrent use; a nil *Shard records nothing.
 type Shard struct {
 	t     *Telemetry
 	id    string
@@ -45,7 +48,8 @@ type Shard struct {
 	consumedAdd []metric.AddOption // and messaging.operation.name
 	observe     []metric.ObserveOption
 
-	lag atomic.Int64 // lagUnset until the first Lag
+	lag     atomic.Int64 // lagUnset until the first Lag
+	stopped atomic.Bool  // set by Stop: the read is over
 
 	reg       metric.Registration // set before the Shard is shared
 	closeOnce sync.Once
@@ -70,9 +74,11 @@ type opAttrs struct {
 }
 
 // Shard opens the telemetry of the read of shard id, whose observable
-// instruments read src. Open one when a reader starts on the shard and Close
-// it when the reader returns, whatever the reason. Opening a shard again
-// closes the handle opened before, so that each shard is observed once.
+// instruments read src. Open one when a reader starts on the shard, Stop it
+// when the reader returns, and Close it once the shard's records can no
+// longer be committed (they all were and the checkpoint was written, or the
+// stream stopped). Opening a shard again closes the handle opened before, so
+// that each shard is observed once.
 func (t *Telemetry) Shard(id string, src ShardSources) *Shard {
 	if t == nil {
 		return nil
@@ -90,7 +96,7 @@ func (t *Telemetry) Shard(id string, src ShardSources) *Shard {
 	sh.lag.Store(lagUnset)
 
 	reg, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if ms := sh.lag.Load(); ms != lagUnset {
+		if ms := sh.lag.Load(); ms != lagUnset && !sh.stopped.Load() {
 			o.ObserveInt64(t.lag, ms, sh.observe...)
 		}
 		if src.Commits != nil {
@@ -141,14 +147,26 @@ func (sh *Shard) ID() string {
 	return sh.id
 }
 
+// Stop records that the read of the shard is over, whatever the reason:
+// it no longer counts in kinesin.shards.owned and its lag is no longer
+// reported, but its commits and uncommitted records are, until Close. It is
+// idempotent.
+func (sh *Shard) Stop() {
+	if sh == nil {
+		return
+	}
+	sh.stopped.Store(true)
+}
+
 // Close unregisters the shard's callbacks: its observable instruments
 // (commits, lag, uncommitted records) report nothing more for it, and it no
-// longer counts in kinesin.shards.owned. Its other methods keep working. It
-// is idempotent.
+// longer counts in kinesin.shards.owned (it is stopped). Its other methods
+// keep working. It is idempotent.
 func (sh *Shard) Close() {
 	if sh == nil {
 		return
 	}
+	sh.stopped.Store(true)
 	sh.closeOnce.Do(func() {
 		t := sh.t
 		t.mu.Lock()

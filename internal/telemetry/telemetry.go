@@ -197,8 +197,13 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, stream, app, mode str
 
 	ownedOpt := []metric.ObserveOption{metric.WithAttributeSet(t.base)}
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		n := 0
 		t.mu.Lock()
-		n := len(t.shards)
+		for _, sh := range t.shards {
+			if !sh.stopped.Load() {
+				n++
+			}
+		}
 		t.mu.Unlock()
 		o.ObserveInt64(t.owned, int64(n), ownedOpt...)
 		return nil
@@ -334,8 +339,9 @@ func (t *Telemetry) CheckpointWrite(ctx context.Context, shards int, d time.Dura
 
 // ShardStarted records that reading shard id starts from the position from
 // (such as "TRIM_HORIZON" or "AFTER_SEQUENCE_NUMBER 4961..."): a span
-// "shard start", when tracing. Open a Shard handle for the read: the open
-// handles are the shards counted by kinesin.shards.owned.
+// "shard start", when tracing. Open a Shard handle for the read: the
+// handles open and not stopped are the shards counted by
+// kinesin.shards.owned.
 func (t *Telemetry) ShardStarted(ctx context.Context, id, from string) {
 	if t == nil || !t.spans() {
 		return
