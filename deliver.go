@@ -1,6 +1,7 @@
 package kinesin
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +42,9 @@ type userRecord struct {
 // shard's tracker and queues them for the consumer.
 func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 	s := d.s
+	if !s.cfg.deaggregate || (d.skip == nil && !anyAggregate(b.Records)) {
+		return d.deliverPlain(ctx, b)
+	}
 	items := make([]userRecord, 0, len(b.Records))
 	for i := range b.Records {
 		kr := &b.Records[i]
@@ -103,6 +107,59 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 		r.Value = v
 	}
 	d.tel.Delivered(ctx, len(recs), bytes)
+	d.tel.DecodeErrors(bad)
+	select {
+	case s.batches <- &batch[T]{recs: recs}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// anyAggregate reports whether a record of the batch may be a KPL aggregate.
+func anyAggregate(records []types.Record) bool {
+	for i := range records {
+		if bytes.HasPrefix(records[i].Data, []byte(kpl.Magic)) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliverPlain is deliver for a batch without KPL aggregates (or with
+// deaggregation off): every Kinesis record is one record, built in place.
+func (d *delivery[T]) deliverPlain(ctx context.Context, b shard.Batch) error {
+	s := d.s
+	n := len(b.Records)
+	if n == 0 {
+		return nil
+	}
+	d.tel.Lag(b.MillisBehindLatest)
+	recs := make([]Record[T], n)
+	first := d.tr.Add(n, func(i int) checkpoint.Checkpoint {
+		return checkpoint.At(aws.ToString(b.Records[i].SequenceNumber))
+	})
+	size, bad := 0, 0
+	for i := range b.Records {
+		kr, r := &b.Records[i], &recs[i]
+		r.Data = kr.Data
+		r.PartitionKey = aws.ToString(kr.PartitionKey)
+		r.SequenceNumber = aws.ToString(kr.SequenceNumber)
+		r.ShardID = d.shard.id
+		r.ArrivalTime = aws.ToTime(kr.ApproximateArrivalTimestamp)
+		r.MillisBehindLatest = b.MillisBehindLatest
+		r.tracker = d.tr
+		r.idx = first + uint64(i)
+		size += len(kr.Data)
+		v, err := s.dec(kr.Data)
+		if err != nil {
+			r.err = &DecodeError{ShardID: d.shard.id, SequenceNumber: r.SequenceNumber, Data: kr.Data, Err: err}
+			bad++
+			continue
+		}
+		r.Value = v
+	}
+	d.tel.Delivered(ctx, n, size)
 	d.tel.DecodeErrors(bad)
 	select {
 	case s.batches <- &batch[T]{recs: recs}:
