@@ -24,9 +24,12 @@ import (
 //     consumer was deregistered while the stream was read (it then wraps
 //     efo.ErrConsumerGone). Throttling, server and network errors never
 //     surface: they are retried with backoff.
-//   - *CheckpointError, fatal: the checkpoint store kept failing for longer
-//     than StoreOutage. Committed positions not yet written are lost to a
-//     restart, which delivers those records again.
+//   - *CheckpointError, fatal: the checkpoint store (the lease store, with
+//     WithLeases) kept failing for longer than StoreOutage. Committed
+//     positions not yet written are lost to a restart, which delivers those
+//     records again. With leases, a checkpoint refused because the lease
+//     was lost is not a failure: the shard is no longer read, and its next
+//     owner delivers the records after the checkpoint it finds.
 //   - ErrConsumed: Records or Chan was called a second time; a stream is
 //     consumed once.
 //   - ErrClosed, from Flush: the stream is closed.

@@ -17,12 +17,20 @@ func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
 			yield(nil, ErrConsumed)
 			return
 		}
-		defer s.Close()
+		defer func() {
+			// Nothing is processed any more: Close need not wait for
+			// records handed out to be committed.
+			s.iterOnce.Do(func() { close(s.iterDone) })
+			s.Close()
+		}()
 		for {
 			select {
 			case b := <-s.batches:
 				for i := range b.recs {
 					r := &b.recs[i]
+					if !s.handOut(r) {
+						continue
+					}
 					if !yield(r, r.err) {
 						return
 					}
@@ -75,9 +83,16 @@ func (s *Stream[T]) pump() {
 		select {
 		case b := <-s.batches:
 			for i := range b.recs {
+				r := &b.recs[i]
+				if !s.handOut(r) {
+					continue
+				}
 				select {
-				case s.ch <- &b.recs[i]:
+				case s.ch <- r:
 				case <-s.ctx.Done():
+					if s.leases != nil {
+						r.tracker.Unyield(r.idx) // not handed out after all
+					}
 					return
 				}
 			}
@@ -85,4 +100,11 @@ func (s *Stream[T]) pump() {
 			return
 		}
 	}
+}
+
+// handOut reports whether r may be handed to the application. With leases,
+// the records of a shard whose lease is being handed over or was lost are
+// not: they are left to the next owner of the shard.
+func (s *Stream[T]) handOut(r *Record[T]) bool {
+	return s.leases == nil || r.tracker.Yield(r.idx)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/efo"
+	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/polling"
 )
 
@@ -59,6 +60,12 @@ type config struct {
 	logger             *slog.Logger
 	meterProvider      metric.MeterProvider
 	tracerProvider     trace.TracerProvider
+	leaseStore         lease.Store
+	leaseSet           bool
+	leaseOpts          []lease.Option
+	onAssigned         func(shard string)
+	onRevoked          func(shard string)
+	onLost             func(shard string)
 }
 
 // Defaults of the options.
@@ -187,6 +194,82 @@ func CloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.close
 // the newest committed positions are kept and written again each interval.
 func StoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeOutage = d } }
 
+// WithLeases shares the stream's shards among the processes (workers) of one
+// consumer group: every Stream opened on the same stream with the same
+// WithApp name and a lease store holding the same leases (one DynamoDB table
+// of lease/dynamodb for processes on many hosts, one lease/memory store for
+// workers in one process). Each worker reads only the shards it holds a
+// lease on; opts tune the lease manager (see package lease: LeaseDuration,
+// CycleInterval, WorkerID...). Without it, a Stream reads every shard.
+//
+// What a worker sees:
+//   - Shares: each worker reads about ceil(shards / workers) shards. A new
+//     worker gets its share within two lease cycles (CycleInterval, default
+//     2s), moved from the others by planned handoffs.
+//   - Planned handoffs (balancing, Close): the worker stops reading the
+//     shard, stops handing out its records, waits for those already handed
+//     out to be committed, writes the checkpoint and releases the lease; the
+//     next owner starts right after it. No record is delivered twice when
+//     the application commits what it received (within the lease manager's
+//     HandoffTimeout, default half of LeaseDuration).
+//   - Failover: the shards of a worker that died (or stopped renewing its
+//     leases, e.g. Open's context ended without Close) are read again by
+//     the others within LeaseDuration (default 10s) plus one cycle, from
+//     their last checkpoint: records committed after it are delivered
+//     again.
+//   - Fencing: a worker that lost a lease (it was paused past the lease
+//     duration, or its lease store calls failed) stops reading the shard at
+//     once, drops the shard's records not yet handed out, and can never
+//     write its checkpoint over the next owner's.
+//   - Resharding: a child shard is read, by whichever worker, only once
+//     every parent was read to its end and its records committed, so each
+//     partition key's records keep their order across the cluster.
+//
+// Checkpoints are kept in the leases, so WithCheckpointer cannot be given
+// too. A shard whose lease has no checkpoint is read from WithStart's
+// position, except a child of a shard the group read, which is read from its
+// start. Close hands over every shard: it waits (at most half of
+// CloseTimeout) for the records already received to be committed; call it
+// from another goroutine than the one holding uncommitted records, or break
+// out of the Records loop.
+//
+// See OnShardAssigned, OnShardRevoked and OnShardLost to follow the shards
+// the worker reads, and Stream.WorkerID for its id.
+func WithLeases(store lease.Store, opts ...lease.Option) Option {
+	return func(cfg *config) { cfg.leaseStore, cfg.leaseSet, cfg.leaseOpts = store, true, opts }
+}
+
+// OnShardAssigned sets a function called with a shard's id when the worker
+// acquired its lease, just before reading it. It needs WithLeases.
+//
+// The three shard callbacks (OnShardAssigned, OnShardRevoked, OnShardLost)
+// are called on the Stream's scheduling goroutine, one at a time, in the
+// order of the lease changes: never concurrently with each other. They must
+// return quickly (no shard starts or stops while one runs) and must not call
+// the Stream's methods (Close would wait for them forever).
+func OnShardAssigned(f func(shard string)) Option {
+	return func(cfg *config) { cfg.onAssigned = f }
+}
+
+// OnShardRevoked sets a function called with a shard's id when another
+// worker asked for its lease (balancing): the worker stops reading it and,
+// once the records of it already received are committed, writes its
+// checkpoint and releases the lease. Commit those records promptly. It needs
+// WithLeases; see OnShardAssigned for how the callbacks are called.
+func OnShardRevoked(f func(shard string)) Option {
+	return func(cfg *config) { cfg.onRevoked = f }
+}
+
+// OnShardLost sets a function called with a shard's id when the worker lost
+// its lease without handing it over: another worker took it after it
+// expired (this worker was paused, or could not renew it). The records of it
+// already received can no longer be checkpointed: the next owner delivers
+// them again. It needs WithLeases; see OnShardAssigned for how the callbacks
+// are called.
+func OnShardLost(f func(shard string)) Option {
+	return func(cfg *config) { cfg.onLost = f }
+}
+
 // Deaggregation sets whether records in the KPL aggregated format are split
 // into their user records, overriding the default true. Each user record is
 // delivered and committed on its own, with its partition key, explicit hash
@@ -249,6 +332,25 @@ func (c *config) validate() error {
 	}
 	if c.store == nil && c.storeSet {
 		bad("WithCheckpointer: the store is nil")
+	}
+	if c.leaseSet {
+		switch {
+		case c.storeSet:
+			bad("WithCheckpointer and WithLeases both given: with leases, checkpoints are kept in the lease store")
+		case c.leaseStore == nil:
+			bad("WithLeases: the lease store is nil")
+		default:
+			// New checks the lease options and does nothing else.
+			if _, err := lease.New(c.leaseStore, c.app, "-", c.leaseOpts...); err != nil {
+				errs = append(errs, fmt.Errorf("%w: WithLeases: %w", ErrInvalidOption, err))
+			}
+		}
+	} else {
+		for name, f := range map[string]func(string){"OnShardAssigned": c.onAssigned, "OnShardRevoked": c.onRevoked, "OnShardLost": c.onLost} {
+			if f != nil {
+				bad("%s given without WithLeases", name)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
+	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -47,12 +48,22 @@ type shardInfo struct {
 	// records of KPL aggregates outside them are dropped, as the KCL does.
 	lo, hi   kpl.Uint128
 	hasRange bool
+
+	// run is the read in progress (reading), or one stopped on a lease
+	// change that has not returned yet.
+	run *readerRun
+	// With leases: pending is a lease acquired while the previous read
+	// was still stopping, to start once it returned; handoff cancels the
+	// handover of the shard in progress (see handOver).
+	pending *lease.Lease
+	handoff context.CancelFunc
 }
 
 type shardEvent struct {
 	id  string
 	end shard.End
 	err error
+	run *readerRun
 }
 
 type coordinator[T any] struct {
@@ -88,7 +99,12 @@ func (c *coordinator[T]) run(ctx context.Context) {
 		}
 		bo.Reset()
 		retry = nil
+		c.syncLeases(ctx, false)
 		c.schedule(ctx)
+	}
+	var leaseEvents <-chan lease.Event
+	if s.leases != nil {
+		leaseEvents = s.leases.Events()
 	}
 	for {
 		select {
@@ -97,6 +113,9 @@ func (c *coordinator[T]) run(ctx context.Context) {
 				<-c.events
 				c.running--
 			}
+			// Nothing is read any more: the shards' observable instruments
+			// report nothing more, even if Close is never called.
+			s.tel.Close()
 			return
 		case ev := <-c.events:
 			c.running--
@@ -105,6 +124,12 @@ func (c *coordinator[T]) run(ctx context.Context) {
 			} else {
 				c.schedule(ctx)
 			}
+		case ev, ok := <-leaseEvents:
+			if !ok { // the manager stopped: Open's context ended, or Close
+				leaseEvents = nil
+				continue
+			}
+			c.leaseEvent(ctx, ev)
 		case <-sync.C:
 			relist()
 		case <-retry:
@@ -171,9 +196,13 @@ func (c *coordinator[T]) learn(id string, closed bool, hashRange *types.HashKeyR
 func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool) {
 	s := c.s
 	sh := c.shards[ev.id]
-	s.mu.Lock()
-	tr := s.trackers[ev.id]
-	s.mu.Unlock()
+	tr := ev.run.tr
+	if sh.run == ev.run {
+		sh.run = nil
+	}
+	if ev.run.stopped { // on a lease change
+		return c.stoppedEnded(ctx, sh, ev)
+	}
 	switch {
 	case ev.err == nil:
 		sh.phase = done
@@ -183,6 +212,9 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 		}
 		s.log.Info("shard ended", "shard", ev.id, "children", childIDs(ev.end.ChildShards))
 		s.tel.ShardEnded(ctx, ev.id, childIDs(ev.end.ChildShards))
+		if len(ev.end.ChildShards) > 0 {
+			c.syncLeases(ctx, false) // the children's leases, for any worker to take
+		}
 		return len(ev.end.ChildShards) == 0
 	case ctx.Err() != nil:
 		sh.phase = waiting
@@ -297,7 +329,7 @@ func (c *coordinator[T]) fromLineage(sh *shardInfo) bool {
 
 // schedule starts every shard whose parents are done, until nothing changes.
 func (c *coordinator[T]) schedule(ctx context.Context) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || c.s.leases != nil { // with leases, shards start when acquired
 		return
 	}
 	for changed := true; changed; {
@@ -365,12 +397,19 @@ func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start shard.S
 		d.skip = &cp // user records up to cp were committed
 	}
 	c.running++
+	rctx, cancel := context.WithCancel(ctx)
+	run := &readerRun{tr: tr, cancel: cancel}
+	sh.run = run
 	s.log.Info("reading shard", "shard", sh.id, "from", sh.position)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer tel.Close()
-		end, err := s.reader.Read(ctx, shard.Spec{Stream: s.callName, ID: sh.id, Start: start}, tr.Room, d.deliver)
-		c.events <- shardEvent{id: sh.id, end: end, err: err}
+		// The read is over; the shard's commits and uncommitted records are
+		// observed until its records are all committed and written (flush
+		// closes tel then), or the stream stops (run closes s.tel).
+		defer tel.Stop()
+		defer cancel()
+		end, err := s.reader.Read(rctx, shard.Spec{Stream: s.callName, ID: sh.id, Start: start}, tr.Room, d.deliver)
+		c.events <- shardEvent{id: sh.id, end: end, err: err, run: run}
 	}()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
@@ -20,6 +21,7 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
+	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/polling"
 	"github.com/kinesin-go/kinesin/shard"
 )
@@ -64,6 +66,14 @@ type Stream[T any] struct {
 
 	flushMu   sync.Mutex
 	failSince time.Time // guarded by flushMu: when checkpoint writes started failing
+
+	// leases is the worker's lease manager, with WithLeases (leases.go);
+	// stopLeases ends its link to Open's ctx. iterDone is closed when the
+	// Records loop ended.
+	leases     *lease.Manager
+	stopLeases func()
+	iterDone   chan struct{}
+	iterOnce   sync.Once
 }
 
 type batch[T any] struct{ recs []Record[T] }
@@ -71,9 +81,16 @@ type batch[T any] struct{ recs []Record[T] }
 // Open opens a stream, named by name or ARN, whose records are decoded by
 // dec. It fails at once, without starting anything, when an option is bad
 // (ErrInvalidOption), no AWS configuration is usable (ErrNoAWSConfig), the
-// stream does not exist (ErrStreamNotFound), or the checkpoint store or the
-// shard list cannot be read. Reading starts when Open returns; the stream
-// runs until Close, a fatal error, or the end of ctx.
+// stream does not exist (ErrStreamNotFound), or the checkpoint store (the
+// lease store, with WithLeases) or the shard list cannot be read. Reading
+// starts when Open returns; the stream runs until Close, a fatal error, or
+// the end of ctx.
+//
+// With WithLeases, the end of ctx stops the worker as a crash would: its
+// lease manager stops renewing, and the other workers take its shards once
+// their leases expire, unless Close follows soon enough to release them (a
+// Records loop calls it when it ends). A fatal error hands the shards over
+// at once.
 func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Option) (*Stream[T], error) {
 	cfg := defaults()
 	for _, o := range opts {
@@ -131,6 +148,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		batches:  make(chan *batch[T], 16),
 		kick:     make(chan struct{}, 1),
 		trackers: make(map[string]*commit.Tracker),
+		iterDone: make(chan struct{}),
 	}
 	mode := telemetry.ModePolling
 	if cfg.efoSet {
@@ -147,12 +165,23 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		}
 		s.consumerARN = arn
 		s.log.Info("reading with Enhanced Fan-Out", "consumer", arn)
+		// subscribed holds, by shard id, whether the last SubscribeToShard
+		// call succeeded: a retry then follows a subscription that broke,
+		// whose throttling Operation did not count.
+		var subscribed sync.Map
 		s.reader = efo.New(api, arn, cfg.efo, s.log, efo.Hooks{
 			OnSubscribe: func(id string, d time.Duration, err error) {
+				subscribed.Store(id, err == nil)
 				s.tel.Lookup(id).Operation(s.ctx, telemetry.OpSubscribeToShard, time.Now().Add(-d), d, err)
 			},
 			OnEvent: func(id string, _ int, behind int64) { s.tel.Lookup(id).Lag(behind) },
-			OnRetry: func(id string, _ time.Duration, err error) { s.tel.Lookup(id).Retry(telemetry.OpSubscribeToShard, err) },
+			OnRetry: func(id string, _ time.Duration, err error) {
+				sh := s.tel.Lookup(id)
+				if open, _ := subscribed.Load(id); open == true && awserr.IsThrottle(err) {
+					sh.Throttle(telemetry.OpSubscribeToShard)
+				}
+				sh.Retry(telemetry.OpSubscribeToShard, err)
+			},
 		})
 	} else {
 		s.reader = polling.New(api, cfg.polling, s.log, polling.Hooks{
@@ -164,16 +193,32 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		})
 	}
 
-	cps, err := cfg.store.Load(ctx, cfg.app, s.name)
-	if err != nil {
+	var cps map[string]checkpoint.Checkpoint
+	if cfg.leaseSet {
+		// Checkpoints are in the leases.
+		s.leases, err = lease.New(cfg.leaseStore, cfg.app, s.name, append([]lease.Option{lease.WithLogger(log)}, cfg.leaseOpts...)...)
+		if err != nil {
+			return nil, s.abandon(ctx, fmt.Errorf("%w: WithLeases: %w", ErrInvalidOption, err))
+		}
+	} else if cps, err = cfg.store.Load(ctx, cfg.app, s.name); err != nil {
 		return nil, s.abandon(ctx, fmt.Errorf("kinesin: loading checkpoints of app %s, stream %s: %w", cfg.app, s.name, err))
 	}
 	co := &coordinator[T]{s: s, cps: cps, shards: make(map[string]*shardInfo), events: make(chan shardEvent)}
 	if err := co.refresh(ctx); err != nil {
 		return nil, s.abandon(ctx, err)
 	}
+	if s.leases != nil {
+		if err := co.initLeases(ctx); err != nil {
+			return nil, s.abandon(ctx, err)
+		}
+	}
 
-	s.ctx, s.cancel = context.WithCancel(ctx)
+	// The stream's work runs in the background, outside any trace of the
+	// caller: its spans are roots, whatever span ctx carries.
+	s.ctx, s.cancel = context.WithCancel(trace.ContextWithSpanContext(ctx, trace.SpanContext{}))
+	if s.leases != nil {
+		s.startLeases(ctx)
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -273,16 +318,28 @@ func (s *Stream[T]) Flush(ctx context.Context) error {
 // the committed positions (waiting at most CloseTimeout), and returns the
 // error of that write. It is idempotent; records committed after it are not
 // written.
+//
+// With WithLeases, Close hands the worker's shards over: it stops handing
+// out records, waits (at most half of CloseTimeout) for those already handed
+// out to be committed, unless the Records loop has ended, writes their
+// checkpoints and releases the leases, so that the other workers take the
+// shards at their next lease cycle and start right after the last record
+// handed out here.
 func (s *Stream[T]) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closing = true
 		s.mu.Unlock()
+		s.sealAll()
 		s.cancel()
 		s.wg.Wait()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.closeTimeout)
 		defer cancel()
+		s.drain(ctx)
 		s.closeErr = s.flush(ctx)
+		if err := s.closeLeases(ctx); err != nil {
+			s.closeErr = errors.Join(s.closeErr, err)
+		}
 		defer s.tel.Close()
 		if s.cfg.deregister && s.consumerARN != "" {
 			if err := efo.Deregister(ctx, s.api, s.consumerARN, s.cfg.efo); err != nil {
@@ -326,6 +383,9 @@ func (s *Stream[T]) flusher(ctx context.Context) {
 func (s *Stream[T]) flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	if s.leases != nil {
+		return s.flushLeases(ctx)
+	}
 	s.mu.Lock()
 	cps := make(map[string]checkpoint.Checkpoint)
 	versions := make(map[string]uint64)
@@ -356,6 +416,7 @@ func (s *Stream[T]) flush(ctx context.Context) error {
 		tr.MarkWritten(v)
 		if tr.Finished() {
 			delete(s.trackers, id)
+			s.tel.Lookup(id).Close() // its records can no longer be committed
 			s.log.Info("shard finished", "shard", id)
 		}
 	}

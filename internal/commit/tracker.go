@@ -2,6 +2,11 @@
 // and so which checkpoint may be written: the highest position below which
 // every record is committed. It also bounds how many records of a shard may
 // be delivered and not yet committed.
+//
+// When a shard's lease is handed over (package lease), the tracker also
+// tells which delivered records reached the application (Yield) from those
+// still queued, so that the handover can wait for the former to be committed
+// (Seal, Drained) and leave the latter to the next owner.
 package commit
 
 import (
@@ -29,17 +34,22 @@ type Tracker struct {
 	room        chan struct{}         // a token when outstanding dropped below limit
 	onEnd       func()
 	commits     atomic.Uint64 // Commit calls, for metrics
+
+	inHand  int           // yielded records not committed
+	sealed  bool          // no more records are yielded
+	drained chan struct{} // closed once sealed with nothing in hand
 }
 
 type slot struct {
 	pos       checkpoint.Checkpoint
 	committed bool
+	yielded   bool
 }
 
 // New returns a Tracker allowing at most limit uncommitted records, starting
 // from the checkpoint from (the zero Checkpoint when there is none).
 func New(limit int, from checkpoint.Checkpoint) *Tracker {
-	return &Tracker{limit: max(limit, 1), done: from, room: make(chan struct{}, 1)}
+	return &Tracker{limit: max(limit, 1), done: from, room: make(chan struct{}, 1), drained: make(chan struct{})}
 }
 
 // Room blocks until fewer than the limit of records are uncommitted, and
@@ -111,6 +121,10 @@ func (t *Tracker) commit(idx uint64) func() {
 		return nil
 	}
 	t.pending[i].committed = true
+	if t.pending[i].yielded {
+		t.inHand--
+		t.checkDrained()
+	}
 	wasFull := t.outstanding >= t.limit
 	t.outstanding--
 	if i == t.head {
@@ -149,6 +163,82 @@ func (t *Tracker) End() {
 	t.mu.Unlock()
 	if f != nil {
 		f()
+	}
+}
+
+// Yield records that the record at index idx is being handed to the
+// application, and reports whether it may be: false once the tracker is
+// sealed (the record is then left uncommitted, for the next owner of the
+// shard to read), or for an index that is not pending. A record yielded and
+// not committed is in hand; Drained waits for none to be.
+func (t *Tracker) Yield(idx uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.slot(idx)
+	if !ok || t.sealed || t.pending[i].committed {
+		return false
+	}
+	if !t.pending[i].yielded {
+		t.pending[i].yielded = true
+		t.inHand++
+	}
+	return true
+}
+
+// Unyield undoes Yield for a record that could not be handed over after
+// all (the stream stopped first).
+func (t *Tracker) Unyield(idx uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.slot(idx)
+	if !ok || !t.pending[i].yielded || t.pending[i].committed {
+		return
+	}
+	t.pending[i].yielded = false
+	t.inHand--
+	t.checkDrained()
+}
+
+// Seal stops the yielding of records: Yield returns false from now on. The
+// checkpoint can then advance at most to the last record yielded, once
+// every record in hand is committed, which Drained tells. Idempotent.
+func (t *Tracker) Seal() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sealed = true
+	t.checkDrained()
+}
+
+// Drained returns a channel closed once the tracker is sealed and every
+// record yielded was committed.
+func (t *Tracker) Drained() <-chan struct{} { return t.drained }
+
+// InHand returns how many records were yielded and not committed.
+func (t *Tracker) InHand() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.inHand
+}
+
+// slot returns the position in pending of the record at index idx. t.mu is
+// held.
+func (t *Tracker) slot(idx uint64) (int, bool) {
+	if idx < t.base {
+		return 0, false
+	}
+	i := t.head + int(idx-t.base)
+	return i, i < len(t.pending)
+}
+
+// checkDrained closes drained when sealed with nothing in hand. t.mu is
+// held.
+func (t *Tracker) checkDrained() {
+	if t.sealed && t.inHand == 0 {
+		select {
+		case <-t.drained:
+		default:
+			close(t.drained)
+		}
 	}
 }
 

@@ -334,3 +334,53 @@ func TestConcurrentCommits(t *testing.T) {
 		t.Fatalf("checkpoint %v, want %v", cp, seq(total-1))
 	}
 }
+
+// Records yielded before Seal must be committed for Drained to close; those
+// never yielded (still queued) hold the checkpoint back and are left to the
+// next owner; Unyield takes back a record that was not handed over.
+func TestSealWaitsForYieldedRecords(t *testing.T) {
+	tr := commit.New(100, checkpoint.Checkpoint{})
+	first := add(tr, 0, 6)
+	for i := range 4 {
+		if !tr.Yield(first + uint64(i)) {
+			t.Fatalf("Yield(%d) refused before Seal", i)
+		}
+	}
+	tr.Unyield(first + 3) // could not be handed over after all
+	if n := tr.InHand(); n != 3 {
+		t.Fatalf("in hand %d, want 3", n)
+	}
+	tr.Commit(first)
+	tr.Seal()
+	if tr.Yield(first + 4) {
+		t.Fatal("Yield accepted after Seal")
+	}
+	select {
+	case <-tr.Drained():
+		t.Fatal("drained with records in hand")
+	default:
+	}
+	tr.Commit(first + 2)
+	tr.Commit(first + 1)
+	select {
+	case <-tr.Drained():
+	case <-time.After(time.Second):
+		t.Fatal("not drained once every yielded record was committed")
+	}
+	if cp := pending(t, tr); cp != seq(2) {
+		t.Errorf("checkpoint %v, want the last yielded record %v", cp, seq(2))
+	}
+	if n := tr.Outstanding(); n != 3 {
+		t.Errorf("outstanding %d, want the 3 records never committed", n)
+	}
+	tr.Seal() // idempotent
+	// A tracker sealed with nothing in hand is drained at once.
+	empty := commit.New(10, checkpoint.Checkpoint{})
+	add(empty, 0, 2)
+	empty.Seal()
+	select {
+	case <-empty.Drained():
+	default:
+		t.Error("a sealed tracker with nothing yielded is not drained")
+	}
+}
