@@ -196,7 +196,10 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	var cps map[string]checkpoint.Checkpoint
 	if cfg.leaseSet {
 		// Checkpoints are in the leases.
-		s.leases, err = lease.New(cfg.leaseStore, cfg.app, s.name, append([]lease.Option{lease.WithLogger(log)}, cfg.leaseOpts...)...)
+		// The renewal hook feeds the lease-event metric; a WithHooks among
+		// the user's lease options replaces it.
+		renewed := lease.WithHooks(lease.Hooks{OnRenewed: func(id string) { s.tel.Lease(telemetry.LeaseRenewed, id) }})
+		s.leases, err = lease.New(cfg.leaseStore, cfg.app, s.name, append([]lease.Option{lease.WithLogger(log), renewed}, cfg.leaseOpts...)...)
 		if err != nil {
 			return nil, s.abandon(ctx, fmt.Errorf("%w: WithLeases: %w", ErrInvalidOption, err))
 		}

@@ -33,6 +33,8 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/kinesistest"
+	"github.com/kinesin-go/kinesin/lease"
+	leasemem "github.com/kinesin-go/kinesin/lease/memory"
 )
 
 // telApp is the app (consumer group) the telemetry tests consume as.
@@ -1038,4 +1040,29 @@ func TestTelemetrySilentByDefault(t *testing.T) {
 			t.Errorf("%d records logged without WithLogger, first %v", len(recs), recs[0])
 		}
 	})
+}
+
+// With leases, lease changes are counted in kinesin.lease.events: acquired
+// when a shard's lease is taken, renewed as it is renewed, released on Close.
+func TestTelemetryLeaseEvents(t *testing.T) {
+	fake := newFake(t, 2)
+	sink := newOTelSink(t)
+	ctx := testCtx(t, 20*time.Second)
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(sink.options(),
+		kinesin.WithClient(fake.Client()), kinesin.WithStart(kinesin.TrimHorizon),
+		kinesin.WithLeases(leasemem.New(), lease.LeaseDuration(leaseTestDuration), lease.CycleInterval(leaseTestCycle)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(e string) float64 {
+		return sink.collect(t).sum("kinesin.lease.events", attribute.String("event", e))
+	}
+	eventually(t, 10*time.Second, func() bool { return event("acquired") == 2 && event("renewed") >= 2 },
+		"2 leases acquired and renewed (acquired %v, renewed %v)", event("acquired"), event("renewed"))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := event("released"); got != 2 {
+		t.Errorf("%v leases released on Close, want 2", got)
+	}
 }

@@ -1,7 +1,8 @@
 // Package lease splits the shards of a stream among the processes (workers)
 // of one consumer group, with leases kept in a shared store: each worker
 // reads only the shards it holds a lease on, a dead worker's shards move to
-// the others within seconds, a new worker gets its share within two cycles,
+// the others within seconds, a new worker gets its share within two cycles
+// (within about one lease duration right after a failover, below),
 // shards move between live workers without a record processed twice, and a
 // worker that lost a lease can never overwrite the checkpoint of the next
 // owner.
@@ -69,7 +70,7 @@
 //  5. still below target, asks for handoffs (Store.RequestHandoff) from the
 //     most loaded worker, one lease at a time, as long as that worker has two
 //     more than it would, up to its target (and MaxStealsPerCycle);
-//  6. deletes ended leases once their children started (below);
+//  6. deletes ended leases once their children have checkpoints (below);
 //  7. deletes worker rows unchanged for 5 × LeaseDuration.
 //
 // Besides, the Manager wakes up exactly when a lease of another worker
@@ -92,6 +93,17 @@
 // (Lost) and the Manager releases it anyway. A new worker asks for its
 // share in its first cycle and owns it in its second.
 //
+// Except right after a failover: expiry and liveness are judged on the
+// local clock, from when this worker first saw a counter, and a worker's
+// first sight of a row counts as a change. So a worker joining right after
+// another died counts the dead worker as live (and its leases as unexpired)
+// until the dead row's counter has been still, on the joiner's clock, for
+// LeaseDuration: until then its target is computed with one worker too many
+// and it takes or asks for less than its share. It reaches its full share
+// within about one LeaseDuration of joining (plus a cycle or two for the
+// handoffs), not within two cycles. The survivors, which saw the row stop
+// earlier, take the dead worker's leases meanwhile as usual.
+//
 // Close is the same for every lease at once: after the scheduler stopped
 // reading and wrote its checkpoints, Close releases every lease and deletes
 // the worker's row, so the others take the shards at their next cycle.
@@ -106,9 +118,13 @@
 // become readable once all their parents are ended or gone.
 //
 // An ended lease is deleted, by any worker, once at least one lease names it
-// as a parent and every lease naming it as a parent has started (has an
-// owner or a checkpoint); an ended lease without child leases is kept. The
-// deletion is conditional on the counter it was listed with.
+// as a parent and every lease naming it as a parent has a checkpoint
+// (Lease.HasCheckpoint: a position, or the shard-end marker); an owner alone
+// is not enough, and an ended lease without child leases is kept. So a
+// scheduler that decides where a child starts (from its start, because a
+// parent was read) by looking for the parent's lease still finds it when the
+// child's first owner died before its first checkpoint. The deletion is
+// conditional on the counter it was listed with.
 //
 // # Events and hooks
 //
@@ -117,7 +133,11 @@
 // A Lost may follow a failed Checkpoint, a failed renewal, a listing showing
 // another owner, or a local expiry. Hooks (OnAssigned, OnRevoked, OnLost)
 // run on the Manager's goroutine before the event is sent: they must not
-// block nor call the Manager.
+// block nor call the Manager. OnRenewed, also on the Manager's goroutine and
+// under the same rules, is called with the shard of every lease its renewal
+// pass renewed (no event matches it): for a count of renewals.
+// Manager.HandoffTimeout returns the handoff timeout in effect, for a
+// scheduler to bound its wait for records in flight after a Revoke.
 //
 // # Errors
 //
@@ -132,4 +152,16 @@
 //     throttling error after the store's retries): Checkpoint may be retried;
 //     the Manager retries its own renewals, takes and listings every
 //     RenewInterval or CycleInterval and logs them (WithLogger).
+//
+// A write (take, renew, checkpoint, release) that fails with anything but
+// ErrLost or a validation error (a deadline, a cancellation, a network
+// error) may have been applied by the store, its reply lost: the worker
+// would then hold a stale counter, and its next write would fail with
+// ErrLost. So the Manager reads the lease back (a List, bounded by
+// RenewInterval and by the lease's local expiry, not by the write's ended
+// context) and adopts it when it is this worker's with the counter the write
+// would have produced (for a checkpoint: with that checkpoint; for a
+// release: free); a Checkpoint then returns nil. When the lease reads back
+// unchanged, the error is returned and the write retried as above; when it
+// reads back as anything else, the lease is lost (ErrLost, Lost).
 package lease

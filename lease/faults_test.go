@@ -496,7 +496,7 @@ func TestSync(t *testing.T) {
 	if !slices.Equal(byID["c"].Parents, []string{"p"}) || !slices.Equal(byID["m"].Parents, []string{"x", "y"}) {
 		t.Errorf("parents of c %q and m %q", byID["c"].Parents, byID["m"].Parents)
 	}
-	// g, p, x are cleaned up (deleted) after their children started.
+	// g, p, x are cleaned up (deleted) after their children have checkpoints.
 	for _, id := range []string{"g", "p", "x"} {
 		if err := store.Delete(ctx, "a", "s", byID[id]); err != nil {
 			t.Fatal(err)

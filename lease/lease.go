@@ -48,8 +48,8 @@ func (l Lease) HasCheckpoint() bool {
 }
 
 // Started reports whether the shard's reading started: the lease has an
-// owner or a checkpoint. An ended lease is deleted once all its children
-// started.
+// owner or a checkpoint. (An ended lease is deleted only once all its
+// children have a checkpoint: see HasCheckpoint.)
 func (l Lease) Started() bool { return l.Owner != "" || l.HasCheckpoint() }
 
 // Clone returns a copy of l that shares no memory with it.

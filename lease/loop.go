@@ -79,7 +79,7 @@ func (m *Manager) wake(ctx context.Context) {
 	m.expire(ctx, now)
 	if !now.Before(m.nextRenew) {
 		pass, cancel := context.WithTimeout(ctx, m.passTimeout(now, m.cfg.renewInterval))
-		m.renew(pass)
+		m.renew(ctx, pass)
 		cancel()
 		m.nextRenew = now.Add(m.cfg.renewInterval)
 		m.expire(ctx, m.clock.Now())
@@ -87,7 +87,7 @@ func (m *Manager) wake(ctx context.Context) {
 	if !now.Before(m.nextCycle) {
 		now := m.clock.Now()
 		pass, cancel := context.WithTimeout(ctx, m.passTimeout(now, m.cfg.cycleInterval))
-		m.cycle(pass, now)
+		m.cycle(ctx, pass, now)
 		cancel()
 		m.nextCycle = now.Add(m.cfg.cycleInterval)
 		m.expire(ctx, m.clock.Now())
@@ -191,7 +191,7 @@ func (m *Manager) expire(ctx context.Context, now time.Time) {
 			m.log.Warn("handoff not completed in time; releasing the lease", "shard", l.Shard, "timeout", m.cfg.handoffTimeout)
 			m.emit(Lost, l)
 			if h.tryLock() {
-				if err := m.release(ctx, h); err != nil && !errors.Is(err, ErrLost) && ctx.Err() == nil {
+				if err := m.release(ctx, ctx, h); err != nil && !errors.Is(err, ErrLost) && ctx.Err() == nil {
 					m.log.Warn("release failed; retrying", "shard", l.Shard, "error", err)
 				}
 				h.unlock()
@@ -200,10 +200,24 @@ func (m *Manager) expire(ctx context.Context, now time.Time) {
 	}
 }
 
-// renew renews every held lease, and releases those given up. A lease with a
+// renew renews every held lease, and releases those given up, on ctx (the
+// pass's context; base is the run's, to read leases back on). A lease with a
 // write in flight is skipped: that write renews it.
-func (m *Manager) renew(ctx context.Context) {
+//
+// OnRenewed is called for each lease renewed, on the Manager's goroutine,
+// after the pass.
+func (m *Manager) renew(base, ctx context.Context) {
 	hs := m.holdings()
+	renewed := make([]bool, len(hs))
+	defer func() {
+		if f := m.cfg.hooks.OnRenewed; f != nil {
+			for i, ok := range renewed {
+				if ok {
+					f(hs[i].shard)
+				}
+			}
+		}
+	}()
 	m.parallel(len(hs), func(i int) {
 		h := hs[i]
 		if !h.tryLock() {
@@ -217,13 +231,16 @@ func (m *Manager) renew(ctx context.Context) {
 		case gone:
 			return
 		case releasing:
-			if err := m.release(ctx, h); err != nil && !errors.Is(err, ErrLost) && ctx.Err() == nil {
+			if err := m.release(ctx, base, h); err != nil && !errors.Is(err, ErrLost) && ctx.Err() == nil {
 				m.log.Warn("release failed; retrying", "shard", l.Shard, "error", err)
 			}
 			return
 		}
 		sent := m.clock.Now()
 		nl, err := m.store.Renew(ctx, m.app, m.stream, l)
+		if err != nil {
+			nl, err = m.settle(base, h, l, err, func(x Lease) bool { return writtenBy(x, l, m.cfg.workerID) })
+		}
 		switch {
 		case errors.Is(err, ErrLost):
 			m.lose(h, "renewal refused: "+err.Error())
@@ -233,13 +250,15 @@ func (m *Manager) renew(ctx context.Context) {
 			}
 		default:
 			m.wrote(h, nl, sent)
+			renewed[i] = true
 		}
 	})
 }
 
 // cycle heartbeats, lists the lease table, reconciles the held leases with
-// it, and takes, balances and cleans up as makePlan decides.
-func (m *Manager) cycle(ctx context.Context, now time.Time) {
+// it, and takes, balances and cleans up as makePlan decides, on ctx (the
+// pass's context; base is the run's, to read leases back on).
+func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 	if w, err := m.store.Heartbeat(ctx, m.app, m.stream, m.cfg.workerID); err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("heartbeat failed", "error", err)
@@ -282,6 +301,16 @@ func (m *Manager) cycle(ctx context.Context, now time.Time) {
 		l := p.take[i]
 		sent := m.clock.Now()
 		nl, err := m.store.Take(ctx, m.app, m.stream, l, m.cfg.workerID)
+		if unclear(err) {
+			// The take may have applied: read it back rather than leave
+			// the lease owned in the table and not held until the next
+			// cycle reclaims it.
+			budget := min(m.cfg.renewInterval, sent.Add(m.holdFor()).Sub(m.clock.Now()))
+			if rl, found, rerr := m.readBack(base, l.Shard, budget); rerr == nil && found && writtenBy(rl, l, m.cfg.workerID) {
+				m.log.Info("a take that failed was applied; adopting the lease as written", "shard", l.Shard, "error", err)
+				nl, err = rl, nil
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrLost) && ctx.Err() == nil {
 				m.log.Warn("taking a lease failed", "shard", l.Shard, "error", err)
@@ -320,7 +349,7 @@ func (m *Manager) cycle(ctx context.Context, now time.Time) {
 			}
 			return
 		}
-		m.log.Info("ended lease deleted: its children started", "shard", l.Shard)
+		m.log.Info("ended lease deleted: its children have checkpoints", "shard", l.Shard)
 	})
 	for _, w := range p.dead {
 		if err := m.store.DeleteWorker(ctx, m.app, m.stream, w); err == nil {

@@ -172,6 +172,13 @@ func New(store Store, app, stream string, opts ...Option) (*Manager, error) {
 // WorkerID returns the id the worker writes as owner.
 func (m *Manager) WorkerID() string { return m.cfg.workerID }
 
+// HandoffTimeout returns how long, after a Revoke event, the Manager waits
+// for the scheduler's Release before it releases the lease itself and sends
+// Lost: the HandoffTimeout option, or its default of half of LeaseDuration.
+// A scheduler bounds its wait for in-flight records by it (less a margin
+// for the checkpoint write), so that the handoff loses nothing.
+func (m *Manager) HandoffTimeout() time.Duration { return m.cfg.handoffTimeout }
+
 // Events returns the channel of lease changes for the scheduler, in the order
 // they happened. Receive from it promptly: the Manager queues events without
 // bound rather than block renewals. It is closed when the Manager stops (on
@@ -329,6 +336,9 @@ func (m *Manager) Checkpoint(ctx context.Context, shard string, cp checkpoint.Ch
 	}
 	sent := m.clock.Now()
 	l, err := m.store.Checkpoint(ctx, m.app, m.stream, held, cp)
+	if err != nil {
+		l, err = m.settle(context.WithoutCancel(ctx), h, held, err, func(l Lease) bool { return checkpointed(l, held, cp) })
+	}
 	if errors.Is(err, ErrLost) {
 		m.lose(h, "checkpoint refused: "+err.Error())
 	}
@@ -341,7 +351,7 @@ func (m *Manager) Checkpoint(ctx context.Context, shard string, cp checkpoint.Ch
 		h.releasing = true
 		m.mu.Unlock()
 		m.log.Info("shard ended; releasing its lease", "shard", shard)
-		if err := m.release(ctx, h); err != nil && !errors.Is(err, ErrLost) {
+		if err := m.release(ctx, context.WithoutCancel(ctx), h); err != nil && !errors.Is(err, ErrLost) {
 			m.log.Warn("releasing an ended lease failed; retrying in the background", "shard", shard, "error", err)
 		}
 	}
@@ -367,11 +377,13 @@ func (m *Manager) Release(ctx context.Context, shard string) error {
 		return m.wrap("release", shard, err)
 	}
 	defer h.unlock()
-	return m.release(ctx, h)
+	return m.release(ctx, context.WithoutCancel(ctx), h)
 }
 
-// release frees h in the store. h.write is held and h.releasing set.
-func (m *Manager) release(ctx context.Context, h *holding) error {
+// release frees h in the store. h.write is held and h.releasing set. base
+// is the context to read the lease back on after an unclear failure (see
+// settle).
+func (m *Manager) release(ctx, base context.Context, h *holding) error {
 	m.mu.Lock()
 	l, gone := h.lease, h.gone
 	m.mu.Unlock()
@@ -379,6 +391,9 @@ func (m *Manager) release(ctx context.Context, h *holding) error {
 		return nil
 	}
 	_, err := m.store.Release(ctx, m.app, m.stream, l)
+	if err != nil {
+		_, err = m.settle(base, h, l, err, func(x Lease) bool { return x.Owner == "" && x.Counter == l.Counter+1 })
+	}
 	if err != nil && !errors.Is(err, ErrLost) {
 		return m.wrap("release", l.Shard, err)
 	}
@@ -403,7 +418,7 @@ func (m *Manager) release(ctx context.Context, h *holding) error {
 //
 // A shard gets no lease when one of its descendants among shards (children,
 // grandchildren...) already has one: its lease was deleted after its
-// children started, and creating it again would read it twice.
+// children were checkpointed, and creating it again would read it twice.
 func (m *Manager) Sync(ctx context.Context, shards []Shard) (int, error) {
 	leases, _, err := m.store.List(ctx, m.app, m.stream)
 	if err != nil {
@@ -530,7 +545,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		m.mu.Lock()
 		h.releasing = true
 		m.mu.Unlock()
-		if err := m.release(ctx, h); err != nil && !errors.Is(err, ErrLost) {
+		if err := m.release(ctx, ctx, h); err != nil && !errors.Is(err, ErrLost) {
 			errs[i] = err
 			return
 		}

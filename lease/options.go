@@ -98,6 +98,13 @@ type Hooks struct {
 	OnRevoked func(Lease)
 	// OnLost is called when the worker lost a lease (Lost).
 	OnLost func(Lease)
+	// OnRenewed is called with the shard id of every lease the Manager
+	// renewed (every RenewInterval, a successful Store.Renew, or one whose
+	// reply was lost but that reads back as applied), after the renewal
+	// pass, one lease at a time. Checkpoints, which also renew, do not call
+	// it. No Event matches it. Like the other hooks it runs on the Manager's
+	// goroutine and must not block nor call the Manager: count, don't wait.
+	OnRenewed func(shard string)
 }
 
 func defaults() config {

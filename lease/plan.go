@@ -164,7 +164,8 @@ func readableLeases(leases []Lease) map[string]bool {
 //     as held.
 //  6. Ended leases that are free (or whose owner stopped renewing) are
 //     deleted once at least one lease names them as parent and every lease
-//     naming them as parent has started (has an owner or a checkpoint).
+//     naming them as parent has a checkpoint (HasCheckpoint: a position, or
+//     the shard-end marker); an owner alone is not enough.
 //  7. Worker rows unchanged for workerRetention are deleted.
 func makePlan(in planInput) plan {
 	var p plan
@@ -268,11 +269,15 @@ func makePlan(in planInput) plan {
 		if !l.Ended() || (l.Owner != "" && !expired(l)) || len(children[l.Shard]) == 0 {
 			continue
 		}
-		started := true
+		// Every child must have a checkpoint (or be ended), not merely an
+		// owner: until then a scheduler deciding where the child starts (from
+		// its start because a parent was read) may need the parent's lease,
+		// e.g. after the child's first owner died before its first checkpoint.
+		checkpointed := true
 		for _, c := range children[l.Shard] {
-			started = started && c.Started()
+			checkpointed = checkpointed && c.HasCheckpoint()
 		}
-		if started {
+		if checkpointed {
 			p.cleanup = append(p.cleanup, l)
 		}
 	}

@@ -222,17 +222,40 @@ func TestPlanCleanup(t *testing.T) {
 		{Shard: "p3", Checkpoint: ended, Counter: 3},                           // no child lease yet
 		{Shard: "p4", Checkpoint: ended, Owner: "x", Counter: 3},               // still owned, renewed
 		{Shard: "p5", Checkpoint: ended, Owner: "dead", Counter: 3},            // owned, owner stopped
-		{Shard: "c1", Parents: []string{"p1"}, Owner: "x"},                     // started: owned
-		{Shard: "c2", Parents: []string{"p1"}, Checkpoint: checkpoint.At("1")}, // started: checkpoint
+		{Shard: "c1", Parents: []string{"p1"}, Owner: "x", Checkpoint: ended},  // checkpoint: ended
+		{Shard: "c2", Parents: []string{"p1"}, Checkpoint: checkpoint.At("1")}, // checkpoint
 		{Shard: "c3", Parents: []string{"p2"}, Owner: "x"},
 		{Shard: "c4", Parents: []string{"p2"}},
 		{Shard: "c5", Parents: []string{"p4"}, Owner: "x"},
-		{Shard: "c6", Parents: []string{"p5"}, Owner: "x"},
+		{Shard: "c6", Parents: []string{"p5"}, Owner: "x", Checkpoint: checkpoint.At("7")},
 	}
 	w.staleLeases["p5"] = true
 	got := shards(w.plan().cleanup)
 	if want := []string{"p1", "p5"}; !slices.Equal(got, want) {
 		t.Errorf("cleanup %v, want %v", got, want)
+	}
+}
+
+// TestPlanCleanupWaitsForChildCheckpoints: an ended parent whose children
+// have owners but no checkpoint is kept: should a child's owner die before
+// its first checkpoint, the next owner must still find that a parent was
+// read.
+func TestPlanCleanupWaitsForChildCheckpoints(t *testing.T) {
+	ended := checkpoint.Ended()
+	w := newWorld("me").worker("me")
+	w.leases = []Lease{
+		{Shard: "p1", Checkpoint: ended, Counter: 3},
+		{Shard: "p2", Checkpoint: ended, Counter: 3},
+		{Shard: "c1", Parents: []string{"p1"}, Owner: "x", Counter: 1},                                       // owned, no checkpoint
+		{Shard: "c2", Parents: []string{"p1", "p2"}, Owner: "x", Counter: 2, Checkpoint: checkpoint.At("5")}, // checkpointed
+		{Shard: "c3", Parents: []string{"p2"}, Checkpoint: checkpoint.At("9")},                               // free, checkpointed
+	}
+	if got, want := shards(w.plan().cleanup), []string{"p2"}; !slices.Equal(got, want) {
+		t.Errorf("cleanup %v, want %v (p1 has a child with an owner but no checkpoint)", got, want)
+	}
+	w.leases[2].Checkpoint = checkpoint.At("1")
+	if got, want := shards(w.plan().cleanup), []string{"p1", "p2"}; !slices.Equal(got, want) {
+		t.Errorf("cleanup %v once every child has a checkpoint, want %v", got, want)
 	}
 }
 

@@ -11,8 +11,9 @@
 // # Faults
 //
 // For tests of a Manager whose store misbehaves: FailNext fails the next n
-// calls (of some operations, or of all), FailWith fails every call until it
-// is reset, and Pause makes calls wait until the returned function is called
+// calls (of some operations, or of all), FailAfterWrite makes the next n
+// lease writes apply and then fail (as a write whose reply was lost to a
+// timeout), FailWith fails every call until it is reset, and Pause makes calls wait until the returned function is called
 // (or their context ends); Paused waits until calls are stuck there. Calls
 // counts the calls made per operation.
 package memory
@@ -48,6 +49,7 @@ type Store struct {
 	mu     sync.Mutex
 	spaces map[namespace]*space
 	faults []*fault
+	late   []*fault // FailAfterWrite: consumed by lease writes, after they apply
 	always error
 	paused chan struct{} // non-nil while paused: closed on resume
 	held   int           // calls waiting at the pause
@@ -91,6 +93,43 @@ func (s *Store) FailNext(n int, err error, ops ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, f)
+}
+
+// FailAfterWrite makes the next n lease writes (Take, Renew, Checkpoint,
+// Release; of the given ones when ops are given) do their work and then
+// fail with an error wrapping err, as a write that the store applied but
+// whose reply the caller never got (e.g. err = context.DeadlineExceeded).
+// A write refused (lease.ErrLost) or rejected before it begins does not
+// consume one. Several FailAfterWrite are consumed in the order they were
+// made.
+func (s *Store) FailAfterWrite(n int, err error, ops ...string) {
+	if n <= 0 || err == nil {
+		return
+	}
+	f := &fault{n: n, err: err}
+	if len(ops) > 0 {
+		f.ops = make(map[string]bool, len(ops))
+		for _, op := range ops {
+			f.ops[op] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.late = append(s.late, f)
+}
+
+// lateFault returns the error a write of op that applied must fail with,
+// consuming a FailAfterWrite, or nil. s.mu is held.
+func (s *Store) lateFault(op string) error {
+	for i, f := range s.late {
+		if f.ops == nil || f.ops[op] {
+			if f.n--; f.n == 0 {
+				s.late = slices.Delete(s.late, i, i+1)
+			}
+			return f.err
+		}
+	}
+	return nil
 }
 
 // FailWith makes every call fail with an error wrapping err, until
@@ -316,6 +355,9 @@ func (s *Store) write(ctx context.Context, op, verb, app, stream string, h lease
 	if change(&l) {
 		l.Counter++
 		sp.leases[l.Shard] = l
+	}
+	if err := s.lateFault(op); err != nil {
+		return fail(err)
 	}
 	return l.Clone(), nil
 }

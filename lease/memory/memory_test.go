@@ -140,3 +140,31 @@ func TestPause(t *testing.T) {
 		t.Fatalf("Heartbeat after resume: %v", err)
 	}
 }
+
+func TestFailAfterWrite(t *testing.T) {
+	s := memory.New()
+	ctx := t.Context()
+	if err := s.Create(ctx, "a", "s", lease.Lease{Shard: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s.FailAfterWrite(1, context.DeadlineExceeded, memory.OpRenew)
+	ls, _, _ := s.List(ctx, "a", "s")
+	h, err := s.Take(ctx, "a", "s", ls[0], "w")
+	if err != nil {
+		t.Fatalf("Take is not among the failing operations: %v", err)
+	}
+	// A refused write does not consume the failure.
+	if _, err := s.Renew(ctx, "a", "s", lease.Lease{Shard: "x", Owner: "w", Counter: 7}); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("Renew with a stale counter = %v, want ErrLost", err)
+	}
+	if _, err := s.Renew(ctx, "a", "s", h); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Renew = %v, want the injected deadline", err)
+	}
+	ls, _, _ = s.List(ctx, "a", "s")
+	if ls[0].Counter != h.Counter+1 {
+		t.Errorf("counter %d after the failed renewal, want %d: the write applied", ls[0].Counter, h.Counter+1)
+	}
+	if _, err := s.Renew(ctx, "a", "s", ls[0]); err != nil {
+		t.Errorf("next Renew = %v, want the failure consumed", err)
+	}
+}
