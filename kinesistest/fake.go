@@ -148,6 +148,9 @@ type Fake struct {
 	// time of the last successful SubscribeToShard and of the last call.
 	lastSubscribe map[string]time.Time
 	subCalls      map[string]time.Time
+	// efoBudgets holds the EFO read budget per consumer ARN + "/" + shard id,
+	// with WithServiceLimits.
+	efoBudgets map[string]*tokenBucket
 
 	srvOnce  sync.Once
 	srv      *httptest.Server // guarded by lifeMu; set with url and loopback
@@ -187,6 +190,7 @@ func New(tb TB, opts ...Option) *Fake {
 		active:        make(map[string]*subscription),
 		lastSubscribe: make(map[string]time.Time),
 		subCalls:      make(map[string]time.Time),
+		efoBudgets:    make(map[string]*tokenBucket),
 		closed:        make(chan struct{}),
 	}
 	if tb != nil {

@@ -99,7 +99,7 @@ type subscription struct {
 	stop     chan struct{} // closed by end
 	stopCode string        // guarded by f.mu
 	stopMsg  string
-	bucket   tokenBucket
+	bucket   *tokenBucket // the consumer's read budget on the shard, shared by its subscriptions
 }
 
 // end asks the subscription to stop with an exception message. Callers hold
@@ -209,7 +209,15 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 		sub.info.StartingPosition.Timestamp = sp.Timestamp.Time
 	}
 	if f.cfg.limits != nil {
-		sub.bucket = newBucket(float64(f.cfg.limits.EFOBytesPerSecond), now)
+		// The 2 MiB/s belong to the consumer and shard, not to one
+		// subscription: a resubscription does not start with a fresh budget.
+		b := f.efoBudgets[key]
+		if b == nil {
+			nb := newBucket(float64(f.cfg.limits.EFOBytesPerSecond), now)
+			b = &nb
+			f.efoBudgets[key] = b
+		}
+		sub.bucket = b
 	}
 	f.active[key] = sub
 	f.lastSubscribe[key] = now
