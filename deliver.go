@@ -51,37 +51,34 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 		seq := aws.ToString(kr.SequenceNumber)
 		skip := d.skip
 		d.skip = nil // it only concerns the first record read
-		if s.cfg.deaggregate {
-			if subs, ok := kpl.AppendDeaggregate(d.subs[:0], kr.Data); ok {
-				d.subs = subs
-				if d.shard.hasRange {
-					var dropped int
-					if subs, dropped = kpl.FilterHashRange(subs, d.shard.lo, d.shard.hi); dropped > 0 {
-						d.tel.Dropped(dropped)
-						s.log.Warn("dropped the user records of a KPL aggregate outside the shard's hash key range (the stream was resharded after it was written)",
-							"shard", d.shard.id, "sequence_number", seq, "dropped", dropped)
-					}
+		if subs, ok := kpl.AppendDeaggregate(d.subs[:0], kr.Data); ok {
+			d.subs = subs
+			if d.shard.hasRange {
+				var dropped int
+				if subs, dropped = kpl.FilterHashRange(subs, d.shard.lo, d.shard.hi); dropped > 0 {
+					d.tel.Dropped(dropped)
+					s.log.Warn("dropped the user records of a KPL aggregate outside the shard's hash key range (the stream was resharded after it was written)",
+						"shard", d.shard.id, "sequence_number", seq, "dropped", dropped)
 				}
-				for j := range subs {
-					pos := checkpoint.AtSub(seq, int64(j))
-					if j == len(subs)-1 {
-						pos = checkpoint.At(seq) // the last one completes the record
-					}
-					if skip != nil && skip.SequenceNumber == seq && int64(j) <= skip.SubSequenceNumber {
-						continue
-					}
-					sr := &subs[j]
-					items = append(items, userRecord{kr: kr, data: sr.Data, pk: sr.PartitionKey, ehk: sr.ExplicitHashKey, sub: int64(j), pos: pos})
-				}
-				continue
 			}
+			for j := range subs {
+				pos := checkpoint.AtSub(seq, int64(j))
+				if j == len(subs)-1 {
+					pos = checkpoint.At(seq) // the last one completes the record
+				}
+				if skip != nil && skip.SequenceNumber == seq && int64(j) <= skip.SubSequenceNumber {
+					continue
+				}
+				sr := &subs[j]
+				items = append(items, userRecord{kr: kr, data: sr.Data, pk: sr.PartitionKey, ehk: sr.ExplicitHashKey, sub: int64(j), pos: pos})
+			}
+			continue
 		}
 		items = append(items, userRecord{kr: kr, data: kr.Data, pk: aws.ToString(kr.PartitionKey), pos: checkpoint.At(seq)})
 	}
 	if len(items) == 0 {
 		return nil
 	}
-	d.tel.Lag(b.MillisBehindLatest)
 	recs := make([]Record[T], len(items))
 	bytes, bad := 0, 0
 	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos })
@@ -134,7 +131,6 @@ func (d *delivery[T]) deliverPlain(ctx context.Context, b shard.Batch) error {
 	if n == 0 {
 		return nil
 	}
-	d.tel.Lag(b.MillisBehindLatest)
 	recs := make([]Record[T], n)
 	first := d.tr.Add(n, func(i int) checkpoint.Checkpoint {
 		return checkpoint.At(aws.ToString(b.Records[i].SequenceNumber))

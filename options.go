@@ -177,7 +177,9 @@ func CheckpointInterval(d time.Duration) Option {
 // MaxUncommitted bounds how many records of one shard may be delivered and
 // not yet committed, overriding the default 20,000. A shard at the bound is
 // not read until records are committed, so memory stays bounded whatever the
-// backlog.
+// backlog. A fetch asks for at most the room left, counted in Kinesis
+// records: when they are KPL aggregates, the user records of one fetch may
+// pass the bound (by at most 10 MiB of data polling, 1 MiB with EFO).
 func MaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncommitted = n } }
 
 // ShardSyncInterval sets how often the shard list is read again to find new
@@ -185,8 +187,9 @@ func MaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncommitte
 // at once, whatever this interval.
 func ShardSyncInterval(d time.Duration) Option { return func(cfg *config) { cfg.shardSync = d } }
 
-// CloseTimeout bounds how long Close waits to write the last committed
-// positions, overriding the default 30s.
+// CloseTimeout bounds each step of Close that waits on I/O (a shard's
+// handover, the last checkpoint writes, the release of leases), overriding
+// the default 30s.
 func CloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.closeTimeout = d } }
 
 // StoreOutage sets how long checkpoint writes may keep failing before the

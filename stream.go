@@ -287,11 +287,14 @@ func (s *Stream[T]) ARN() string { return s.arn }
 // fail ends the stream with a fatal error; the first one wins.
 func (s *Stream[T]) fail(err error) {
 	s.mu.Lock()
-	if s.fatal == nil && !s.closing {
+	first := s.fatal == nil && !s.closing
+	if first {
 		s.fatal = err
-		s.log.Error("stream failed", "error", err)
 	}
 	s.mu.Unlock()
+	if first {
+		s.log.Error("stream failed", "error", err) // not under s.mu: handlers may be slow
+	}
 	s.cancel()
 }
 
@@ -412,16 +415,20 @@ func (s *Stream[T]) flush(ctx context.Context) error {
 		return fmt.Errorf("kinesin: writing %d checkpoints: %w", len(cps), err)
 	}
 	s.failSince = time.Time{}
+	var finished []string
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for id, v := range versions {
 		tr := s.trackers[id]
 		tr.MarkWritten(v)
 		if tr.Finished() {
 			delete(s.trackers, id)
-			s.tel.Lookup(id).Close() // its records can no longer be committed
-			s.log.Info("shard finished", "shard", id)
+			finished = append(finished, id)
 		}
+	}
+	s.mu.Unlock()
+	for _, id := range finished { // outside s.mu: telemetry and logs may be slow
+		s.tel.Lookup(id).Close() // its records can no longer be committed
+		s.log.Info("shard finished", "shard", id)
 	}
 	return nil
 }
