@@ -280,6 +280,18 @@ func (l *leaseLedger) deliveredBy(worker, shard string, after time.Time) int {
 	return n
 }
 
+// seqs returns the sequence numbers delivered of each shard, in the order
+// they were delivered.
+func (l *leaseLedger) seqs() map[string][]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string][]string{}
+	for _, d := range l.all {
+		out[d.shard] = append(out[d.shard], d.seq)
+	}
+	return out
+}
+
 func (l *leaseLedger) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -924,6 +936,12 @@ func TestLeaseLatest(t *testing.T) {
 		t.Fatal(err)
 	}
 	fillShards(t, fake, testStream, 5) // old records of the children
+	// A zero latency on each child's GetRecords is no fault: its hits count
+	// the reads, each after the LATEST iterator it uses was taken.
+	reads := map[string]*kinesistest.Injected{}
+	for _, kid := range kids {
+		reads[kid] = fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords", Shard: kid}, Action: kinesistest.Latency(0)})
+	}
 	c := newLeaseCluster(t, pollingMode, fake, leasemem.New(), kinesin.WithStart(kinesin.Latest))
 	c.join("a", nil)
 	c.join("b", nil)
@@ -937,12 +955,22 @@ func TestLeaseLatest(t *testing.T) {
 			t.Errorf("%s names parents %v, whose records were never to be read", l.Shard, l.Parents)
 		}
 	}
-	// Wait until both children are read (a LATEST iterator), then put.
-	time.Sleep(3 * leaseTestCycle)
+	// Wait until both children are read (a LATEST iterator) by their
+	// owners, then put: a read counted once the owner's OnShardAssigned
+	// came is the owner's (a worker stops reading a shard before its
+	// OnShardRevoked), so its iterator was taken before the put.
+	for _, l := range ls {
+		if reads[l.Shard] == nil {
+			continue // the closed parent, reported above
+		}
+		eventually(t, 5*time.Second, func() bool { _, ok := c.ledger.hookTime(l.Owner, "assigned", l.Shard); return ok }, "%s assigned to %s", l.Shard, l.Owner)
+		before := reads[l.Shard].Hits()
+		eventually(t, 5*time.Second, func() bool { return reads[l.Shard].Hits() > before }, "a read of %s by %s", l.Shard, l.Owner)
+	}
 	fresh := fillShards(t, fake, testStream, 3)
 	eventually(t, 5*time.Second, func() bool { return c.ledger.count() >= 6 }, "the records put after the start")
-	if n := c.ledger.count(); n != 6 {
-		t.Errorf("%d records delivered, want the 6 put after the start", n)
+	if got := c.ledger.seqs(); !maps.EqualFunc(got, fresh, slices.Equal) {
+		t.Errorf("delivered %v, want exactly the records put after the start %v", got, fresh)
 	}
 	// A split now: its children are read from their start, after the
 	// parent's records.
@@ -957,7 +985,6 @@ func TestLeaseLatest(t *testing.T) {
 			t.Fatalf("%d records put into %s", len(more[g]), g)
 		}
 	}
-	_ = fresh
 	c.ledger.checkOrder(t)
 	if d := c.ledger.duplicates(); len(d) > 0 {
 		t.Errorf("duplicates: %v", d)

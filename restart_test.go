@@ -227,11 +227,30 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(3))
 		c := collect(st, false)
 		eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
-		fake.Split(testStream, parent)
+		if _, err := fake.Split(testStream, parent); err != nil {
+			t.Fatal(err)
+		}
 		clock.Advance(2 * time.Hour)
 		kids := fillShards(t, fake, testStream, 8)
-		fake.SetRetention(testStream, time.Hour)
-		fake.Trim(testStream)
+		if err := fake.SetRetention(testStream, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		removed, err := fake.Trim(testStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if removed != len(parentSeqs) {
+			t.Fatalf("Trim removed %d records, want the parent's %d", removed, len(parentSeqs))
+		}
+		shards, err := fake.Shards(testStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sh := range shards {
+			if sh.ID == parent {
+				t.Fatalf("the parent is still listed after the trim: %+v", sh)
+			}
+		}
 		childrenRead := func() bool {
 			for id, seqs := range kids {
 				if c.countOf(id) < len(seqs) {

@@ -26,10 +26,15 @@ func TestPipeWriterGivesUpOnClose(t *testing.T) {
 		_, err := w.Write([]byte("nobody reads this"))
 		wrote <- err
 	}()
+	// Know the Write is blocked on the pipe (its goroutine parked in it)
+	// before the fake closes.
+	WaitParked(t, 10*time.Second, "in the Write", func(stack string) bool {
+		return strings.Contains(stack, "io.(*pipe).write") && strings.Contains(stack, "TestPipeWriterGivesUpOnClose")
+	})
 	select {
 	case err := <-wrote:
 		t.Fatalf("Write returned (%v) with no reader and the fake open", err)
-	case <-time.After(20 * time.Millisecond):
+	default:
 	}
 	close(closed)
 	select {

@@ -645,9 +645,32 @@ func TestSubscribeFakeCloseWhileWriting(t *testing.T) {
 		// The SDK takes two events off the connection, then waits for the
 		// first to be read: the fake is left writing the third, which only
 		// a reader (or Close) can end. (Over HTTP the socket buffers take
-		// more.) The pause lets it start.
+		// more: there, records are put until they fill them.) Close comes
+		// once the fake is blocked writing: the subscription's goroutine
+		// parked in a write to the pipe or the socket.
 		fxWaitFor(t, "two events", func() bool { return fxSubscription(t, e.fake, 0).Events >= 2 })
-		time.Sleep(20 * time.Millisecond)
+		writing := func(stack string) bool {
+			return strings.Contains(stack, "(*subscription).run") &&
+				(strings.Contains(stack, "io.(*pipe).write") || strings.Contains(stack, "(*FD).Write"))
+		}
+		put := 6
+		for deadline := time.Now().Add(10 * time.Second); !kinesistest.GoroutineParked(writing); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the fake is not blocked writing 10 s later (%d records put)", put)
+			}
+			if fxSubscription(t, e.fake, 0).Records < put {
+				time.Sleep(time.Millisecond) // an event still on its way
+				continue
+			}
+			// Everything put went out: the connection takes more.
+			if _, err := e.fake.Put("s", "k", big); err != nil {
+				t.Fatal(err)
+			}
+			put++
+		}
+		if s := fxSubscription(t, e.fake, 0); !s.Ended.IsZero() {
+			t.Fatalf("the subscription ended (%s) before Close", s.EndReason)
+		}
 		closed := make(chan struct{})
 		go func() {
 			e.fake.Close()

@@ -1,7 +1,11 @@
 package redis_test
 
 import (
+	"context"
+	"errors"
 	"net"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,16 +40,60 @@ func TestOutageLosesNoCommit(t *testing.T) {
 	// No retries inside go-redis, so that a call fails fast while down.
 	client := redis.NewClient(&redis.Options{Addr: srv.addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
 	t.Cleanup(func() { client.Close() })
+	failed := &failedWrites{}
+	client.AddHook(failed)
 	store := redisstore.New(client)
+	var before int64
 	storetest.OutageLosesNoCommit[*net.OpError](t, storetest.Outage{
 		Store: store,
-		Begin: func(*testing.T) { srv.stop() },
+		Begin: func(*testing.T) {
+			srv.stop()
+			before = failed.n.Load()
+		},
 		During: func(t *testing.T, app string, _ map[string]checkpoint.Checkpoint) {
-			time.Sleep(300 * time.Millisecond) // several checkpoint intervals of failed writes
-			if _, err := store.Load(t.Context(), app, storetest.Stream); err == nil {
+			// Several checkpoint intervals of failed writes.
+			storetest.Eventually(t, 10*time.Second, func() bool { return failed.n.Load() >= before+3 }, "failed writes during the outage")
+			_, err := store.Load(t.Context(), app, storetest.Stream)
+			if err == nil {
 				t.Fatal("Load succeeded while the server was down")
+			}
+			if opErr := (*net.OpError)(nil); !errors.As(err, &opErr) {
+				t.Fatalf("Load failed with %v (%T), want a network error while the server was down", err, err)
 			}
 		},
 		End: func(*testing.T) { srv.start() },
 	})
+}
+
+// failedWrites is a go-redis hook counting the checkpoint writes (the save
+// script, run with EVALSHA or EVAL, alone or pipelined) that failed.
+type failedWrites struct{ n atomic.Int64 }
+
+func (f *failedWrites) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f *failedWrites) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		f.count(cmd, err)
+		return err
+	}
+}
+
+func (f *failedWrites) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			f.count(cmd, err)
+		}
+		return err
+	}
+}
+
+func (f *failedWrites) count(cmd redis.Cmder, err error) {
+	if err == nil {
+		err = cmd.Err()
+	}
+	if strings.HasPrefix(strings.ToLower(cmd.Name()), "eval") && err != nil && !errors.Is(err, redis.Nil) {
+		f.n.Add(1)
+	}
 }
