@@ -80,8 +80,18 @@ func New() *Store { return &Store{} }
 // touching the state. Several FailNext are consumed in the order they were
 // made. A call failing on its done context does not consume one.
 func (s *Store) FailNext(n int, err error, ops ...string) {
+	if f := newFault(n, err, ops); f != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.faults = append(s.faults, f)
+	}
+}
+
+// newFault returns a fault for the next n calls of ops (of every operation
+// when none is given), or nil when n or err asks for none.
+func newFault(n int, err error, ops []string) *fault {
 	if n <= 0 || err == nil {
-		return
+		return nil
 	}
 	f := &fault{n: n, err: err}
 	if len(ops) > 0 {
@@ -90,9 +100,7 @@ func (s *Store) FailNext(n int, err error, ops ...string) {
 			f.ops[op] = true
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
+	return f
 }
 
 // FailAfterWrite makes the next n lease writes (Take, Renew, Checkpoint,
@@ -103,19 +111,11 @@ func (s *Store) FailNext(n int, err error, ops ...string) {
 // consume one. Several FailAfterWrite are consumed in the order they were
 // made.
 func (s *Store) FailAfterWrite(n int, err error, ops ...string) {
-	if n <= 0 || err == nil {
-		return
+	if f := newFault(n, err, ops); f != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.late = append(s.late, f)
 	}
-	f := &fault{n: n, err: err}
-	if len(ops) > 0 {
-		f.ops = make(map[string]bool, len(ops))
-		for _, op := range ops {
-			f.ops[op] = true
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.late = append(s.late, f)
 }
 
 // lateFault returns the error a write of op that applied must fail with,
