@@ -108,6 +108,9 @@ type streamed struct{}
 
 func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", requestID())
+	// The service's clock, as the service sends it: clients read it (the SDK
+	// for clock skew, kinesin for where Latest starts).
+	w.Header().Set("Date", f.clock.Now().UTC().Format(http.TimeFormat))
 	if r.Method != http.MethodPost {
 		writeError(w, errorf(CodeUnknownOperation, "method %s is not supported; the Kinesis protocol uses POST /", r.Method))
 		return
