@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kinesin-go/kinesin/internal/consumer"
 )
 
 // The errors a kinesin user can see, and what to do about each:
@@ -107,3 +109,22 @@ func (e *CheckpointError) Error() string {
 
 // Unwrap returns the store's last error.
 func (e *CheckpointError) Unwrap() error { return e.Err }
+
+// publicError turns an error of the engine into the errors this package
+// documents: a *consumer.Failure becomes ErrStreamNotFound, a *ReadError or
+// a *CheckpointError.
+func publicError(err error) error {
+	var f *consumer.Failure
+	if !errors.As(err, &f) {
+		return err
+	}
+	switch f.Kind {
+	case consumer.StreamGone:
+		return fmt.Errorf("%w: %w", ErrStreamNotFound, f.Err)
+	case consumer.ReadFailed:
+		return &ReadError{ShardID: f.Shard, Err: f.Err}
+	case consumer.CheckpointsFailed:
+		return &CheckpointError{Since: f.Since, Err: f.Err}
+	}
+	return err
+}

@@ -3,6 +3,7 @@ package kinesin
 import (
 	"iter"
 	"sync/atomic"
+	"time"
 )
 
 // Records returns the stream's records, merged from every shard, each with
@@ -27,22 +28,21 @@ func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
 		defer func() {
 			// Nothing is processed any more: Close need not wait for
 			// records handed out to be committed.
-			s.iterOnce.Do(func() { close(s.iterDone) })
+			s.eng.IterDone()
 			s.Close()
 		}()
 		for {
 			select {
-			case b := <-s.batches:
-				for i := range b.recs {
-					r := &b.recs[i]
-					if !s.handOut(r) {
+			case b := <-s.eng.Batches():
+				for _, r := range typed[T](b) {
+					if !s.eng.HandOut(r.tracker, r.idx) {
 						continue
 					}
 					if !yield(r, r.err) {
 						return
 					}
 				}
-			case <-s.ctx.Done():
+			case <-s.eng.Done():
 				if err := s.Err(); err != nil {
 					yield(nil, err)
 				}
@@ -69,48 +69,60 @@ func (s *Stream[T]) Chan() <-chan *Record[T] {
 			close(s.ch)
 			return
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closing {
+		if s.eng.Closing() {
 			close(s.ch)
 			return
 		}
-		s.wg.Add(1)
+		s.pumps.Add(1)
 		go s.pump()
 	})
 	return s.ch
 }
 
-// pump moves batches to the Chan channel, one record at a time.
+// pump moves batches to the Chan channel, one record at a time. While a
+// record waits for a receiver, it checks every recheck that the record may
+// still be handed out (leases: its shard's lease is still valid), and drops
+// it otherwise.
 func (s *Stream[T]) pump() {
-	defer s.wg.Done()
+	defer s.pumps.Done()
 	defer close(s.ch)
+	var tick <-chan time.Time
+	if every := s.eng.Recheck(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
-		case b := <-s.batches:
-			for i := range b.recs {
-				r := &b.recs[i]
-				if !s.handOut(r) {
+		case b := <-s.eng.Batches():
+			for _, r := range typed[T](b) {
+				if !s.eng.HandOut(r.tracker, r.idx) {
 					continue
 				}
-				select {
-				case s.ch <- r:
-				case <-s.ctx.Done():
-					if s.leases != nil {
-						r.tracker.Unyield(r.idx) // not handed out after all
-					}
+				if !s.send(r, tick) {
 					return
 				}
 			}
-		case <-s.ctx.Done():
+		case <-s.eng.Done():
 			return
 		}
 	}
 }
 
-// handOut reports whether r may be handed to the application. With leases,
-// the records of a shard whose lease is being handed over or was lost are
-// not: they are left to the next owner of the shard.
-func (s *Stream[T]) handOut(r *Record[T]) bool {
-	return s.leases == nil || r.tracker.Yield(r.idx)
+// send sends r on the channel, and reports whether the stream goes on.
+func (s *Stream[T]) send(r *Record[T], tick <-chan time.Time) bool {
+	for {
+		select {
+		case s.ch <- r:
+			return true
+		case <-s.eng.Done():
+			s.eng.Unhand(r.tracker, r.idx) // not handed out after all
+			return false
+		case <-tick:
+			if !s.eng.StillHandedOut(r.tracker) {
+				s.eng.Unhand(r.tracker, r.idx)
+				return true
+			}
+		}
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/efo"
+	"github.com/kinesin-go/kinesin/internal/consumer"
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/polling"
 )
@@ -68,6 +70,9 @@ type config struct {
 	onAssigned         func(shard string)
 	onRevoked          func(shard string)
 	onLost             func(shard string)
+
+	// assignment is made by validate from the options above.
+	assignment consumer.Assignment
 }
 
 // Defaults of the options.
@@ -299,7 +304,32 @@ func OnShardLost(f func(shard string)) Option {
 // they are.
 func Deaggregation(enabled bool) Option { return func(cfg *config) { cfg.deaggregate = enabled } }
 
-// validate reports every bad option at once.
+// configure applies opts over the defaults and checks them with the other
+// arguments of Open, reporting every bad value at once.
+func configure[T any](stream string, dec Decoder[T], opts []Option) (*config, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	err := cfg.validate()
+	if dec == nil {
+		err = errors.Join(err, fmt.Errorf("%w: the decoder is nil", ErrInvalidOption))
+	}
+	if stream == "" {
+		err = errors.Join(err, fmt.Errorf("%w: the stream name is empty", ErrInvalidOption))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	return &cfg, nil
+}
+
+// validate reports every bad option at once, and makes the assignment.
 func (c *config) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -357,12 +387,15 @@ func (c *config) validate() error {
 		bad("WithCheckpointer: the store is nil")
 	}
 	if c.leaseSet {
-		switch {
-		case c.leaseStore == nil:
+		if c.leaseStore == nil {
 			bad("WithLeases: the lease store is nil")
-		default:
-			// New checks the lease options and does nothing else.
-			if _, err := lease.New(c.leaseStore, c.app, "-", c.leaseOpts...); err != nil {
+		} else {
+			var err error
+			c.assignment, err = consumer.Leased(consumer.LeasedConfig{
+				Store: c.leaseStore, Options: c.leaseOpts, Seed: c.store,
+				OnAssigned: c.onAssigned, OnRevoked: c.onRevoked, OnLost: c.onLost,
+			})
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%w: WithLeases: %w", ErrInvalidOption, err))
 			}
 		}
@@ -372,6 +405,11 @@ func (c *config) validate() error {
 				bad("%s given without WithLeases", name)
 			}
 		}
+		store := c.store
+		if store == nil {
+			store = memory.New()
+		}
+		c.assignment = consumer.AllShards(store)
 	}
 	return errors.Join(errs...)
 }
@@ -432,6 +470,17 @@ var (
 // (by the service's clock, read at Open) is refused with ErrInvalidOption, as
 // the service refuses it.
 func AtTimestamp(t time.Time) StartPosition { return StartPosition{kind: startAtTimestamp, ts: t} }
+
+// position is p for the engine.
+func (p StartPosition) position() consumer.Position {
+	switch p.kind {
+	case startTrimHorizon:
+		return consumer.Position{Kind: consumer.StartTrimHorizon}
+	case startAtTimestamp:
+		return consumer.Position{Kind: consumer.StartAtTimestamp, Time: p.ts}
+	}
+	return consumer.Position{Kind: consumer.StartLatest}
+}
 
 // String names the position.
 func (p StartPosition) String() string {

@@ -1,9 +1,11 @@
 package kinesin
 
 import (
+	"iter"
 	"time"
 
 	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/consumer"
 )
 
 // Record is one record of the stream, decoded.
@@ -50,3 +52,39 @@ func (r *Record[T]) Commit() {
 // or nil. Records yields the same error beside the record; Chan users read
 // it here.
 func (r *Record[T]) Err() error { return r.err }
+
+// decodeBatch makes the typed records of a batch (consumer.Config.Decode):
+// it runs on the shard readers' goroutines.
+func (s *Stream[T]) decodeBatch(b *consumer.Batch) (rejected int) {
+	recs := make([]Record[T], len(b.Records))
+	for i := range b.Records {
+		raw, r := &b.Records[i], &recs[i]
+		r.Data = raw.Data
+		r.PartitionKey = raw.PartitionKey
+		r.ExplicitHashKey = raw.ExplicitHashKey
+		r.SequenceNumber = raw.SequenceNumber
+		r.SubSequenceNumber = raw.SubSequenceNumber
+		r.ShardID = raw.ShardID
+		r.ArrivalTime = raw.ArrivalTime
+		r.MillisBehindLatest = raw.MillisBehindLatest
+		r.tracker, r.idx = raw.Tracker, raw.Index
+		if !s.decode(r) {
+			rejected++
+		}
+	}
+	b.Typed = recs
+	return rejected
+}
+
+// typed returns the records of a batch as decodeBatch made them, each by
+// address.
+func typed[T any](b *consumer.Batch) iter.Seq2[int, *Record[T]] {
+	recs := b.Typed.([]Record[T])
+	return func(yield func(int, *Record[T]) bool) {
+		for i := range recs {
+			if !yield(i, &recs[i]) {
+				return
+			}
+		}
+	}
+}

@@ -58,7 +58,7 @@ func BenchmarkReadEFO(b *testing.B) {
 	const n, size = 100_000, 100
 	clock := kinesistest.NewManualClock(time.Time{})
 	fake, arn, id := benchFake(b, n, size, kinesistest.WithClock(clock))
-	r := efo.New(fake.Client(), arn, efo.Options{SubscribeInterval: time.Nanosecond}, nil, efo.Hooks{})
+	r := newReader(b, fake.Client(), arn, efo.Options{SubscribeInterval: time.Nanosecond}, shard.Hooks{})
 	b.ReportAllocs()
 	for b.Loop() {
 		clock.Advance(10 * time.Second) // past the 5 s between subscriptions
@@ -87,7 +87,7 @@ func BenchmarkReadEFOServiceLimits(b *testing.B) {
 			WriteRecordsPerSecond: 1 << 30,
 			WriteBytesPerSecond:   1 << 40,
 		}))
-		r := efo.New(fake.Client(), arn, efo.Options{}, nil, efo.Hooks{})
+		r := newReader(b, fake.Client(), arn, efo.Options{}, shard.Hooks{})
 		b.StartTimer()
 		ctx, cancel := context.WithCancel(context.Background())
 		var (
@@ -125,7 +125,7 @@ func BenchmarkReadEFOServiceLimits(b *testing.B) {
 // a time, and reports the median and the 99th percentile.
 func BenchmarkEFOLatency(b *testing.B) {
 	fake, arn, id := benchFake(b, 0, 0)
-	r := efo.New(fake.Client(), arn, efo.Options{}, nil, efo.Hooks{})
+	r := newReader(b, fake.Client(), arn, efo.Options{}, shard.Hooks{})
 	got := make(chan time.Time, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

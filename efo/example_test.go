@@ -28,7 +28,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	r := efo.New(client, consumerARN, efo.Options{}, nil, efo.Hooks{})
+	r, err := efo.New(client, consumerARN, efo.Options{}, shard.Env{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -233,21 +233,21 @@ type watcher struct {
 	retries    []error
 }
 
-func (w *watcher) hooks() efo.Hooks {
-	return efo.Hooks{
-		OnSubscribe: func(_ string, _ time.Duration, err error) {
+func (w *watcher) hooks() shard.Hooks {
+	return shard.Hooks{
+		OnCall: func(_ context.Context, _, _ string, _ time.Time, _ time.Duration, err error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			w.subscribes = append(w.subscribes, err)
 			w.notify()
 		},
-		OnEvent: func(_ string, records int, _ int64) {
+		OnFetch: func(_ string, records int, _ int64) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			w.events = append(w.events, records)
 			w.notify()
 		},
-		OnRetry: func(_ string, _ time.Duration, err error) {
+		OnRetry: func(_, _ string, _ time.Duration, err error, _ bool) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			w.retries = append(w.retries, err)
@@ -288,6 +288,16 @@ func (w *watcher) retriesWith(code string) int {
 func (w *watcher) waitRetry(t *testing.T, code string, n int) {
 	t.Helper()
 	w.waitUntil(t, fmt.Sprintf("%d retries after %s", n, code), func() bool { return w.retriesWith(code) >= n })
+}
+
+// newReader returns an EFO reader, failing the test on an error.
+func newReader(t testing.TB, api efo.API, consumerARN string, opts efo.Options, hooks shard.Hooks) *efo.Reader {
+	t.Helper()
+	r, err := efo.New(api, consumerARN, opts, shard.Env{Hooks: hooks})
+	if err != nil {
+		t.Fatalf("efo.New: %v", err)
+	}
+	return r
 }
 
 // reading is a Read running in the background.

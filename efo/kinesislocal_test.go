@@ -118,7 +118,7 @@ func TestKinesisLocal(t *testing.T) {
 
 	var c collector
 	var w watcher
-	r := efo.New(client, consumerARN, opts, nil, w.hooks())
+	r := newReader(t, client, consumerARN, opts, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), room(100), c.deliver)
 	w.waitSubscribed(t, 1)
 	c.waitFor(t, 5)

@@ -37,21 +37,22 @@ const (
 	DefaultRegisterTimeout   = 2 * time.Minute
 )
 
-// ErrInvalidOptions is wrapped by the error Validate returns.
-var ErrInvalidOptions = errors.New("efo: invalid options")
+// ErrInvalidOption is wrapped by the errors of Validate and New for options
+// out of range.
+var ErrInvalidOption = errors.New("efo: invalid option")
 
 // Validate reports options out of range.
 func (o Options) Validate() error {
 	switch {
 	case o.SubscribeInterval < 0:
-		return fmt.Errorf("%w: SubscribeInterval %v is negative", ErrInvalidOptions, o.SubscribeInterval)
+		return fmt.Errorf("%w: SubscribeInterval %v is negative", ErrInvalidOption, o.SubscribeInterval)
 	case o.InitialBackoff < 0 || o.MaxBackoff < 0:
-		return fmt.Errorf("%w: negative backoff", ErrInvalidOptions)
+		return fmt.Errorf("%w: negative backoff", ErrInvalidOption)
 	case o.RegisterTimeout < 0:
-		return fmt.Errorf("%w: RegisterTimeout %v is negative", ErrInvalidOptions, o.RegisterTimeout)
+		return fmt.Errorf("%w: RegisterTimeout %v is negative", ErrInvalidOption, o.RegisterTimeout)
 	}
 	if d := o.WithDefaults(); d.MaxBackoff < d.InitialBackoff {
-		return fmt.Errorf("%w: MaxBackoff %v is shorter than InitialBackoff %v", ErrInvalidOptions, d.MaxBackoff, d.InitialBackoff)
+		return fmt.Errorf("%w: MaxBackoff %v is shorter than InitialBackoff %v", ErrInvalidOption, d.MaxBackoff, d.InitialBackoff)
 	}
 	return nil
 }
@@ -77,17 +78,3 @@ func (o Options) WithDefaults() Options {
 // gives up, the caller decides when to stop.
 func (o Options) backoff() backoff.BackOff { return retry.Backoff(o.InitialBackoff, o.MaxBackoff) }
 
-// Hooks observe a Reader. Every field is optional; hooks run on the
-// goroutine of the Read they are about, and must not block.
-type Hooks struct {
-	// OnSubscribe runs after each SubscribeToShard call, which took d, with
-	// its error (nil when the subscription is open).
-	OnSubscribe func(shardID string, d time.Duration, err error)
-	// OnEvent runs for each SubscribeToShardEvent taken from a subscription,
-	// before its records are handed over; records is how many it carries
-	// (0 for the heartbeats the service sends while the shard is quiet).
-	OnEvent func(shardID string, records int, millisBehind int64)
-	// OnRetry runs before the Reader waits to subscribe again after err: a
-	// failed call, or a subscription that broke.
-	OnRetry func(shardID string, wait time.Duration, err error)
-}

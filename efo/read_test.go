@@ -25,7 +25,7 @@ func TestReadBacklogThenLiveRecords(t *testing.T) {
 	e.put("pk", "r", 0, 100, 0)
 	var c collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), room(1000), c.deliver)
 	c.waitFor(t, 100)
 	e.put("pk", "r", 100, 150, 0) // while subscribed
@@ -62,7 +62,7 @@ func TestReadStartPositions(t *testing.T) {
 			e.clock.Advance(time.Minute) // past the 5 s between subscriptions
 			var c collector
 			var w watcher
-			r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+			r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 			rd := startRead(t, r, shard.Spec{ID: id, Start: tc.start}, room(1000), c.deliver)
 			w.waitSubscribed(t, 1)
 			// One record put while subscribed comes after the rest.
@@ -81,7 +81,7 @@ func TestReadStartPositions(t *testing.T) {
 
 func TestReadRejectsBadStart(t *testing.T) {
 	e := newEnv(t, false, 1)
-	r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	for _, start := range []shard.Start{{}, {Type: types.ShardIteratorTypeAtSequenceNumber}, {Type: "SOMEWHERE"}} {
 		if _, err := r.Read(context.Background(), shard.Spec{ID: e.shardIDs()[0], Start: start}, room(1), (&collector{}).deliver); err == nil {
 			t.Errorf("Read from %+v: no error", start)
@@ -90,8 +90,8 @@ func TestReadRejectsBadStart(t *testing.T) {
 	if n := e.fake.Calls("SubscribeToShard"); n != 0 {
 		t.Errorf("%d SubscribeToShard calls, want 0", n)
 	}
-	if _, err := efo.New(e.client, "", fast, nil, efo.Hooks{}).Read(context.Background(), trimHorizon("x"), room(1), (&collector{}).deliver); err == nil {
-		t.Error("Read without a consumer ARN: no error")
+	if _, err := efo.New(e.client, "", fast, shard.Env{}); !errors.Is(err, efo.ErrInvalidOption) {
+		t.Errorf("New without a consumer ARN: %v, want ErrInvalidOption", err)
 	}
 }
 
@@ -111,7 +111,7 @@ func TestRolloverEvery5Minutes(t *testing.T) {
 	var c collector
 	var w watcher
 	b := newBudget(&c, 300)
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), b.room, b.deliver)
 	const lifetimes = 6
 	for i := 1; i <= lifetimes; i++ {
@@ -236,7 +236,7 @@ func breakAndResume(t *testing.T, fault kinesistest.Action, wantRetryCode string
 	e.fake.Script(kinesistest.Match{Op: "SubscribeToShard"}, fault)
 	var c collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), room(7), c.deliver)
 	w.waitRetry(t, kinesistest.CodeResourceInUse, 1) // the 5 s rule
 	e.clock.Advance(5 * time.Second)
@@ -280,7 +280,7 @@ func TestResourceInUseOnResubscribeIsRetried(t *testing.T) {
 		kinesistest.Fail(kinesistest.CodeResourceInUse), kinesistest.Fail(kinesistest.CodeResourceInUse))
 	var c collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), room(1000), c.deliver)
 	c.waitFor(t, 10)
 	blockUntil(t, e.clock, 2)
@@ -304,7 +304,7 @@ func TestSplitWhileReading(t *testing.T) {
 	parent := e.shardIDs()[0]
 	var pc collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(parent), room(1000), pc.deliver)
 	for i := range 30 {
 		e.put(fmt.Sprint("pk", i), "p", i, i+1, 0)
@@ -382,7 +382,7 @@ func TestRoomSmallerThanEventsSplitsThemInOrder(t *testing.T) {
 		allowed = append(allowed, n)
 		return n, nil
 	}
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), small, c.deliver)
 	c.waitFor(t, 1000)
 	rd.stop(t)
@@ -435,7 +435,7 @@ func TestBlockedRoomStopsReading(t *testing.T) {
 			return 0, ctx.Err()
 		}
 	}
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), blocking, c.deliver)
 	rs.waitUntil(t, "room blocked", func() bool { return calls >= 2 })
 	// Nothing can move while room blocks; give a reader that would ignore
@@ -467,7 +467,7 @@ func TestPacingUnderRepeatedFailures(t *testing.T) {
 	t.Run("default interval", func(t *testing.T) {
 		e := newEnv(t, false, 1)
 		e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: kinesistest.InternalFailure})
-		r := efo.New(e.client, e.consumerARN, efo.Options{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, nil, efo.Hooks{})
+		r := newReader(t, e.client, e.consumerARN, efo.Options{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, shard.Hooks{})
 		ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -498,7 +498,7 @@ func TestPacingUnderRepeatedFailures(t *testing.T) {
 			e := newEnv(t, true, 1) // the fake's 5 s rule never ends: only the fault answers
 			e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: fault})
 			const interval = 20 * time.Millisecond
-			r := efo.New(e.client, e.consumerARN, efo.Options{SubscribeInterval: interval, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, nil, efo.Hooks{})
+			r := newReader(t, e.client, e.consumerARN, efo.Options{SubscribeInterval: interval, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, shard.Hooks{})
 			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -518,7 +518,7 @@ func TestPacingHoldsAcrossReadsOfAShard(t *testing.T) {
 	e := newEnv(t, false, 2)
 	e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: kinesistest.Fail(kinesistest.CodeAccessDenied)})
 	const interval = 50 * time.Millisecond
-	r := efo.New(e.client, e.consumerARN, efo.Options{SubscribeInterval: interval}, nil, efo.Hooks{})
+	r := newReader(t, e.client, e.consumerARN, efo.Options{SubscribeInterval: interval}, shard.Hooks{})
 	ids := e.shardIDs()
 	start := time.Now()
 	for range 4 {
@@ -543,7 +543,7 @@ func TestFatalErrorsEndTheRead(t *testing.T) {
 			e := newEnv(t, false, 1)
 			e.put("pk", "r", 0, 5, 0)
 			e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: fault})
-			r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+			r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 			_, err := r.Read(context.Background(), trimHorizon(e.shardIDs()[0]), room(10), (&collector{}).deliver)
 			if !awserr.IsFatal(err) {
 				t.Fatalf("Read: %v, want a fatal error", err)
@@ -560,7 +560,7 @@ func TestConsumerDeregisteredWhileReading(t *testing.T) {
 	e.put("pk", "r", 0, 5, 0)
 	var c collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(e.shardIDs()[0]), room(10), c.deliver)
 	c.waitFor(t, 5)
 	if err := efo.Deregister(context.Background(), e.client, e.consumerARN); err != nil {
@@ -582,7 +582,7 @@ func TestConsumerDeletingWhileReading(t *testing.T) {
 	e := newEnv(t, true, 1, kinesistest.ConsumerActivationDelay(10*time.Second))
 	var c collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(e.shardIDs()[0]), room(10), c.deliver)
 	w.waitSubscribed(t, 1)
 	if err := efo.Deregister(context.Background(), e.client, e.consumerARN); err != nil {
@@ -597,13 +597,13 @@ func TestConsumerDeletingWhileReading(t *testing.T) {
 
 func TestStreamDeletedOrShardMissing(t *testing.T) {
 	e := newEnv(t, false, 1)
-	r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	_, err := r.Read(context.Background(), trimHorizon("shardId-000000000099"), room(10), (&collector{}).deliver)
 	if !awserr.IsNotFound(err) || errors.Is(err, efo.ErrConsumerGone) {
 		t.Fatalf("Read of a missing shard: %v, want ResourceNotFound without ErrConsumerGone", err)
 	}
 	var w watcher
-	r = efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r = newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(e.shardIDs()[0]), room(10), (&collector{}).deliver)
 	w.waitSubscribed(t, 1)
 	if err := e.fake.DeleteStream(e.stream); err != nil {
@@ -626,7 +626,7 @@ func TestStartTrimmedFallsBackToTrimHorizon(t *testing.T) {
 		t.FailNow()
 	}
 	var c collector
-	r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	rd := startRead(t, r, shard.Spec{ID: e.shardIDs()[0], Start: shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: seqs[1]}}, room(10), c.deliver)
 	c.waitFor(t, 5)
 	rd.stop(t)
@@ -645,7 +645,7 @@ func TestRoomAndDeliverErrorsAreReturnedAsTheyAre(t *testing.T) {
 	for i := range 20 {
 		e.put(fmt.Sprint("pk", i), "r", i, i+1, 0)
 	}
-	r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	errRoom, errDeliver := errors.New("room"), errors.New("deliver")
 	_, err := r.Read(context.Background(), trimHorizon(ids[0]), func(context.Context) (int, error) { return 0, errRoom }, (&collector{}).deliver)
 	if err != errRoom {
@@ -664,7 +664,7 @@ func TestManyShardsOneClient(t *testing.T) {
 	for i := range 800 {
 		e.put(fmt.Sprint("pk", i), "r", i, i+1, 0)
 	}
-	r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	infos, _ := e.fake.Shards(e.stream)
 	cs := make([]collector, len(infos))
 	for i, in := range infos {
@@ -742,7 +742,7 @@ func TestNoGoroutineOutlivesRead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, false, 1)
 			e.put("pk", "r", 0, 5, 0)
-			r := efo.New(e.client, e.consumerARN, fast, nil, efo.Hooks{})
+			r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 			before := goleak.IgnoreCurrent()
 			tc.run(t, e, r)
 			if err := goleak.Find(before); err != nil {
@@ -764,7 +764,7 @@ func TestOptions(t *testing.T) {
 		{SubscribeInterval: -1}, {InitialBackoff: -1}, {MaxBackoff: -1}, {RegisterTimeout: -1},
 		{InitialBackoff: 10 * time.Second, MaxBackoff: time.Second},
 	} {
-		if err := o.Validate(); !errors.Is(err, efo.ErrInvalidOptions) {
+		if err := o.Validate(); !errors.Is(err, efo.ErrInvalidOption) {
 			t.Errorf("Validate(%+v) = %v", o, err)
 		}
 	}
@@ -784,7 +784,7 @@ func TestLatestBrokenBeforeFirstEventKeepsRecords(t *testing.T) {
 	e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard", Shard: id}, Action: kinesistest.CutStream(0), Times: 1})
 	var c collector
 	var w watcher
-	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, shard.Spec{ID: id, Start: shard.Start{Type: types.ShardIteratorTypeLatest}}, room(1000), c.deliver)
 	w.waitSubscribed(t, 1)
 	w.waitUntil(t, "a retry after the cut", func() bool { return len(w.retries) > 0 })

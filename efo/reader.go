@@ -28,7 +28,7 @@ type Reader struct {
 	consumerARN string
 	opts        Options
 	log         *slog.Logger
-	hooks       Hooks
+	hooks       shard.Hooks
 
 	mu sync.Mutex
 	// next holds, per shard, the earliest time of its next SubscribeToShard
@@ -40,24 +40,25 @@ type Reader struct {
 var _ shard.Reader = (*Reader)(nil)
 
 // New returns a Reader subscribing with the consumer consumerARN (see
-// Register) through api, tuned by opts (see Options.Validate; invalid values
-// are replaced by defaults). A nil log logs nothing.
-func New(api API, consumerARN string, opts Options, log *slog.Logger, hooks Hooks) *Reader {
-	if opts.Validate() != nil {
-		opts = Options{}
+// Register) through api, tuned by opts, logging and reporting to env. It
+// fails, with an error wrapping ErrInvalidOption, for options out of range
+// (see Options.Validate) or an empty consumerARN.
+func New(api API, consumerARN string, opts Options, env shard.Env) (*Reader, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if consumerARN == "" {
+		return nil, fmt.Errorf("%w: the consumer ARN is empty", ErrInvalidOption)
 	}
 	return &Reader{
 		api:         api,
 		consumerARN: consumerARN,
 		opts:        opts.WithDefaults(),
-		log:         log,
-		hooks:       hooks,
+		log:         env.Logger(),
+		hooks:       env.Hooks,
 		next:        make(map[string]time.Time),
 		pruneAt:     64,
-	}
+	}, nil
 }
 
 // ConsumerARN returns the ARN of the consumer the Reader subscribes with.
@@ -76,9 +77,6 @@ func (r *Reader) ConsumerARN() string { return r.consumerARN }
 // nil error. Errors from room and deliver, and ctx's error, are returned as
 // they are.
 func (r *Reader) Read(ctx context.Context, spec shard.Spec, room shard.Room, deliver shard.Deliver) (shard.End, error) {
-	if r.consumerARN == "" {
-		return shard.End{}, errors.New("efo: Read: the Reader has no consumer ARN")
-	}
 	pos, err := startingPosition(spec.Start)
 	if err != nil {
 		return shard.End{}, fmt.Errorf("efo: shard %s: %w", spec.ID, err)
@@ -185,13 +183,14 @@ type outcome struct {
 func (rd *reading) run(ctx context.Context) (shard.End, error) {
 	r := rd.r
 	var (
-		wait time.Duration // backoff before the next call, when why is set
-		why  error         // the failure the wait is for
+		wait   time.Duration // backoff before the next call, when why is set
+		why    error         // the failure the wait is for
+		broken bool          // why broke an open subscription
 	)
 	for {
 		if why != nil {
 			if r.hooks.OnRetry != nil {
-				r.hooks.OnRetry(rd.id, wait, why)
+				r.hooks.OnRetry(rd.id, shard.OpSubscribeToShard, wait, why, broken)
 			}
 			r.log.InfoContext(ctx, "subscribing again after a failure", "shard", rd.id, "wait", wait, "error", why)
 			if err := retry.SleepUntil(ctx, time.Now().Add(wait)); err != nil {
@@ -246,7 +245,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 			// a dropped connection, or ResourceNotFound (the shard, the
 			// stream or the consumer is gone: subscribing again tells).
 		}
-		wait, why = rd.bo.NextBackOff(), err
+		wait, why, broken = rd.bo.NextBackOff(), err, o.subscribed
 	}
 }
 
@@ -272,8 +271,8 @@ func (rd *reading) subscription(ctx context.Context) (o outcome) {
 			err = errors.New("SubscribeToShard returned no event stream")
 		}
 	}
-	if r.hooks.OnSubscribe != nil {
-		r.hooks.OnSubscribe(rd.id, time.Since(called), err)
+	if r.hooks.OnCall != nil {
+		r.hooks.OnCall(ctx, rd.id, shard.OpSubscribeToShard, called, time.Since(called), err)
 	}
 	if err != nil {
 		o.err = err
@@ -353,8 +352,8 @@ func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventSt
 		}
 		o.events++
 		behind := aws.ToInt64(e.Value.MillisBehindLatest)
-		if r.hooks.OnEvent != nil {
-			r.hooks.OnEvent(rd.id, len(e.Value.Records), behind)
+		if r.hooks.OnFetch != nil {
+			r.hooks.OnFetch(rd.id, len(e.Value.Records), behind)
 		}
 		if err := rd.hand(ctx, e.Value.Records, behind, n); err != nil {
 			o.stop = err

@@ -56,7 +56,7 @@ func optionsOf(opts []Options) (Options, error) {
 	case 1:
 		o = opts[0]
 	default:
-		return o, fmt.Errorf("%w: %d Options given, at most one is used", ErrInvalidOptions, len(opts))
+		return o, fmt.Errorf("%w: %d Options given, at most one is used", ErrInvalidOption, len(opts))
 	}
 	if err := o.Validate(); err != nil {
 		return o, err

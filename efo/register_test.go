@@ -139,10 +139,10 @@ func TestRegisterRejectsBadArguments(t *testing.T) {
 			t.Errorf("Register(%q, %q): no error", tc.stream, tc.consumer)
 		}
 	}
-	if _, err := efo.Register(context.Background(), c, streamARN, "billing", efo.Options{MaxBackoff: -1}); !errors.Is(err, efo.ErrInvalidOptions) {
+	if _, err := efo.Register(context.Background(), c, streamARN, "billing", efo.Options{MaxBackoff: -1}); !errors.Is(err, efo.ErrInvalidOption) {
 		t.Errorf("Register with invalid options: %v", err)
 	}
-	if _, err := efo.Register(context.Background(), c, streamARN, "billing", fast, fast); !errors.Is(err, efo.ErrInvalidOptions) {
+	if _, err := efo.Register(context.Background(), c, streamARN, "billing", fast, fast); !errors.Is(err, efo.ErrInvalidOption) {
 		t.Errorf("Register with two Options: %v", err)
 	}
 	// A consumer name the service rejects is not retried.

@@ -82,6 +82,7 @@ type shardModel struct {
 	parents []string
 	last    int  // the last record of a closed shard; 0: open, endless
 	hidden  bool // not listed until a parent ends (a child of a reshard)
+	trimmed bool // no longer listed: past the stream's retention
 	// processed counts, by record, how many times a scheduler processed it.
 	processed map[int]int
 	endedAt   time.Duration // when its end marker was written; -1: not yet
@@ -166,7 +167,7 @@ func shardID(i int) string { return fmt.Sprintf("shardId-%012d", i) }
 func (c *cluster) listed() []lease.Shard {
 	var out []lease.Shard
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
-		if s := c.shards[id]; !s.hidden {
+		if s := c.shards[id]; !s.hidden && !s.trimmed {
 			out = append(out, lease.Shard{ID: id, Parents: s.parents})
 		}
 	}
@@ -188,7 +189,7 @@ func (c *cluster) addWith(id string, store lease.Store, opts ...lease.Option) *n
 		c.t.Fatal(err)
 	}
 	n := &node{c: c, id: id, m: m, clock: clock, reading: make(map[string]*readState)}
-	if _, err := m.Sync(c.t.Context(), c.listed()); err != nil {
+	if _, err := m.Sync(c.t.Context(), c.listed(), true); err != nil {
 		c.t.Fatalf("%s: Sync: %v", id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -328,7 +329,7 @@ func (c *cluster) discover(n *node) {
 			}
 		}
 	}
-	if _, err := n.m.Sync(c.t.Context(), c.listed()); err != nil {
+	if _, err := n.m.Sync(c.t.Context(), c.listed(), true); err != nil {
 		c.t.Errorf("%s: Sync: %v", n.id, err)
 	}
 }

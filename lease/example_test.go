@@ -23,7 +23,7 @@ func Example() {
 		panic(err)
 	}
 	// The scheduler lists the stream's shards and creates their leases.
-	if _, err := m.Sync(ctx, []lease.Shard{{ID: "shardId-000000000000"}, {ID: "shardId-000000000001"}}); err != nil {
+	if _, err := m.Sync(ctx, []lease.Shard{{ID: "shardId-000000000000"}, {ID: "shardId-000000000001"}}, true); err != nil {
 		panic(err)
 	}
 	if err := m.Start(ctx); err != nil {

@@ -322,7 +322,7 @@ func TestLifecycle(t *testing.T) {
 	if m.WorkerID() != "w" {
 		t.Errorf("WorkerID() = %q", m.WorkerID())
 	}
-	if n, err := m.Sync(ctx, []lease.Shard{{ID: "s1"}, {ID: "s2"}}); err != nil || n != 2 {
+	if n, err := m.Sync(ctx, []lease.Shard{{ID: "s1"}, {ID: "s2"}}, true); err != nil || n != 2 {
 		t.Fatalf("Sync = %d, %v; want 2 created", n, err)
 	}
 	if err := m.Start(ctx); err != nil {
@@ -468,24 +468,48 @@ func containsWord(s, w string) bool {
 	return false
 }
 
-// TestSync: leases are created once, with their parents, and never again
-// for a shard whose descendant has a lease.
+// creates records the shards of the leases a store created, in order.
+type creates struct {
+	lease.Store
+	mu  sync.Mutex
+	ids []string
+}
+
+func (c *creates) Create(ctx context.Context, app, stream string, l lease.Lease) error {
+	err := c.Store.Create(ctx, app, stream, l)
+	if err == nil {
+		c.mu.Lock()
+		c.ids = append(c.ids, l.Shard)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// TestSync: leases are created once, with their parents and checkpoint,
+// parents before children; a failure creates nothing after it.
 func TestSync(t *testing.T) {
 	ctx := t.Context()
 	store := memory.New()
-	m, err := lease.New(store, "a", "s", lease.WorkerID("w"))
+	rec := &creates{Store: store}
+	m, err := lease.New(rec, "a", "s", lease.WorkerID("w"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close(ctx)
+	start := checkpoint.StartAt(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	// Children sort before their parents by id: created after them all the
+	// same.
 	shards := []lease.Shard{
-		{ID: "g"}, {ID: "p", Parents: []string{"g"}}, {ID: "c", Parents: []string{"p", ""}},
-		{ID: "x"}, {ID: "y"}, {ID: "m", Parents: []string{"x", "y"}},
+		{ID: "c", Parents: []string{"p", ""}}, {ID: "p", Parents: []string{"g"}}, {ID: "g", Checkpoint: start},
+		{ID: "m", Parents: []string{"x", "y"}}, {ID: "x"}, {ID: "y"},
 	}
-	if n, err := m.Sync(ctx, shards); err != nil || n != 6 {
+	if n, err := m.Sync(ctx, shards, true); err != nil || n != 6 {
 		t.Fatalf("first Sync = %d, %v; want 6", n, err)
 	}
-	if n, err := m.Sync(ctx, shards); err != nil || n != 0 {
+	if want := []string{"g", "p", "c", "x", "y", "m"}; !slices.Equal(rec.ids, want) {
+		t.Errorf("created %v, want parents first: %v", rec.ids, want)
+	}
+	if n, err := m.Sync(ctx, shards, true); err != nil || n != 0 {
 		t.Fatalf("second Sync = %d, %v; want 0", n, err)
 	}
 	ls, _, _ := store.List(ctx, "a", "s")
@@ -496,30 +520,29 @@ func TestSync(t *testing.T) {
 	if !slices.Equal(byID["c"].Parents, []string{"p"}) || !slices.Equal(byID["m"].Parents, []string{"x", "y"}) {
 		t.Errorf("parents of c %q and m %q", byID["c"].Parents, byID["m"].Parents)
 	}
-	// g, p, x are cleaned up (deleted) after their children have checkpoints.
-	for _, id := range []string{"g", "p", "x"} {
-		if err := store.Delete(ctx, "a", "s", byID[id]); err != nil {
-			t.Fatal(err)
-		}
+	if byID["g"].Checkpoint != start || byID["p"].HasCheckpoint() {
+		t.Errorf("checkpoints of g %v and p %v, want the start given and none", byID["g"].Checkpoint, byID["p"].Checkpoint)
 	}
-	if n, err := m.Sync(ctx, shards); err != nil || n != 0 {
-		t.Errorf("Sync after cleanup = %d, %v; want 0: g, p and x have leased descendants", n, err)
-	}
-	// A shard whose descendants have no lease gets one again.
-	if err := store.Delete(ctx, "a", "s", byID["y"]); err != nil {
+	// A failure stops the sync: no lease is created below a parent whose
+	// lease could not be.
+	store2 := memory.New()
+	m2, err := lease.New(store2, "a", "s", lease.WorkerID("w"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Delete(ctx, "a", "s", byID["m"]); err != nil {
-		t.Fatal(err)
+	defer m2.Close(ctx)
+	store2.FailNext(1, errUnreachable, memory.OpCreate)
+	if _, err := m2.Sync(ctx, shards, true); !errors.Is(err, errUnreachable) {
+		t.Errorf("Sync with Create failing = %v, want its error", err)
 	}
-	if n, err := m.Sync(ctx, shards); err != nil || n != 3 {
-		t.Errorf("Sync after deleting m = %d, %v; want x, y, m created again", n, err)
+	if ls, _, _ := store2.List(ctx, "a", "s"); len(ls) != 0 {
+		t.Errorf("%d leases created after the first failed, want none", len(ls))
 	}
 	store.FailNext(1, errUnreachable, memory.OpList)
-	if _, err := m.Sync(ctx, shards); !errors.Is(err, errUnreachable) {
+	if _, err := m.Sync(ctx, shards, true); !errors.Is(err, errUnreachable) {
 		t.Errorf("Sync with the store down = %v, want its error", err)
 	}
-	if _, err := m.Sync(ctx, []lease.Shard{{ID: ""}}); !errors.Is(err, lease.ErrInvalid) {
+	if _, err := m.Sync(ctx, []lease.Shard{{ID: ""}}, true); !errors.Is(err, lease.ErrInvalid) {
 		t.Errorf("Sync of an empty shard id = %v, want ErrInvalid", err)
 	}
 }
@@ -542,7 +565,7 @@ func TestRealClock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Sync(t.Context(), shards); err != nil {
+		if _, err := m.Sync(t.Context(), shards, true); err != nil {
 			t.Fatal(err)
 		}
 		w := &worker{m: m, reading: map[string]bool{}, done: make(chan struct{})}
@@ -614,7 +637,7 @@ func TestHungStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Sync(t.Context(), []lease.Shard{{ID: "s1"}, {ID: "s2"}}); err != nil {
+	if _, err := m.Sync(t.Context(), []lease.Shard{{ID: "s1"}, {ID: "s2"}}, true); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

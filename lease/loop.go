@@ -181,6 +181,7 @@ func (m *Manager) expire(ctx context.Context, now time.Time) {
 		timedOut := live && !expired && !h.revokeAt.IsZero() && now.Sub(h.revokeAt) >= m.cfg.handoffTimeout
 		if timedOut {
 			h.releasing = true
+			m.hold(h, time.Time{})
 		}
 		l := h.lease
 		m.mu.Unlock()
@@ -281,6 +282,9 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 	m.mu.Unlock()
 
 	mine, busy := m.reconcile(leases)
+	m.mu.Lock()
+	listed := m.listed
+	m.mu.Unlock()
 	p := makePlan(planInput{
 		self:            m.cfg.workerID,
 		now:             now,
@@ -291,6 +295,7 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 		workers:         workers,
 		mine:            mine,
 		busy:            busy,
+		listed:          listed,
 		obs:             &m.obs,
 		rand:            m.rand,
 	})
@@ -318,6 +323,7 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 			return
 		}
 		h := &holding{write: make(chan struct{}, 1), shard: nl.Shard, lease: nl, renewedAt: sent}
+		m.hold(h, sent)
 		m.mu.Lock()
 		m.held[nl.Shard] = h
 		m.mu.Unlock()
@@ -329,7 +335,7 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 			from = "expired, of " + l.Owner
 		}
 		m.log.Info("lease acquired", "shard", nl.Shard, "from", from, "checkpoint", nl.Checkpoint.String())
-		m.emit(Acquired, nl)
+		m.emitEvent(Event{Kind: Acquired, Lease: nl, Valid: m.valid(h)})
 	})
 	m.parallel(len(p.steal), func(i int) {
 		l := p.steal[i]
@@ -349,7 +355,7 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 			}
 			return
 		}
-		m.log.Info("ended lease deleted: its children have checkpoints", "shard", l.Shard)
+		m.log.Info("ended lease deleted: its shard left the stream, and its children have checkpoints", "shard", l.Shard)
 	})
 	for _, w := range p.dead {
 		if err := m.store.DeleteWorker(ctx, m.app, m.stream, w); err == nil {

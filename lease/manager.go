@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
@@ -55,6 +56,16 @@ type Event struct {
 	Kind EventKind
 	// Lease is the lease as the worker last wrote or saw it.
 	Lease Lease
+	// Valid, on an Acquired event, reports whether the worker may still act
+	// on the lease, by the Manager's clock and without a store call: false
+	// from its local expiry (when the worker gives up a lease it could not
+	// renew, a tenth of LeaseDuration before any other worker may take it),
+	// or once it was lost, released or handed over. A scheduler checks it
+	// before handing out each record of the shard, so that a worker that
+	// was paused or cut off from the store stops at once, before it hears
+	// of the loss. It is safe for concurrent use and cheap. Nil on other
+	// events.
+	Valid func() bool
 }
 
 func (e Event) String() string { return e.Kind.String() + " " + e.Lease.String() }
@@ -80,6 +91,9 @@ type Manager struct {
 	incoming  []Event // emitted, not yet handed to the loop
 	emitted   int
 	snapshot  []Lease
+	// listed is the shard ids of the scheduler's last complete listing
+	// (Sync); nil before one.
+	listed map[string]bool
 	self      Worker // the worker row as last written
 	started   bool
 	closed    bool
@@ -110,6 +124,29 @@ type holding struct {
 	revokeAt  time.Time // when Revoke was sent; zero: not revoked
 	releasing bool      // given up: to be released, no longer read
 	gone      bool      // released or lost: no more writes
+
+	// until is the lease's local expiry (renewedAt + holdFor); nil once it
+	// was lost, released or handed over. Read without a lock (Event.Valid).
+	until atomic.Pointer[time.Time]
+}
+
+// hold sets the local expiry of h from the time sent of its last successful
+// write, or clears it (a zero sent) once the lease is no longer held.
+func (m *Manager) hold(h *holding, sent time.Time) {
+	if sent.IsZero() {
+		h.until.Store(nil)
+		return
+	}
+	until := sent.Add(m.holdFor())
+	h.until.Store(&until)
+}
+
+// valid returns Event.Valid for h.
+func (m *Manager) valid(h *holding) func() bool {
+	return func() bool {
+		until := h.until.Load()
+		return until != nil && m.clock.Now().Before(*until)
+	}
 }
 
 func (h *holding) lock(ctx context.Context) error {
@@ -168,6 +205,9 @@ func New(store Store, app, stream string, opts ...Option) (*Manager, error) {
 		rand:   rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}, nil
 }
+
+// LeaseDuration returns the LeaseDuration option, or its default.
+func (m *Manager) LeaseDuration() time.Duration { return m.cfg.leaseDuration }
 
 // WorkerID returns the id the worker writes as owner.
 func (m *Manager) WorkerID() string { return m.cfg.workerID }
@@ -235,9 +275,13 @@ func (m *Manager) Snapshot() []Lease {
 }
 
 // emit queues an event for the loop to hand to hooks and Events.
-func (m *Manager) emit(kind EventKind, l Lease) {
+func (m *Manager) emit(kind EventKind, l Lease) { m.emitEvent(Event{Kind: kind, Lease: l}) }
+
+// emitEvent queues ev for the loop to hand to hooks and Events.
+func (m *Manager) emitEvent(ev Event) {
+	ev.Lease = ev.Lease.Clone()
 	m.mu.Lock()
-	m.incoming = append(m.incoming, Event{Kind: kind, Lease: l.Clone()})
+	m.incoming = append(m.incoming, ev)
 	m.emitted++
 	m.mu.Unlock()
 	select {
@@ -274,6 +318,7 @@ func (m *Manager) lose(h *holding, why string) {
 		return
 	}
 	h.gone = true
+	m.hold(h, time.Time{})
 	l := h.lease
 	if m.held[l.Shard] == h {
 		delete(m.held, l.Shard)
@@ -288,6 +333,9 @@ func (m *Manager) wrote(h *holding, l Lease, sent time.Time) {
 	m.mu.Lock()
 	if l.Counter != h.lease.Counter {
 		h.renewedAt = sent
+		if !h.gone && !h.releasing {
+			m.hold(h, sent)
+		}
 	}
 	h.lease = l
 	revoke := l.NextOwner != "" && l.NextOwner != m.cfg.workerID && h.revokeAt.IsZero() && !h.releasing
@@ -349,6 +397,7 @@ func (m *Manager) Checkpoint(ctx context.Context, shard string, cp checkpoint.Ch
 	if l.Ended() {
 		m.mu.Lock()
 		h.releasing = true
+		m.hold(h, time.Time{})
 		m.mu.Unlock()
 		m.log.Info("shard ended; releasing its lease", "shard", shard)
 		if err := m.release(ctx, context.WithoutCancel(ctx), h); err != nil && !errors.Is(err, ErrLost) {
@@ -372,6 +421,7 @@ func (m *Manager) Release(ctx context.Context, shard string) error {
 	}
 	m.mu.Lock()
 	h.releasing = true
+	m.hold(h, time.Time{})
 	m.mu.Unlock()
 	if err := h.lock(ctx); err != nil {
 		return m.wrap("release", shard, err)
@@ -399,6 +449,7 @@ func (m *Manager) release(ctx, base context.Context, h *holding) error {
 	}
 	m.mu.Lock()
 	h.gone = true
+	m.hold(h, time.Time{})
 	if m.held[l.Shard] == h {
 		delete(m.held, l.Shard)
 	}
@@ -410,55 +461,44 @@ func (m *Manager) release(ctx, base context.Context, h *holding) error {
 	return nil
 }
 
-// Sync creates the leases of shards that have none, with their parents, so
-// that workers can take them, and returns how many it created. The
-// scheduler calls it with every shard it lists (at start, after each
-// ListShards, and when a shard ends with ChildShards). A lease is created
-// with the shard's Checkpoint. Leases that exist are left as they are, and so
-// are leases of shards not given.
+// Sync creates the leases of shards that have none, with their parents and
+// Checkpoint, so that workers can take them, and returns how many it
+// created. The scheduler calls it with every shard it lists (complete: at
+// start and after each ListShards) and with the children a shard's end names
+// (not complete). Leases that exist are left as they are, and so are leases
+// of shards not given.
 //
-// A shard gets no lease when one of its descendants among shards (children,
-// grandchildren...) already has one: its lease was deleted after its
-// children were checkpointed, and creating it again would read it twice.
-func (m *Manager) Sync(ctx context.Context, shards []Shard) (int, error) {
+// Leases are created parents first, so that no worker ever sees a child's
+// lease before those of the parents it names (it would take a missing parent
+// for one gone from the stream). A lease whose shard was read to its end is
+// never deleted while the shard is still in the stream (see makePlan), so
+// Sync never creates again the lease of a shard read to its end, however
+// stale the scheduler's list.
+//
+// With complete, shards is the whole stream as just listed: the Manager
+// keeps it to tell ended leases whose shard is gone (past the stream's
+// retention) from those still listed.
+func (m *Manager) Sync(ctx context.Context, shards []Shard, complete bool) (int, error) {
+	if complete {
+		listed := make(map[string]bool, len(shards))
+		for _, s := range shards {
+			listed[s.ID] = true
+		}
+		m.mu.Lock()
+		m.listed = listed
+		m.mu.Unlock()
+	}
 	leases, _, err := m.store.List(ctx, m.app, m.stream)
 	if err != nil {
 		return 0, fmt.Errorf("lease: sync %s/%s: %w", m.app, m.stream, err)
 	}
-	// had: the leases before this call, whose descendants decide; has: also
-	// those it creates.
-	had := make(map[string]bool, len(leases))
+	has := make(map[string]bool, len(leases))
 	for _, l := range leases {
-		had[l.Shard] = true
+		has[l.Shard] = true
 	}
-	has := maps.Clone(had)
-	children := make(map[string][]string)
-	for _, s := range shards {
-		for _, p := range s.Parents {
-			children[p] = append(children[p], s.ID)
-		}
-	}
-	// leasedBelow reports whether a descendant of id has a lease.
-	memo := make(map[string]bool)
-	var leasedBelow func(id string, depth int) bool
-	leasedBelow = func(id string, depth int) bool {
-		if v, ok := memo[id]; ok || depth > len(shards) {
-			return v
-		}
-		memo[id] = false
-		for _, c := range children[id] {
-			if had[c] || leasedBelow(c, depth+1) {
-				memo[id] = true
-				return true
-			}
-		}
-		return false
-	}
-	sorted := slices.SortedFunc(slices.Values(shards), func(a, b Shard) int { return strings.Compare(a.ID, b.ID) })
 	created := 0
-	var errs []error
-	for _, s := range sorted {
-		if has[s.ID] || leasedBelow(s.ID, 0) {
+	for _, s := range parentsFirst(shards) {
+		if has[s.ID] {
 			continue
 		}
 		var parents []string
@@ -474,19 +514,45 @@ func (m *Manager) Sync(ctx context.Context, shards []Shard) (int, error) {
 			has[s.ID] = true
 		case errors.Is(err, ErrExists):
 		default:
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				return created, fmt.Errorf("lease: sync %s/%s: %w", m.app, m.stream, errors.Join(errs...))
-			}
+			// A child created without this parent's lease would look
+			// readable: create none below a failure.
+			return created, fmt.Errorf("lease: sync %s/%s: creating %s (and none after it): %w", m.app, m.stream, s.ID, err)
 		}
 	}
 	if created > 0 {
 		m.log.Info("leases created", "count", created)
 	}
-	if len(errs) > 0 {
-		return created, fmt.Errorf("lease: sync %s/%s: %w", m.app, m.stream, errors.Join(errs...))
-	}
 	return created, nil
+}
+
+// parentsFirst orders shards so that each comes after the parents among
+// them, by id otherwise.
+func parentsFirst(shards []Shard) []Shard {
+	sorted := slices.SortedFunc(slices.Values(shards), func(a, b Shard) int { return strings.Compare(a.ID, b.ID) })
+	index := make(map[string]int, len(sorted))
+	for i, s := range sorted {
+		index[s.ID] = i
+	}
+	out := make([]Shard, 0, len(sorted))
+	state := make([]byte, len(sorted)) // 0 new, 1 visiting, 2 placed
+	var visit func(i int)
+	visit = func(i int) {
+		if state[i] != 0 {
+			return // placed, or a cycle no stream has: broken here
+		}
+		state[i] = 1
+		for _, p := range sorted[i].Parents {
+			if j, ok := index[p]; ok {
+				visit(j)
+			}
+		}
+		state[i] = 2
+		out = append(out, sorted[i])
+	}
+	for i := range sorted {
+		visit(i)
+	}
+	return out
 }
 
 // Close stops the worker gracefully: it stops renewals and cycles, releases
@@ -545,6 +611,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		defer h.unlock()
 		m.mu.Lock()
 		h.releasing = true
+		m.hold(h, time.Time{})
 		m.mu.Unlock()
 		if err := m.release(ctx, ctx, h); err != nil && !errors.Is(err, ErrLost) {
 			errs[i] = err

@@ -227,8 +227,9 @@ func TestZombie(t *testing.T) {
 }
 
 // TestReshard: a merge child is taken only after both parents ended, split
-// children after their parent, and ended leases are deleted once their
-// children started, never to be created again.
+// children after their parent; ended leases are kept while their shards are
+// listed (never created again) and deleted once they left the stream and
+// their children have checkpoints.
 func TestReshard(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store lease.Store) {
 		a, b, merged := shardID(0), shardID(1), shardID(2)
@@ -270,6 +271,27 @@ func TestReshard(t *testing.T) {
 			}
 			t.Logf("%s acquired at %v, %v after its last parent ended", x.child, acq.at, acq.at-maxEnded(sh, x.parents))
 		}
+		// The ended leases stay while their shards are listed: no worker,
+		// however stale its list, creates them again.
+		c.run(2 * cycle)
+		for _, id := range []string{a, b, p} {
+			if l, ok := c.leases()[id]; !ok || !l.Ended() {
+				t.Errorf("ended lease %s is %v (present %v) while its shard is still listed, want it kept", id, l, ok)
+			}
+		}
+		created, err := c.nodes[0].m.Sync(t.Context(), c.listed(), true)
+		if err != nil || created != 0 {
+			t.Errorf("Sync of the parents read to their end created %d leases (%v), want none", created, err)
+		}
+		// Past retention, the shards leave the listing: their leases go.
+		for _, id := range []string{a, b, p} {
+			c.shards[id].trimmed = true
+		}
+		for _, n := range c.running() {
+			if _, err := n.m.Sync(t.Context(), c.listed(), true); err != nil {
+				t.Fatal(err)
+			}
+		}
 		c.until("ended leases cleaned up", 2*cycle, func() bool {
 			ls := c.leases()
 			_, okA := ls[a]
@@ -278,11 +300,6 @@ func TestReshard(t *testing.T) {
 			return !okA && !okB && !okP
 		})
 		t.Logf("ended leases deleted by %v", c.now)
-		// Listing the closed parents again does not bring their leases back.
-		created, err := c.nodes[0].m.Sync(t.Context(), c.listed())
-		if err != nil || created != 0 {
-			t.Errorf("Sync after cleanup created %d leases (%v), want none", created, err)
-		}
 		c.run(2 * cycle)
 		if d := c.duplicates(); d != 0 {
 			t.Errorf("%d records processed twice, want 0", d)

@@ -101,7 +101,10 @@ type planInput struct {
 	// over or released); busy are every lease it still writes to (mine,
 	// and those being handed over or released): neither kind is taken.
 	mine, busy map[string]bool
-	obs        *observer
+	// listed is the shard ids of the scheduler's last complete listing;
+	// nil before one (no ended lease is deleted then).
+	listed map[string]bool
+	obs    *observer
 	rand       *rand.Rand // shuffles candidates; nil: no shuffle
 }
 
@@ -163,9 +166,14 @@ func readableLeases(leases []Lease) map[string]bool {
 //     target and MaxStealsPerCycle. Handoffs already promised to it count
 //     as held.
 //  6. Ended leases that are free (or whose owner stopped renewing) are
-//     deleted once at least one lease names them as parent and every lease
-//     naming them as parent has a checkpoint (HasCheckpoint: a position, or
-//     the shard-end marker); an owner alone is not enough.
+//     deleted once their shard is gone from the stream (not in the
+//     scheduler's last complete listing: past the stream's retention), at
+//     least one lease names them as parent, and every lease naming them as
+//     parent has a checkpoint (HasCheckpoint: a
+//     position, a start, or the shard-end marker); an owner alone is not
+//     enough. Kept until then, an ended lease tells every worker, however
+//     stale its list of shards, that its shard was read to its end: none
+//     creates it again.
 //  7. Worker rows unchanged for workerRetention are deleted.
 func makePlan(in planInput) plan {
 	var p plan
@@ -266,7 +274,7 @@ func makePlan(in planInput) plan {
 		}
 	}
 	for _, l := range in.leases {
-		if !l.Ended() || (l.Owner != "" && !expired(l)) || len(children[l.Shard]) == 0 {
+		if !l.Ended() || (l.Owner != "" && !expired(l)) || in.listed == nil || in.listed[l.Shard] || len(children[l.Shard]) == 0 {
 			continue
 		}
 		// Every child must have a checkpoint (or be ended), not merely an

@@ -25,7 +25,7 @@ func oneLease(t *testing.T, store *memory.Store, opts ...lease.Option) (m *lease
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Sync(t.Context(), []lease.Shard{{ID: "s1"}}); err != nil {
+	if _, err := m.Sync(t.Context(), []lease.Shard{{ID: "s1"}}, true); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -85,29 +85,30 @@ const (
 	DefaultReadRate       = 2 << 20
 )
 
-// ErrInvalidOptions is wrapped by the error Validate returns.
-var ErrInvalidOptions = errors.New("polling: invalid options")
+// ErrInvalidOption is wrapped by the errors of Validate and New for options
+// out of range.
+var ErrInvalidOption = errors.New("polling: invalid option")
 
 // Validate reports options out of range.
 func (o Options) Validate() error {
 	switch {
 	case o.MaxRecords < 0 || o.MaxRecords > 10000:
-		return fmt.Errorf("%w: MaxRecords %d is outside 1..10000", ErrInvalidOptions, o.MaxRecords)
+		return fmt.Errorf("%w: MaxRecords %d is outside 1..10000", ErrInvalidOption, o.MaxRecords)
 	case o.MinInterval < 0:
-		return fmt.Errorf("%w: MinInterval %v is negative", ErrInvalidOptions, o.MinInterval)
+		return fmt.Errorf("%w: MinInterval %v is negative", ErrInvalidOption, o.MinInterval)
 	case o.IdleInterval < 0:
-		return fmt.Errorf("%w: IdleInterval %v is negative", ErrInvalidOptions, o.IdleInterval)
+		return fmt.Errorf("%w: IdleInterval %v is negative", ErrInvalidOption, o.IdleInterval)
 	case o.InitialBackoff < 0 || o.MaxBackoff < 0:
-		return fmt.Errorf("%w: negative backoff", ErrInvalidOptions)
+		return fmt.Errorf("%w: negative backoff", ErrInvalidOption)
 	case o.ReadRate < 0:
-		return fmt.Errorf("%w: ReadRate %d is negative", ErrInvalidOptions, o.ReadRate)
+		return fmt.Errorf("%w: ReadRate %d is negative", ErrInvalidOption, o.ReadRate)
 	}
 	d := o.WithDefaults()
 	switch {
 	case d.IdleInterval < d.MinInterval:
-		return fmt.Errorf("%w: IdleInterval %v is shorter than MinInterval %v", ErrInvalidOptions, d.IdleInterval, d.MinInterval)
+		return fmt.Errorf("%w: IdleInterval %v is shorter than MinInterval %v", ErrInvalidOption, d.IdleInterval, d.MinInterval)
 	case d.MaxBackoff < d.InitialBackoff:
-		return fmt.Errorf("%w: MaxBackoff %v is shorter than InitialBackoff %v", ErrInvalidOptions, d.MaxBackoff, d.InitialBackoff)
+		return fmt.Errorf("%w: MaxBackoff %v is shorter than InitialBackoff %v", ErrInvalidOption, d.MaxBackoff, d.InitialBackoff)
 	}
 	return nil
 }
@@ -135,24 +136,10 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
-// Hooks observe a Reader. Every field is optional; hooks run on the reader's
-// goroutine and must not block.
-type Hooks struct {
-	// OnCall runs after each GetRecords and GetShardIterator call (op names
-	// it), which took d and failed with err (nil on success).
-	OnCall func(shardID, op string, d time.Duration, err error)
-	// OnGetRecords runs after each successful GetRecords call with the
-	// number of records and MillisBehindLatest of its response.
-	OnGetRecords func(shardID string, records int, millisBehind int64)
-	// OnRetry runs before the reader waits to retry the operation op after
-	// err.
-	OnRetry func(shardID, op string, wait time.Duration, err error)
-}
-
-// Operation names given to Hooks.
+// Operation names given to the hooks (shard.Hooks).
 const (
-	OpGetRecords       = "GetRecords"
-	OpGetShardIterator = "GetShardIterator"
+	OpGetRecords       = shard.OpGetRecords
+	OpGetShardIterator = shard.OpGetShardIterator
 )
 
 // Reader reads shards; it implements shard.Reader. It is safe for concurrent
@@ -161,19 +148,17 @@ type Reader struct {
 	api   API
 	opts  Options
 	log   *slog.Logger
-	hooks Hooks
+	hooks shard.Hooks
 }
 
-// New returns a Reader calling api with opts (see Options.Validate; invalid
-// values are replaced by defaults). A nil log logs nothing.
-func New(api API, opts Options, log *slog.Logger, hooks Hooks) *Reader {
-	if opts.Validate() != nil {
-		opts = Options{}
+// New returns a Reader calling api with opts, logging and reporting to env.
+// It fails, with an error wrapping ErrInvalidOption, for options out of
+// range (see Options.Validate).
+func New(api API, opts Options, env shard.Env) (*Reader, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Reader{api: api, opts: opts.WithDefaults(), log: log, hooks: hooks}
+	return &Reader{api: api, opts: opts.WithDefaults(), log: env.Logger(), hooks: env.Hooks}, nil
 }
 
 // latestSkew is how much earlier than a LATEST iterator was asked for, by
@@ -218,10 +203,10 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
 		}, noRetry)
 		if r.hooks.OnCall != nil {
-			r.hooks.OnCall(sh.ID, OpGetRecords, time.Since(lastCall), err)
+			r.hooks.OnCall(ctx, sh.ID, OpGetRecords, lastCall, time.Since(lastCall), err)
 		}
-		if err == nil && r.hooks.OnGetRecords != nil {
-			r.hooks.OnGetRecords(sh.ID, len(out.Records), aws.ToInt64(out.MillisBehindLatest))
+		if err == nil && r.hooks.OnFetch != nil {
+			r.hooks.OnFetch(sh.ID, len(out.Records), aws.ToInt64(out.MillisBehindLatest))
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -242,7 +227,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			}
 			d := r.retryWait(bo)
 			if r.hooks.OnRetry != nil {
-				r.hooks.OnRetry(sh.ID, OpGetRecords, d, err)
+				r.hooks.OnRetry(sh.ID, OpGetRecords, d, err, false)
 			}
 			r.log.InfoContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 			wait = d
@@ -302,7 +287,7 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 		asked := time.Now()
 		out, err := r.api.GetShardIterator(ctx, in, noRetry)
 		if r.hooks.OnCall != nil {
-			r.hooks.OnCall(sh.ID, OpGetShardIterator, time.Since(asked), err)
+			r.hooks.OnCall(ctx, sh.ID, OpGetShardIterator, asked, time.Since(asked), err)
 		}
 		if err == nil {
 			bo.Reset()
@@ -330,7 +315,7 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 		}
 		d := r.retryWait(bo)
 		if r.hooks.OnRetry != nil {
-			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err)
+			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err, false)
 		}
 		r.log.InfoContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 		if err := retry.SleepUntil(ctx, time.Now().Add(d)); err != nil {

@@ -118,6 +118,16 @@ func put(t *testing.T, fake *kinesistest.Fake, from, n int) []string {
 }
 
 // sink collects delivered records and can cancel the read once it has n.
+// newReader returns a polling reader, failing the test on an error.
+func newReader(t testing.TB, api polling.API, opts polling.Options, hooks shard.Hooks) *polling.Reader {
+	t.Helper()
+	r, err := polling.New(api, opts, shard.Env{Hooks: hooks})
+	if err != nil {
+		t.Fatalf("polling.New: %v", err)
+	}
+	return r
+}
+
 type sink struct {
 	mu      sync.Mutex
 	seqs    []string
@@ -196,7 +206,7 @@ func TestDefaultPacingAtMostFiveCallsPerSecond(t *testing.T) {
 	fake := newFake(t)
 	put(t, fake, 0, 200)
 	rec := &recorder{api: fake.Client()}
-	r := polling.New(rec, polling.Options{}, nil, polling.Hooks{})
+	r := newReader(t, rec, polling.Options{}, shard.Hooks{})
 	s := &sink{}
 	// Room for 5 records a call keeps the reader behind: full batches.
 	stop, _ := read(t, r, trimHorizon(shard0), room(5), s)
@@ -230,7 +240,7 @@ func TestIdleIntervalWhenCaughtUp(t *testing.T) {
 	put(t, fake, 0, n)
 	rec := &recorder{api: fake.Client()}
 	opts := polling.Options{MinInterval: 2 * time.Millisecond, IdleInterval: 400 * time.Millisecond, MaxRecords: batch}
-	r := polling.New(rec, opts, nil, polling.Hooks{})
+	r := newReader(t, rec, opts, shard.Hooks{})
 	s := &sink{}
 	stop, _ := read(t, r, trimHorizon(shard0), room(1000), s)
 	eventually(t, 5*time.Second, func() bool { return len(rec.of("GetRecords")) >= n/batch+4 }, "idle calls")
@@ -266,7 +276,7 @@ func TestThrottlingBacksOff(t *testing.T) {
 		var mu sync.Mutex
 		var waits []time.Duration
 		opts := polling.Options{MinInterval: time.Millisecond, IdleInterval: time.Millisecond, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
-		r := polling.New(rec, opts, nil, polling.Hooks{OnRetry: func(_, _ string, d time.Duration, err error) {
+		r := newReader(t, rec, opts, shard.Hooks{OnRetry: func(_, _ string, d time.Duration, err error, _ bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			waits = append(waits, d)
@@ -321,7 +331,7 @@ func TestThrottlingBacksOff(t *testing.T) {
 		}
 		fake.Script(kinesistest.Match{Op: "GetRecords"}, steps...)
 		rec := &recorder{api: fake.Client()}
-		r := polling.New(rec, polling.Options{}, nil, polling.Hooks{})
+		r := newReader(t, rec, polling.Options{}, shard.Hooks{})
 		s := &sink{}
 		stop, _ := read(t, r, trimHorizon(shard0), room(5), s)
 		eventually(t, 10*time.Second, func() bool { return len(rec.of("GetRecords")) >= len(steps)+1 }, "calls")
@@ -344,7 +354,7 @@ func TestExpiredIteratorResumesAfterLastDelivered(t *testing.T) {
 	E, P := kinesistest.ExpiredIterator, kinesistest.Pass
 	fake.Script(kinesistest.Match{Op: "GetRecords"}, P, P, E, P, E, E, P)
 	rec := &recorder{api: fake.Client()}
-	r := polling.New(rec, fast, nil, polling.Hooks{})
+	r := newReader(t, rec, fast, shard.Hooks{})
 	s := &sink{want: len(want)}
 	_, done := read(t, r, trimHorizon(shard0), room(10), s)
 	select {
@@ -387,7 +397,7 @@ func TestRetentionFallsBackToTrimHorizon(t *testing.T) {
 		t.Fatalf("trimmed %d records, want 20", n)
 	}
 	rec := &recorder{api: fake.Client()}
-	r := polling.New(rec, fast, nil, polling.Hooks{})
+	r := newReader(t, rec, fast, shard.Hooks{})
 	s := &sink{want: len(kept)}
 	sh := shard.Spec{Stream: stream, ID: shard0, Start: shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: old[5]}}
 	_, done := read(t, r, sh, room(100), s)
@@ -414,7 +424,7 @@ func TestRetentionFallsBackToTrimHorizon(t *testing.T) {
 func TestStartAfterSequenceNumber(t *testing.T) {
 	fake := newFake(t)
 	seqs := put(t, fake, 0, 20)
-	r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
+	r := newReader(t, fake.Client(), fast, shard.Hooks{})
 	s := &sink{want: 10}
 	sh := shard.Spec{Stream: fake.StreamARN(stream), ID: shard0, Start: shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: seqs[9]}}
 	_, done := read(t, r, sh, room(100), s)
@@ -439,7 +449,7 @@ func TestFatalErrorsEndTheRead(t *testing.T) {
 			fake := newFake(t)
 			put(t, fake, 0, 5)
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: tc.op}, Action: kinesistest.Fail(tc.code)})
-			r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
+			r := newReader(t, fake.Client(), fast, shard.Hooks{})
 			s := &sink{}
 			stop, done := read(t, r, trimHorizon(shard0), room(100), s)
 			select {
@@ -470,7 +480,7 @@ func TestClosedShardEndsWithChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, fake, 30, 10) // into the children
-	r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
+	r := newReader(t, fake.Client(), fast, shard.Hooks{})
 	s := &sink{}
 	stop, done := read(t, r, trimHorizon(shard0), room(7), s)
 	select {
@@ -526,7 +536,7 @@ func TestRoomLimitsEachCall(t *testing.T) {
 		mu.Unlock()
 		return s.deliver(ctx, b)
 	}
-	r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
+	r := newReader(t, fake.Client(), fast, shard.Hooks{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -558,7 +568,7 @@ func TestDeliverErrorEndsRead(t *testing.T) {
 	fake := newFake(t)
 	put(t, fake, 0, 5)
 	boom := errors.New("boom")
-	r := polling.New(fake.Client(), fast, nil, polling.Hooks{})
+	r := newReader(t, fake.Client(), fast, shard.Hooks{})
 	_, err := r.Read(context.Background(), trimHorizon(shard0), room(100), func(context.Context, shard.Batch) error { return boom })
 	if err != boom {
 		t.Fatalf("Read returned %v, want deliver's error", err)
@@ -579,7 +589,7 @@ func TestOptionsValidate(t *testing.T) {
 		{polling.Options{InitialBackoff: -1}, "backoff"},
 	} {
 		err := tc.o.Validate()
-		if !errors.Is(err, polling.ErrInvalidOptions) || !containsFold(err.Error(), tc.want) {
+		if !errors.Is(err, polling.ErrInvalidOption) || !containsFold(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.o, err, tc.want)
 		}
 	}
@@ -607,7 +617,7 @@ func TestExpiredLatestIteratorKeepsRecordsArrivedMeanwhile(t *testing.T) {
 	fake := newFake(t)
 	fake.Script(kinesistest.Match{Op: "GetRecords"}, kinesistest.ExpiredIterator)
 	rec := &recorder{api: fake.Client()}
-	r := polling.New(rec, fast, nil, polling.Hooks{})
+	r := newReader(t, rec, fast, shard.Hooks{})
 	var once sync.Once
 	var want []string
 	// room runs after the LATEST iterator was obtained and before the first

@@ -7,6 +7,7 @@ package shard
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -73,4 +74,44 @@ type Reader interface {
 	// are returned as they are; a ResourceNotFoundException (the shard or the
 	// stream is gone) is returned wrapped, for the caller to tell apart.
 	Read(ctx context.Context, spec Spec, room Room, deliver Deliver) (End, error)
+}
+
+// Operations a Reader reports to its Hooks.
+const (
+	OpGetRecords       = "GetRecords"
+	OpGetShardIterator = "GetShardIterator"
+	OpSubscribeToShard = "SubscribeToShard"
+)
+
+// Hooks observe a Reader; both readers take them. Every field is optional;
+// hooks run on the goroutine of the Read they are about and must not block.
+type Hooks struct {
+	// OnCall runs after each call the reader makes, with the context of the
+	// Read: op is GetRecords, GetShardIterator or SubscribeToShard (the call
+	// that opens a subscription), which started at start, took d and failed
+	// with err (nil on success).
+	OnCall func(ctx context.Context, shardID, op string, start time.Time, d time.Duration, err error)
+	// OnFetch runs for each fetch of records, before they are handed over:
+	// a GetRecords response, or a SubscribeToShard event (with 0 records for
+	// the heartbeats of a quiet shard).
+	OnFetch func(shardID string, records int, millisBehind int64)
+	// OnRetry runs before the reader waits to call op again after err: a
+	// call that failed, or (broken) a subscription that broke after it
+	// opened.
+	OnRetry func(shardID, op string, wait time.Duration, err error, broken bool)
+}
+
+// Env is what a Reader is made with besides its client and options: where
+// it logs (nil: nowhere) and its hooks.
+type Env struct {
+	Log   *slog.Logger
+	Hooks Hooks
+}
+
+// Logger returns env.Log, or a logger that logs nothing.
+func (env Env) Logger() *slog.Logger {
+	if env.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return env.Log
 }

@@ -39,6 +39,7 @@ type Tracker struct {
 	inHand  int           // yielded records not committed
 	sealed  bool          // no more records are yielded
 	drained chan struct{} // closed once sealed with nothing in hand
+	valid   func() bool   // when set, Yield refuses once it reports false
 }
 
 type slot struct {
@@ -177,16 +178,34 @@ func (t *Tracker) End() {
 	}
 }
 
+// SetValid makes Yield refuse records once valid reports false (a lease's
+// local expiry): valid is called, under the tracker's lock, before each
+// record is yielded; it must be cheap and must not call the tracker.
+func (t *Tracker) SetValid(valid func() bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.valid = valid
+}
+
+// Open reports whether records may still be yielded: the tracker is not
+// sealed, and its SetValid function (if any) reports true.
+func (t *Tracker) Open() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.sealed && (t.valid == nil || t.valid())
+}
+
 // Yield records that the record at index idx is being handed to the
 // application, and reports whether it may be: false once the tracker is
-// sealed (the record is then left uncommitted, for the next owner of the
-// shard to read), or for an index that is not pending. A record yielded and
-// not committed is in hand; Drained waits for none to be.
+// sealed, or its SetValid function reports false (the record is then left
+// uncommitted, for the next owner of the shard to read), or for an index
+// that is not pending. A record yielded and not committed is in hand;
+// Drained waits for none to be.
 func (t *Tracker) Yield(idx uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i, ok := t.slot(idx)
-	if !ok || t.sealed || t.pending[i].committed {
+	if !ok || t.sealed || t.pending[i].committed || (t.valid != nil && !t.valid()) {
 		return false
 	}
 	if !t.pending[i].yielded {
