@@ -31,7 +31,10 @@ package kinesistest
 //     and at least 1 otherwise. At the end of a closed shard the response has
 //     ChildShards and no NextShardIterator.
 //   - AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER positions before the shard's
-//     retention horizon (see Fake.Trim) are InvalidArgumentException.
+//     retention horizon (see Fake.Trim) are InvalidArgumentException, as is
+//     an AT_TIMESTAMP later than the fake's clock ("The timestampInMillis
+//     parameter cannot be greater than the currentTimestampInMillis").
+//     SubscribeToShard's StartingPosition follows the same rules.
 //   - With WithServiceLimits, the per-shard read and write limits apply (see
 //     Limits) to GetShardIterator, GetRecords, PutRecord and PutRecords. The
 //     helpers Put, PutWithHashKey and PutAggregated are not limited, and the
@@ -606,6 +609,10 @@ func (f *Fake) position(sh *shard, a startArgs) (uint64, *apiError) {
 		}
 		return c, nil
 	default: // AT_TIMESTAMP
+		if now := f.clock.Now(); a.ts.Time.After(now) {
+			// The service judges the timestamp against its own clock.
+			return 0, invalidArg("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", a.ts.Time.UnixMilli(), now.UnixMilli())
+		}
 		// arrival times never decrease along a shard
 		i := sort.Search(len(sh.records), func(i int) bool { return !sh.records[i].arrival.Before(a.ts.Time) })
 		if i < len(sh.records) {

@@ -380,8 +380,19 @@ func TestGetShardIteratorTypes(t *testing.T) {
 		if got := at(times[0].Add(-time.Hour)); !slices.Equal(got, nums(0, 10)) {
 			t.Errorf("AT_TIMESTAMP before every record: %v", got)
 		}
-		if got := at(e.clock.Now().Add(time.Hour)); len(got) != 0 {
-			t.Errorf("AT_TIMESTAMP in the future: %v", got)
+		if got := at(e.clock.Now()); len(got) != 0 {
+			t.Errorf("AT_TIMESTAMP of the fake's present: %v", got)
+		}
+		// A timestamp later than the fake's clock, even by a millisecond, is
+		// refused, as the service refuses one later than its own.
+		for _, ahead := range []time.Duration{time.Millisecond, time.Hour} {
+			_, err := e.c.GetShardIterator(e.ctx, &kinesis.GetShardIteratorInput{
+				StreamName: aws.String("s"), ShardId: aws.String(sh), ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(e.clock.Now().Add(ahead)),
+			})
+			ia := wantErr[*types.InvalidArgumentException](t, err)
+			if !strings.Contains(aws.ToString(ia.Message), "cannot be greater than the currentTimestampInMillis") {
+				t.Errorf("AT_TIMESTAMP %v ahead: message %q", ahead, aws.ToString(ia.Message))
+			}
 		}
 
 		// LATEST starts after the last record.

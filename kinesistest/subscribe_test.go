@@ -298,7 +298,7 @@ func TestSubscribeStartingPositions(t *testing.T) {
 		{"AT_TIMESTAMP", fxAtTime(t0.Add(3 * time.Second)), []string{"p3-0", "p4-0", "p5-0"}},
 		{"AT_TIMESTAMP between", fxAtTime(t0.Add(3500 * time.Millisecond)), []string{"p4-0", "p5-0"}},
 		{"AT_TIMESTAMP before", fxAtTime(t0.Add(-time.Hour)), []string{"p0-0", "p1-0", "p2-0", "p3-0", "p4-0", "p5-0"}},
-		{"AT_TIMESTAMP future", fxAtTime(t0.Add(time.Hour)), nil},
+		{"AT_TIMESTAMP now", fxAtTime(e.clock.Now()), nil},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,6 +334,9 @@ func TestSubscribeStartingPositions(t *testing.T) {
 		{"malformed sequence number", fxAfterSeq("12345")},
 		{"no sequence number", types.StartingPosition{Type: types.ShardIteratorTypeAtSequenceNumber}},
 		{"no timestamp", types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp}},
+		// Later than the fake's clock: the service refuses a timestamp
+		// later than its own.
+		{"AT_TIMESTAMP future", fxAtTime(e.clock.Now().Add(time.Millisecond))},
 	}
 	arn := e.consumer("s", "bad")
 	for _, tc := range bad {

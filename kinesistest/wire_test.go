@@ -280,8 +280,10 @@ func TestWireTimestampsAreNumbers(t *testing.T) {
 		check("ListStreamConsumers", cons[0].(map[string]any)["ConsumerCreationTimestamp"])
 
 		// Timestamps in requests are numbers too, seconds with a fraction.
-		w.ok(t, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1772600767.891}`)
-		w.ok(t, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1772600767}`)
+		// (The manual clock is at 2026-01-01T00:00:00Z; these are an hour
+		// before: a later one would be refused.)
+		w.ok(t, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1767222000.891}`)
+		w.ok(t, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1767222000}`)
 	})
 }
 
