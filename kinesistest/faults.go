@@ -1,13 +1,23 @@
 package kinesistest
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"time"
 )
 
+// ErrInvalidFault is wrapped by the error of a fault the fake refuses: one
+// whose Match names an operation the fake does not serve (a typo would
+// otherwise inject nothing), or whose Times or Probability is out of range.
+var ErrInvalidFault = errors.New("kinesistest: invalid fault")
+
 // Match selects the calls a fault applies to. Empty fields match anything.
 type Match struct {
-	// Op is an operation name such as "GetRecords" or "SubscribeToShard".
+	// Op is an operation name such as "GetRecords" or "SubscribeToShard":
+	// one of Operations(), or empty for every operation. Another name is
+	// refused (see Match.Validate).
 	Op string
 	// Stream is a stream name or ARN. A GetRecords call is about the stream
 	// of its shard iterator.
@@ -16,6 +26,30 @@ type Match struct {
 	Shard string
 	// Consumer is an EFO consumer name or ARN.
 	Consumer string
+}
+
+// Validate returns an error wrapping ErrInvalidFault when m.Op is neither
+// empty nor an operation the fake serves.
+func (m Match) Validate() error {
+	if m.Op != "" && operations[m.Op] == nil {
+		return fmt.Errorf("%w: Match.Op %q is not an operation the fake serves (see Operations)", ErrInvalidFault, m.Op)
+	}
+	return nil
+}
+
+// Validate returns an error wrapping ErrInvalidFault when the fault's Match
+// is invalid, Times is negative, or Probability is negative or NaN.
+func (ft Fault) Validate() error {
+	if err := ft.Match.Validate(); err != nil {
+		return err
+	}
+	if ft.Times < 0 {
+		return fmt.Errorf("%w: Times %d is negative", ErrInvalidFault, ft.Times)
+	}
+	if ft.Probability < 0 || math.IsNaN(ft.Probability) {
+		return fmt.Errorf("%w: Probability %v is not between 0 and 1", ErrInvalidFault, ft.Probability)
+	}
+	return nil
 }
 
 func (m Match) matches(c Match) bool {
@@ -135,30 +169,55 @@ type Injected struct {
 	seen    int
 	hits    int
 	removed bool
+	err     error // why the fault was refused; set before it is returned
 }
 
 // Inject puts a fault in force until it is removed or exhausted. Faults are
 // tried in the order they were injected; the first that hits a call decides
 // what happens to it. Helpers of the Fake are never faulted.
+//
+// A fault that fails Fault.Validate (an unknown operation name, say) is not
+// put in force: a Fake made with a TB fails the test, naming the fault, and
+// the Injected returned never hits; its Err tells why.
 func (f *Fake) Inject(fault Fault) *Injected {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in := &Injected{f: f, fault: fault}
-	f.faults = append(f.faults, in)
-	return in
+	if f.tb != nil {
+		f.tb.Helper()
+	}
+	return f.add(&Injected{f: f, fault: fault}, fault.Validate(), "Inject")
 }
 
 // Script gives the n-th call matching m the n-th action (Pass lets a call
 // through); calls after the last action pass. For example
 // Script(Match{Op: "GetRecords"}, Throttle, Throttle, Pass) fails two calls,
-// then lets them succeed.
+// then lets them succeed. A Match that fails Match.Validate is refused as
+// Inject refuses it.
 func (f *Fake) Script(m Match, steps ...Action) *Injected {
+	if f.tb != nil {
+		f.tb.Helper()
+	}
+	return f.add(&Injected{f: f, fault: Fault{Match: m}, script: steps}, m.Validate(), "Script")
+}
+
+// add puts in in force, or, when err is not nil, reports err and returns in
+// out of force.
+func (f *Fake) add(in *Injected, err error, what string) *Injected {
+	if err != nil {
+		if f.tb != nil {
+			f.tb.Helper()
+		}
+		in.err = f.fail(what, err)
+		in.removed = true
+		return in
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	in := &Injected{f: f, fault: Fault{Match: m}, script: steps}
 	f.faults = append(f.faults, in)
 	return in
 }
+
+// Err returns why Inject or Script refused the fault, or nil for a fault
+// put in force.
+func (in *Injected) Err() error { return in.err }
 
 // Hits returns how many calls the fault has hit.
 func (in *Injected) Hits() int {

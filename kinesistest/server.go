@@ -55,6 +55,14 @@ func op[Req any, PReq interface {
 		if e := f.applyFault(c); e != nil {
 			return nil, e
 		}
+		if f.cfg.limits != nil {
+			f.mu.Lock()
+			e := f.throttle(c, f.clock.Now())
+			f.mu.Unlock()
+			if e != nil {
+				return nil, e
+			}
+		}
 		return fn(f, c, (*Req)(req))
 	}
 }
@@ -90,7 +98,17 @@ func init() {
 		"IncreaseStreamRetentionPeriod": op(opIncreaseRetention),
 		"DecreaseStreamRetentionPeriod": op(opDecreaseRetention),
 		"AddTagsToStream":               op(opAddTags),
+		"RemoveTagsFromStream":          op(opRemoveTags),
 		"ListTagsForStream":             op(opListTags),
+		"TagResource":                   op(opTagResource),
+		"UntagResource":                 op(opUntagResource),
+		"ListTagsForResource":           op(opListTagsForResource),
+		"UpdateStreamMode":              op(opUpdateStreamMode),
+		"StartStreamEncryption":         op(opStartStreamEncryption),
+		"StopStreamEncryption":          op(opStopStreamEncryption),
+		"EnableEnhancedMonitoring":      op(opEnableMonitoring),
+		"DisableEnhancedMonitoring":     op(opDisableMonitoring),
+		"DescribeLimits":                op(opDescribeLimits),
 	}
 }
 
@@ -298,8 +316,10 @@ func (r *streamRef) name() string {
 	return ""
 }
 
-// resolve finds the stream a request names. Callers hold f.mu.
+// resolve finds the stream a request names, after removing the streams
+// whose deletion is over. Callers hold f.mu.
 func (f *Fake) resolve(r *streamRef) (*stream, *apiError) {
+	f.settle(f.clock.Now())
 	if r.StreamName == nil && r.StreamARN == nil {
 		return nil, invalidArg("either StreamName or StreamARN must be given")
 	}

@@ -161,6 +161,9 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 		return nil, err
 	}
 	sh := s.byID[*r.ShardId]
+	if sh != nil {
+		f.autoTrimShard(sh, now)
+	}
 	if sh == nil || sh.gone {
 		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
 	}
@@ -254,6 +257,8 @@ func (s *subscription) next(now time.Time) (ev event, stopCode, stopMsg string) 
 	if s.stopCode != "" {
 		return ev, s.stopCode, s.stopMsg
 	}
+	f.settle(now)
+	f.autoTrimShard(sh, now)
 	if sh.gone || f.streams[sh.stream.name] != sh.stream || f.consumers[s.consumer.arn] != s.consumer {
 		return ev, CodeResourceNotFound, "Stream " + sh.stream.arn + " or consumer " + s.consumer.arn + " no longer exists"
 	}
