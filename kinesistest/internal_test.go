@@ -165,3 +165,27 @@ func TestPayloadBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetSubscriptions: past its history, the fake forgets the oldest
+// ended subscriptions and keeps every open one, in order.
+func TestForgetSubscriptions(t *testing.T) {
+	f := newFake(defaultConfig())
+	defer f.Close()
+	ended := time.Unix(1, 0)
+	for i := range 10 {
+		sub := &subscription{info: Subscription{ShardID: string(rune('a' + i))}}
+		if i != 1 && i != 5 {
+			sub.info.Ended = ended
+		}
+		f.subs = append(f.subs, sub)
+	}
+	f.forgetSubscriptions(4)
+	var got string
+	for _, s := range f.subs {
+		got += s.info.ShardID
+	}
+	// a to j, b and f open: the six oldest ended (a, c, d, e, g, h) go.
+	if got != "bfij" {
+		t.Fatalf("kept %q, want the open b and f and the last ended i and j", got)
+	}
+}

@@ -24,6 +24,7 @@ const (
 // call is one request being served.
 type call struct {
 	ctx   context.Context
+	stop  <-chan struct{} // closed when the Server carrying the call stops; nil otherwise
 	op    string
 	w     http.ResponseWriter
 	match Match   // what the request is about, for fault matching
@@ -154,7 +155,7 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, validation("request body larger than %d bytes", maxBodyBytes))
 		return
 	}
-	c := &call{ctx: r.Context(), op: name, w: w}
+	c := &call{ctx: r.Context(), stop: serverStop(r.Context()), op: name, w: w}
 	out, apiErr := fn(f, c, body)
 	switch {
 	case apiErr != nil && apiErr.code == dropConnection:

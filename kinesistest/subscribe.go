@@ -62,8 +62,9 @@ type Subscription struct {
 	// Ended is zero while the subscription is open.
 	Ended time.Time
 	// EndReason says why it ended: "lifetime" (5 minutes), "shard end",
-	// "client closed", "fake closed", "cut" (an injected dropped connection)
-	// or the code of the exception message that ended it.
+	// "client closed", "fake closed", "server stopped" (Server.Shutdown),
+	// "cut" (an injected dropped connection) or the code of the exception
+	// message that ended it.
 	EndReason string
 	// Events counts SubscribeToShardEvent messages sent, Records the records
 	// they carried.
@@ -78,8 +79,9 @@ type StartingPosition struct {
 	Timestamp      time.Time
 }
 
-// Subscriptions returns every subscription the fake accepted, oldest first,
-// open ones included.
+// Subscriptions returns the subscriptions the fake accepted, oldest first:
+// every open one, and the last 10,000 or so that ended (older ones are
+// forgotten, so that a long-running fake stays bounded).
 func (f *Fake) Subscriptions() []Subscription {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -225,7 +227,27 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 	f.active[key] = sub
 	f.lastSubscribe[key] = now
 	f.subs = append(f.subs, sub)
+	if n := f.cfg.subHistory; len(f.subs) > n+n/4 {
+		f.forgetSubscriptions(n)
+	}
 	return sub, nil
+}
+
+// forgetSubscriptions drops the oldest ended subscriptions until at most n
+// are left (open ones are all kept), so that a long-running fake does not
+// grow without bound. Callers hold f.mu.
+func (f *Fake) forgetSubscriptions(n int) {
+	drop := len(f.subs) - n
+	kept := f.subs[:0]
+	for _, sub := range f.subs {
+		if drop > 0 && !sub.info.Ended.IsZero() {
+			drop--
+			continue
+		}
+		kept = append(kept, sub)
+	}
+	clear(f.subs[len(kept):])
+	f.subs = kept
 }
 
 // finish records why the subscription ended and forgets it as active.
@@ -326,6 +348,9 @@ func cut(w http.ResponseWriter) {
 // endCut is the end reason of a stream cut by an injected fault.
 const endCut = "cut"
 
+// endServerStopped is the end reason of a stream whose Server shut down.
+const endServerStopped = "server stopped"
+
 // run serves the stream and returns why it ended, once every wait it had on
 // the clock is stopped.
 func (s *subscription) run(c *call) string {
@@ -394,6 +419,8 @@ func (s *subscription) run(c *call) string {
 			select {
 			case <-lifetime:
 				return "lifetime"
+			case <-c.stop:
+				return endServerStopped
 			default:
 			}
 			return ""
@@ -474,6 +501,8 @@ func (s *subscription) run(c *call) string {
 		case <-s.stop:
 		case <-lifetime:
 			return "lifetime"
+		case <-c.stop:
+			return endServerStopped
 		case <-c.ctx.Done():
 			return gone() // Close also drops connections
 		case <-f.closed:
