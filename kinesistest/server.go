@@ -25,6 +25,7 @@ const (
 type call struct {
 	ctx   context.Context
 	stop  <-chan struct{} // closed when the Server carrying the call stops; nil otherwise
+	cbor  bool            // the request is CBOR, and so is the answer
 	op    string
 	w     http.ResponseWriter
 	match Match   // what the request is about, for fault matching
@@ -127,8 +128,10 @@ type streamed struct{}
 
 func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", requestID())
+	inCBOR := isCBOR(r.Header.Get("Content-Type"))
+	fail := func(e *apiError) { writeErrorIn(w, e, inCBOR) }
 	if r.Method != http.MethodPost {
-		writeError(w, errorf(CodeUnknownOperation, "method %s is not supported; the Kinesis protocol uses POST /", r.Method))
+		fail(errorf(CodeUnknownOperation, "method %s is not supported; the Kinesis protocol uses POST /", r.Method))
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
@@ -136,33 +139,41 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	fn := operations[name]
 	if !ok || fn == nil {
 		f.count("Unknown")
-		writeError(w, errorf(CodeUnknownOperation, "unknown operation %q", target))
+		fail(errorf(CodeUnknownOperation, "unknown operation %q", target))
 		return
 	}
 	f.count(name)
 	select {
 	case <-f.closed:
-		writeError(w, errorf(CodeServiceUnavailable, "the fake is closed"))
+		fail(errorf(CodeServiceUnavailable, "the fake is closed"))
 		return
 	default:
 	}
 	body, err := readBody(r)
 	if err != nil {
-		writeError(w, errorf(CodeSerialization, "reading the request body: %v", err))
+		fail(errorf(CodeSerialization, "reading the request body: %v", err))
 		return
 	}
 	if len(body) > maxBodyBytes {
-		writeError(w, validation("request body larger than %d bytes", maxBodyBytes))
+		fail(validation("request body larger than %d bytes", maxBodyBytes))
 		return
 	}
-	c := &call{ctx: r.Context(), stop: serverStop(r.Context()), op: name, w: w}
+	if inCBOR {
+		if body, err = cborToJSON(body); err != nil {
+			fail(errorf(CodeSerialization, "%v", err))
+			return
+		}
+	}
+	c := &call{ctx: r.Context(), stop: serverStop(r.Context()), cbor: inCBOR, op: name, w: w}
 	out, apiErr := fn(f, c, body)
 	switch {
 	case apiErr != nil && apiErr.code == dropConnection:
 		dropConn(w)
 	case apiErr != nil:
-		writeError(w, apiErr)
+		fail(apiErr)
 	case out == (streamed{}):
+	case inCBOR:
+		writeCBOR(w, out)
 	default:
 		writeJSON(w, out)
 	}
@@ -218,13 +229,22 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_, _ = w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, e *apiError) {
-	body, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.code, e.message})
+func writeError(w http.ResponseWriter, e *apiError) { writeErrorIn(w, e, false) }
+
+// writeErrorIn writes an error in JSON, or in CBOR for a CBOR request.
+func writeErrorIn(w http.ResponseWriter, e *apiError, inCBOR bool) {
+	var body []byte
+	ct := contentType
+	if inCBOR {
+		body, ct = cborError(e), cborContentType
+	} else {
+		body, _ = json.Marshal(struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}{e.code, e.message})
+	}
 	h := w.Header()
-	h.Set("Content-Type", contentType)
+	h.Set("Content-Type", ct)
 	h.Set("X-Amzn-ErrorType", e.code+":")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.status)

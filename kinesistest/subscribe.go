@@ -364,6 +364,9 @@ func (s *subscription) run(c *call) string {
 	flusher, _ := w.(http.Flusher)
 	enc := eventstream.NewEncoder()
 	write := func(msg eventstream.Message) bool {
+		if c.cbor {
+			msg = inCBOR(msg)
+		}
 		if err := enc.Encode(w, msg); err != nil {
 			return false
 		}
@@ -471,7 +474,11 @@ func (s *subscription) run(c *call) string {
 			throttle, stopThrottle = clockTimer(f.clock, wait)
 		}
 		if send {
-			if !write(eventMessage(&ev)) {
+			msg := eventMessage
+			if c.cbor {
+				msg = eventMessageCBOR
+			}
+			if !write(msg(&ev)) {
 				return gone()
 			}
 			sent++
