@@ -223,13 +223,23 @@ func TestServeErrors(t *testing.T) {
 	t.Parallel()
 	fake := kinesistest.New(t)
 	for name, f := range map[string]func() (*kinesistest.Server, error){
-		"nil fake":       func() (*kinesistest.Server, error) { return kinesistest.Serve(nil, "127.0.0.1:0") },
-		"bad address":    func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:99999") },
-		"empty TLS":      func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeTLS("")) },
-		"bad TLS":        func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeTLS("nohost:-1")) },
-		"root handler":   func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeHandler("/", http.NotFoundHandler())) },
-		"nil handler":    func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeHandler("/x/", nil)) },
-		"nil option set": func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:0", nil, kinesistest.ServeTLS("")) },
+		"nil fake":    func() (*kinesistest.Server, error) { return kinesistest.Serve(nil, "127.0.0.1:0") },
+		"bad address": func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:99999") },
+		"empty TLS": func() (*kinesistest.Server, error) {
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeTLS(""))
+		},
+		"bad TLS": func() (*kinesistest.Server, error) {
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeTLS("nohost:-1"))
+		},
+		"root handler": func() (*kinesistest.Server, error) {
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeHandler("/", http.NotFoundHandler()))
+		},
+		"nil handler": func() (*kinesistest.Server, error) {
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeHandler("/x/", nil))
+		},
+		"nil option set": func() (*kinesistest.Server, error) {
+			return kinesistest.Serve(fake, "127.0.0.1:0", nil, kinesistest.ServeTLS(""))
+		},
 	} {
 		srv, err := f()
 		if !errors.Is(err, kinesistest.ErrServe) || srv != nil {
