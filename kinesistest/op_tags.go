@@ -89,6 +89,15 @@ func checkTags(tags map[string]string) *apiError {
 	return nil
 }
 
+// checkTagsToAdd validates the tags of AddTagsToStream and TagResource,
+// which need one at least.
+func checkTagsToAdd(tags map[string]string) *apiError {
+	if len(tags) == 0 {
+		return validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	return checkTags(tags)
+}
+
 // addTags adds tags to a resource's set, within maxTags.
 func addTags(set, tags map[string]string, resource string) *apiError {
 	n := len(set)
@@ -125,10 +134,7 @@ type addTagsReq struct {
 }
 
 func opAddTags(f *Fake, c *call, r *addTagsReq) (any, *apiError) {
-	if len(r.Tags) == 0 {
-		return nil, validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	}
-	if err := checkTags(r.Tags); err != nil {
+	if err := checkTagsToAdd(r.Tags); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -258,10 +264,7 @@ type tagResourceReq struct {
 }
 
 func opTagResource(f *Fake, c *call, r *tagResourceReq) (any, *apiError) {
-	if len(r.Tags) == 0 {
-		return nil, validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	}
-	if err := checkTags(r.Tags); err != nil {
+	if err := checkTagsToAdd(r.Tags); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()

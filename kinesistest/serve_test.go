@@ -268,3 +268,28 @@ func TestServeCertificate(t *testing.T) {
 		t.Fatalf("responses came in %v, want HTTP/2 by ALPN", seen)
 	}
 }
+
+// Injected connection faults surface over HTTP/2 as over HTTP/1.1: a cut
+// stream ends with an error, a dropped call fails.
+func TestServeHTTP2Faults(t *testing.T) {
+	t.Parallel()
+	fake, srv := serveFake(t)
+	fake.CreateStream("s", 1)
+	arn, _ := fake.RegisterConsumer("s", "c")
+	c, _ := serveClient(t, srv.URL(), h2cTransport())
+	fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: kinesistest.CutStream(1), Times: 1})
+	sub, err := fxSubscribeWith(t, c, arn, shard0, fxTrimHorizon())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.end(); err == nil {
+		t.Fatal("a cut stream ended without an error")
+	}
+	fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "ListShards"}, Action: kinesistest.DropConnection, Times: 1})
+	if _, err := c.ListShards(t.Context(), &kinesis.ListShardsInput{StreamName: aws.String("s")}); err == nil {
+		t.Fatal("a dropped call succeeded")
+	}
+	if _, err := c.ListShards(t.Context(), &kinesis.ListShardsInput{StreamName: aws.String("s")}); err != nil {
+		t.Fatalf("the call after a dropped one: %v", err)
+	}
+}
