@@ -152,7 +152,8 @@
 // actions, such as Throttle, Throttle, Pass. Faults are tried in the order they
 // were injected; [Injected.Hits] counts the calls a fault hit,
 // [Injected.Remove] and [Fake.ClearFaults] take faults out of force. A Match
-// naming an operation the fake does not serve (a typo) is refused: the test
+// naming an operation the fake does not serve (a typo), or an action made
+// with a value out of range (CutStream(-1), say), is refused: the test
 // fails, and [Injected.Err] wraps [ErrInvalidFault] (see [Fault.Validate]).
 //
 // The actions, and what the SDK client sees:

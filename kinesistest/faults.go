@@ -38,7 +38,8 @@ func (m Match) Validate() error {
 }
 
 // Validate returns an error wrapping ErrInvalidFault when the fault's Match
-// is invalid, Times is negative, or Probability is negative or NaN.
+// is invalid, Times is negative, Probability is negative or NaN, or its
+// Action was made with a value out of range.
 func (ft Fault) Validate() error {
 	if err := ft.Match.Validate(); err != nil {
 		return err
@@ -49,7 +50,7 @@ func (ft Fault) Validate() error {
 	if ft.Probability < 0 || math.IsNaN(ft.Probability) {
 		return fmt.Errorf("%w: Probability %v is not between 0 and 1", ErrInvalidFault, ft.Probability)
 	}
-	return nil
+	return ft.Action.validate()
 }
 
 func (m Match) matches(c Match) bool {
@@ -115,19 +116,20 @@ var (
 func Fail(code string) Action { return Action{kind: kindError, code: code} }
 
 // Latency delays the call by d on the fake's clock, then serves it. A call
-// whose client gives up during the delay is not served.
+// whose client gives up during the delay is not served. A negative d is
+// refused by Inject and Script.
 func Latency(d time.Duration) Action { return Action{kind: kindLatency, latency: d} }
 
 // FailRecords makes PutRecords fail each record with the given chance
 // (between 0 and 1) and error code, as a partial failure: the call succeeds
-// and reports FailedRecordCount. A chance of 0 or less fails no record, 1 or
-// more every record. An empty code means
-// ProvisionedThroughputExceededException.
+// and reports FailedRecordCount. A chance of 0 fails no record, 1 every
+// record; a chance outside 0 to 1 is refused by Inject and Script. An empty
+// code means ProvisionedThroughputExceededException.
 func FailRecords(fraction float64, code string) Action {
 	if code == "" {
 		code = CodeThroughputExceeded
 	}
-	if fraction <= 0 {
+	if fraction == 0 {
 		// The per-record draw takes 0 as "always", as Fault.Probability
 		// does; no record failing is letting the call through.
 		return Pass
@@ -136,16 +138,31 @@ func FailRecords(fraction float64, code string) Action {
 }
 
 // CutStream drops a SubscribeToShard connection after it has sent
-// afterEvents events, mid-stream, without an exception message.
+// afterEvents events, mid-stream, without an exception message. A negative
+// afterEvents is refused by Inject and Script.
 func CutStream(afterEvents int) Action {
-	return Action{kind: kindCutStream, afterEvents: max(afterEvents, 0)}
+	return Action{kind: kindCutStream, afterEvents: afterEvents}
 }
 
 // StreamException ends a SubscribeToShard stream with an exception message
 // of the given code (for example ResourceInUseException or
-// InternalFailureException) after it has sent afterEvents events.
+// InternalFailureException) after it has sent afterEvents events. A
+// negative afterEvents is refused by Inject and Script.
 func StreamException(code string, afterEvents int) Action {
-	return Action{kind: kindStreamException, code: code, afterEvents: max(afterEvents, 0)}
+	return Action{kind: kindStreamException, code: code, afterEvents: afterEvents}
+}
+
+// validate refuses an action made with a value out of range.
+func (a Action) validate() error {
+	switch {
+	case a.afterEvents < 0:
+		return fmt.Errorf("%w: a stream action after %d events", ErrInvalidFault, a.afterEvents)
+	case a.latency < 0:
+		return fmt.Errorf("%w: Latency %v is negative", ErrInvalidFault, a.latency)
+	case a.kind == kindFailRecords && !(a.fraction > 0 && a.fraction <= 1):
+		return fmt.Errorf("%w: FailRecords chance %v is not between 0 and 1", ErrInvalidFault, a.fraction)
+	}
+	return nil
 }
 
 // Fault is a rule that makes matching calls fail or slow down.
@@ -189,13 +206,19 @@ func (f *Fake) Inject(fault Fault) *Injected {
 // Script gives the n-th call matching m the n-th action (Pass lets a call
 // through); calls after the last action pass. For example
 // Script(Match{Op: "GetRecords"}, Throttle, Throttle, Pass) fails two calls,
-// then lets them succeed. A Match that fails Match.Validate is refused as
-// Inject refuses it.
+// then lets them succeed. A Match that fails Match.Validate, or an action
+// made with a value out of range, is refused as Inject refuses it.
 func (f *Fake) Script(m Match, steps ...Action) *Injected {
 	if f.tb != nil {
 		f.tb.Helper()
 	}
-	return f.add(&Injected{f: f, fault: Fault{Match: m}, script: steps}, m.Validate(), "Script")
+	err := m.Validate()
+	for _, a := range steps {
+		if err == nil {
+			err = a.validate()
+		}
+	}
+	return f.add(&Injected{f: f, fault: Fault{Match: m}, script: steps}, err, "Script")
 }
 
 // add puts in in force, or, when err is not nil, reports err and returns in

@@ -198,6 +198,7 @@ func TestForgetSubscriptions(t *testing.T) {
 // whatever the records: keys needing escapes, empty and large data,
 // encrypted records, ChildShards.
 func TestCBORDirectMatchesJSON(t *testing.T) {
+	t.Parallel()
 	var kids []childShard
 	for i := range 2 {
 		var c childShard

@@ -78,11 +78,17 @@ func buildConfig(opts []Option) (config, error) {
 }
 
 // WithClock sets the clock every time-based behaviour runs on, overriding the
-// default RealClock(). A nil clock is refused.
+// default RealClock(). A nil clock, or a ScaledClock of a factor that is not
+// positive, is refused.
 func WithClock(c Clock) Option {
 	return func(cfg *config) error {
 		if c == nil {
 			return invalid("WithClock", "nil clock")
+		}
+		if sc, ok := c.(*scaledClock); ok {
+			if err := sc.check(); err != nil {
+				return err
+			}
 		}
 		cfg.clock = c
 		return nil

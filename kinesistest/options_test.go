@@ -226,3 +226,42 @@ func TestFaultValidate(t *testing.T) {
 		t.Fatalf("Err() = %v", in.Err())
 	}
 }
+
+// Actions made with values out of range are refused, not clamped.
+func TestActionsRejectOutOfRange(t *testing.T) {
+	t.Parallel()
+	fake, err := kinesistest.NewFake()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	for name, a := range map[string]kinesistest.Action{
+		"CutStream(-1)":          kinesistest.CutStream(-1),
+		"StreamException(x, -2)": kinesistest.StreamException(kinesistest.CodeInternalFailure, -2),
+		"Latency(-1s)":           kinesistest.Latency(-time.Second),
+		"FailRecords(-0.5)":      kinesistest.FailRecords(-0.5, ""),
+		"FailRecords(1.5)":       kinesistest.FailRecords(1.5, ""),
+		"FailRecords(NaN)":       kinesistest.FailRecords(math.NaN(), ""),
+	} {
+		if err := (kinesistest.Fault{Action: a}).Validate(); !errors.Is(err, kinesistest.ErrInvalidFault) {
+			t.Errorf("%s: Validate() = %v, want ErrInvalidFault", name, err)
+		}
+		if in := fake.Inject(kinesistest.Fault{Action: a}); !errors.Is(in.Err(), kinesistest.ErrInvalidFault) {
+			t.Errorf("%s: Inject: Err() = %v", name, in.Err())
+		}
+		if in := fake.Script(kinesistest.Match{Op: "PutRecords"}, kinesistest.Pass, a); !errors.Is(in.Err(), kinesistest.ErrInvalidFault) {
+			t.Errorf("%s: Script: Err() = %v", name, in.Err())
+		}
+	}
+	for name, a := range map[string]kinesistest.Action{
+		"CutStream(0)":      kinesistest.CutStream(0),
+		"Latency(0)":        kinesistest.Latency(0),
+		"FailRecords(0)":    kinesistest.FailRecords(0, ""),
+		"FailRecords(1)":    kinesistest.FailRecords(1, ""),
+		"FailRecords(0.25)": kinesistest.FailRecords(0.25, ""),
+	} {
+		if in := fake.Inject(kinesistest.Fault{Action: a}); in.Err() != nil {
+			t.Errorf("%s: %v", name, in.Err())
+		}
+	}
+}
