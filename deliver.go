@@ -3,6 +3,7 @@ package kinesin
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -42,6 +43,9 @@ type userRecord struct {
 // shard's tracker and queues them for the consumer.
 func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 	s := d.s
+	if b.TrimmedAfter != "" && len(b.Records) > 0 {
+		s.trimmed(d.shard.id, d.tel, b.TrimmedAfter, aws.ToString(b.Records[0].SequenceNumber))
+	}
 	if !s.cfg.deaggregate || (d.skip == nil && !anyAggregate(b.Records)) {
 		return d.deliverPlain(ctx, b)
 	}
@@ -76,11 +80,29 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 		}
 		items = append(items, userRecord{kr: kr, data: kr.Data, pk: aws.ToString(kr.PartitionKey), pos: checkpoint.At(seq)})
 	}
-	if len(items) == 0 {
-		return nil
+	// The reader took at most the room left in Kinesis records; its user
+	// records may be many more: hand them over as room allows, so that
+	// MaxUncommitted bounds user records.
+	for len(items) > 0 {
+		n, err := d.tr.Room(ctx)
+		if err != nil {
+			return err
+		}
+		k := min(n, len(items))
+		if err := d.emit(ctx, items[:k], b.MillisBehindLatest); err != nil {
+			return err
+		}
+		items = items[k:]
 	}
+	return nil
+}
+
+// emit decodes items, registers them with the shard's tracker and queues
+// them for the consumer.
+func (d *delivery[T]) emit(ctx context.Context, items []userRecord, behind int64) error {
+	s := d.s
 	recs := make([]Record[T], len(items))
-	bytes, bad := 0, 0
+	size, bad := 0, 0
 	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos })
 	for i := range items {
 		it, r := &items[i], &recs[i]
@@ -91,19 +113,15 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 		r.SubSequenceNumber = it.sub
 		r.ShardID = d.shard.id
 		r.ArrivalTime = aws.ToTime(it.kr.ApproximateArrivalTimestamp)
-		r.MillisBehindLatest = b.MillisBehindLatest
+		r.MillisBehindLatest = behind
 		r.tracker = d.tr
 		r.idx = first + uint64(i)
-		bytes += len(it.data)
-		v, err := s.dec(it.data)
-		if err != nil {
-			r.err = &DecodeError{ShardID: d.shard.id, SequenceNumber: r.SequenceNumber, SubSequenceNumber: it.sub, Data: it.data, Err: err}
+		size += len(it.data)
+		if !d.decode(r, it.sub) {
 			bad++
-			continue
 		}
-		r.Value = v
 	}
-	d.tel.Delivered(ctx, len(recs), bytes)
+	d.tel.Delivered(ctx, len(recs), size)
 	d.tel.DecodeErrors(bad)
 	select {
 	case s.batches <- &batch[T]{recs: recs}:
@@ -111,6 +129,39 @@ func (d *delivery[T]) deliver(ctx context.Context, b shard.Batch) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// decode sets r.Value from r.Data, or r.err to a *DecodeError, and reports
+// whether it decoded. A decoder that panics is a decoding error too: the
+// stream goes on.
+func (d *delivery[T]) decode(r *Record[T], sub int64) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.err = &DecodeError{ShardID: r.ShardID, SequenceNumber: r.SequenceNumber, SubSequenceNumber: sub, Data: r.Data,
+				Panic: v, Err: fmt.Errorf("%w: %v", ErrDecoderPanic, v)}
+			ok = false
+		}
+	}()
+	v, err := d.s.dec(r.Data)
+	if err != nil {
+		r.err = &DecodeError{ShardID: r.ShardID, SequenceNumber: r.SequenceNumber, SubSequenceNumber: sub, Data: r.Data, Err: err}
+		return false
+	}
+	r.Value = v
+	return true
+}
+
+// trimmed warns that the records of shard id after the sequence number after
+// (its checkpoint) and before before were trimmed by the stream's retention
+// before they were read, and counts it. before is "" when the shard ended
+// with nothing after them.
+func (s *Stream[T]) trimmed(id string, tel *telemetry.Shard, after, before string) {
+	tel.Expired()
+	if before == "" {
+		before = "the end of the shard"
+	}
+	s.log.Warn("records were trimmed by the stream's retention before they were read: resuming at the trim horizon",
+		"shard", id, "lost_after", after, "lost_before", before)
 }
 
 // anyAggregate reports whether a record of the batch may be a KPL aggregate.
@@ -147,13 +198,9 @@ func (d *delivery[T]) deliverPlain(ctx context.Context, b shard.Batch) error {
 		r.tracker = d.tr
 		r.idx = first + uint64(i)
 		size += len(kr.Data)
-		v, err := s.dec(kr.Data)
-		if err != nil {
-			r.err = &DecodeError{ShardID: d.shard.id, SequenceNumber: r.SequenceNumber, Data: kr.Data, Err: err}
+		if !d.decode(r, 0) {
 			bad++
-			continue
 		}
-		r.Value = v
 	}
 	d.tel.Delivered(ctx, n, size)
 	d.tel.DecodeErrors(bad)

@@ -16,9 +16,10 @@ import (
 //   - ErrStreamNotFound, from Open, or the fatal error of a stream whose
 //     Kinesis stream was deleted while it was read. Check the name, region
 //     and account.
-//   - *DecodeError, beside a record whose data the decoder rejected: the
-//     record is still delivered with its raw Data, and the stream goes on.
-//     Commit it (to skip it) or handle its Data; it is not fatal.
+//   - *DecodeError, beside a record whose data the decoder rejected (or
+//     panicked on: its Err wraps ErrDecoderPanic, its Panic holds the value):
+//     the record is still delivered with its raw Data, and the stream goes
+//     on. Commit it (to skip it) or handle its Data; it is not fatal.
 //   - *ReadError, fatal: reading a shard failed in a way retrying cannot fix
 //     (missing permissions, unusable KMS key), or the Enhanced Fan-Out
 //     consumer was deregistered while the stream was read (it then wraps
@@ -30,8 +31,11 @@ import (
 //     records again. With leases, a checkpoint refused because the lease
 //     was lost is not a failure: the shard is no longer read, and its next
 //     owner delivers the records after the checkpoint it finds.
-//   - ErrConsumed: Records or Chan was called a second time; a stream is
-//     consumed once.
+//   - ErrConsumed, yielded by an iterator of Records when the stream's
+//     records were already taken (by an earlier Records call, a range of the
+//     same iterator, or Chan); a Chan called after Records returns a closed
+//     channel instead. A stream is consumed once; the first consumer keeps
+//     it, and the stream's Err is unaffected.
 //   - ErrClosed, from Flush: the stream is closed.
 //
 // A fatal error is yielded once, last, by Records (with a nil record), and
@@ -45,10 +49,13 @@ var (
 	ErrNoAWSConfig = errors.New("kinesin: no usable AWS configuration")
 	// ErrStreamNotFound is wrapped when the stream does not exist.
 	ErrStreamNotFound = errors.New("kinesin: stream not found")
-	// ErrConsumed is returned when a stream's records are asked for twice.
+	// ErrConsumed is yielded when a stream's records are asked for twice.
 	ErrConsumed = errors.New("kinesin: the stream's records were already asked for (Records and Chan are single-use)")
 	// ErrClosed is returned by Flush after Close.
 	ErrClosed = errors.New("kinesin: stream closed")
+	// ErrDecoderPanic is wrapped by the Err of a *DecodeError whose decoder
+	// panicked; DecodeError.Panic holds the value it panicked with.
+	ErrDecoderPanic = errors.New("kinesin: the decoder panicked")
 )
 
 // DecodeError is the error beside a record the decoder rejected.
@@ -58,8 +65,12 @@ type DecodeError struct {
 	SubSequenceNumber int64
 	// Data is the record's raw data.
 	Data []byte
-	// Err is the decoder's error.
+	// Err is the decoder's error; it wraps ErrDecoderPanic when the decoder
+	// panicked.
 	Err error
+	// Panic is the value the decoder panicked with, nil when it returned
+	// an error.
+	Panic any
 }
 
 func (e *DecodeError) Error() string {

@@ -209,6 +209,21 @@ func steady[V comparable](t testing.TB, d time.Duration, value func() V, what st
 	return v
 }
 
+// nextSecond returns once the fake's clock reads a later second than when it
+// was called (advancing it when it is a ManualClock): Latest starts at the
+// second the service's clock read at Open, so records put before nextSecond
+// are older than a Latest start that follows it.
+func nextSecond(t testing.TB, fake *kinesistest.Fake) {
+	t.Helper()
+	now := fake.Clock().Now()
+	if mc, ok := fake.Clock().(*kinesistest.ManualClock); ok {
+		mc.Advance(time.Second)
+		return
+	}
+	eventually(t, 3*time.Second, func() bool { return fake.Clock().Now().Truncate(time.Second).After(now) },
+		"the fake's clock to reach the next second")
+}
+
 // testCtx is a context ending with the test or after d.
 func testCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

@@ -1,19 +1,26 @@
 package kinesin
 
-import "iter"
+import (
+	"iter"
+	"sync/atomic"
+)
 
 // Records returns the stream's records, merged from every shard, each with
 // nil or the *DecodeError of a record the decoder rejected. Records of one
 // shard come in order, and a child shard's records come only after all of its
 // parents' records.
 //
-// It returns a single-use iterator: a second call of Records or Chan yields
-// ErrConsumed. Breaking out of the loop closes the stream, as Close does. The
-// loop ends when the stream is closed or Open's context ends; a fatal error is
-// yielded once, last, with a nil record.
+// It returns a single-use iterator. The first call of Records or Chan takes
+// the stream's records: an iterator from a later call, or a second range over
+// the same iterator, yields ErrConsumed once and nothing else, and leaves the
+// stream as it is. Breaking out of the loop closes the stream, as Close does.
+// The loop ends when the stream is closed or Open's context ends; a fatal
+// error is yielded once, last, with a nil record.
 func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
+	claimed := s.consumed.CompareAndSwap(false, true)
+	var ranged atomic.Bool
 	return func(yield func(*Record[T], error) bool) {
-		if !s.consumed.CompareAndSwap(false, true) {
+		if !claimed || !ranged.CompareAndSwap(false, true) {
 			yield(nil, ErrConsumed)
 			return
 		}
@@ -51,15 +58,14 @@ func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
 //
 // The channel is closed when the stream ends: after Close, at the end of
 // Open's context, or on a fatal error; Err then says which. Every call returns
-// the same channel; if Records was called first, the channel is closed at once
-// and Err returns ErrConsumed.
+// the same channel. If Records was called first, the records are its: the
+// channel returned is closed at once, the misuse is logged at ERROR, and the
+// stream is left as it is (Err still describes how it ends).
 func (s *Stream[T]) Chan() <-chan *Record[T] {
 	s.chanOnce.Do(func() {
 		s.ch = make(chan *Record[T])
 		if !s.consumed.CompareAndSwap(false, true) {
-			s.mu.Lock()
-			s.usageErr = ErrConsumed
-			s.mu.Unlock()
+			s.log.Error("Chan called after Records: the stream's records go to the Records loop; the channel is closed")
 			close(s.ch)
 			return
 		}

@@ -85,54 +85,53 @@ func (s *Stream[T]) WorkerID() string {
 // initLeases creates the leases of the shards listed at Open, before the
 // manager starts.
 func (c *coordinator[T]) initLeases(ctx context.Context) error {
-	s := c.s
-	first := false
-	if s.cfg.start.kind == startLatest {
-		leases, _, err := s.cfg.leaseStore.List(ctx, s.cfg.app, s.name)
-		if err != nil {
-			return fmt.Errorf("kinesin: listing the leases of app %s, stream %s: %w", s.cfg.app, s.name, err)
-		}
-		first = len(leases) == 0
-	}
-	return c.syncLeases(ctx, first)
+	return c.syncLeases(ctx)
 }
 
 // syncLeases creates the leases of the known shards that have none (see
 // lease.Manager.Sync), and logs a failure: the next listing tries again.
 //
-// first says the group starts now (the table has no lease of the stream)
-// with Latest: shards closed already are then given no lease, as Latest skips
-// them, and their children name none of them (nor parents no longer listed)
-// as parent, so that the children are read from LATEST too, as a Stream
-// without leases reads them. Otherwise a child's lease names its parents,
-// and a child without checkpoint is read from its start (startAt).
-func (c *coordinator[T]) syncLeases(ctx context.Context, first bool) error {
+// A lease is created with the checkpoint the seed store holds for its shard
+// (WithCheckpointer beside WithLeases: an app moving to leases), else, with
+// Latest, a start checkpoint at the group's start time for a shard none of
+// whose parents is known (a shard of the stream's creation, or whose parents
+// were trimmed away), so that the whole group starts there whichever worker
+// reads it first, and a restart resumes there. Other shards get no
+// checkpoint: a child is read from where its parents' reads started (see
+// startAt).
+func (c *coordinator[T]) syncLeases(ctx context.Context) error {
 	s := c.s
 	if s.leases == nil {
 		return nil
 	}
-	skip := func(id string) bool {
-		sh, ok := c.shards[id]
-		return first && (!ok || sh.closed)
-	}
 	shards := make([]lease.Shard, 0, len(c.shards))
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
-		if skip(id) {
-			continue
+		sh := c.shards[id]
+		ls := lease.Shard{ID: id, Parents: sh.parents, Checkpoint: c.cps[id]}
+		if ls.Checkpoint.IsZero() && s.cfg.start.kind == startLatest && !c.anyParentKnown(sh) {
+			ls.Checkpoint = checkpoint.StartAt(s.latest)
 		}
-		var parents []string
-		for _, p := range c.shards[id].parents {
-			if !skip(p) {
-				parents = append(parents, p)
-			}
-		}
-		shards = append(shards, lease.Shard{ID: id, Parents: parents})
+		shards = append(shards, ls)
 	}
 	_, err := s.leases.Sync(ctx, shards)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("creating the leases of new shards failed; retrying at the next listing", "error", err)
 	}
 	return err
+}
+
+// anyParentKnown reports whether a parent of sh is listed or has a
+// checkpoint.
+func (c *coordinator[T]) anyParentKnown(sh *shardInfo) bool {
+	for _, p := range sh.parents {
+		if _, ok := c.shards[p]; ok {
+			return true
+		}
+		if _, ok := c.cps[p]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // leaseEvent handles an event of the lease manager.
@@ -150,7 +149,7 @@ func (c *coordinator[T]) leaseEvent(ctx context.Context, ev lease.Event) {
 				s.log.Warn("listing shards failed", "error", err)
 			}
 			if sh = c.shards[id]; sh == nil {
-				c.learn(id, false, nil, ev.Lease.Parents...)
+				c.learn(id, nil, ev.Lease.Parents...)
 				sh = c.shards[id]
 			}
 		}
@@ -215,36 +214,49 @@ func callHook(f func(string), id string) {
 func (c *coordinator[T]) acquire(ctx context.Context, sh *shardInfo, l lease.Lease) {
 	s := c.s
 	cp := l.Checkpoint
-	var start shard.Start
-	skip := cp.ShardEnded // read to its end by a previous owner
-	if !skip {
-		start, skip = c.startAt(sh, l)
-	}
-	if skip {
-		// Nothing to read: write the end marker, which releases the lease
-		// and lets the children be read.
-		sh.phase = done
+	if cp.ShardEnded {
+		// Read to its end by a previous owner: write the end marker again,
+		// which releases the lease and lets the children be read.
+		sh.phase, sh.lineage, sh.from = done, true, cp.Timestamp
 		tr := s.track(sh.id, cp)
 		tr.OnEnd(s.kickFlush)
 		tr.End()
-		s.log.Debug("shard closed before the start position; skipped", "shard", sh.id)
+		s.log.Debug("shard already read to its end; releasing its lease", "shard", sh.id)
 		return
 	}
-	c.start(ctx, sh, start, cp)
+	c.start(ctx, sh, c.startAt(sh, l), cp)
 }
 
 // startAt decides where the shard of a lease just acquired is read from: its
-// checkpoint; else, for a child shard (its lease names parents, whose
-// records were read first), its start; else the configured position, which
-// skips (true) a closed shard with Latest.
-func (c *coordinator[T]) startAt(sh *shardInfo, l lease.Lease) (shard.Start, bool) {
+// checkpoint; else, for a child shard, from where its parents' reads started
+// (their leases, or this worker's reads of them); else the configured
+// position.
+func (c *coordinator[T]) startAt(sh *shardInfo, l lease.Lease) shard.Start {
 	if l.HasCheckpoint() {
-		return c.startOf(sh, l.Checkpoint, true)
+		return startFrom(l.Checkpoint)
 	}
-	if len(l.Parents) > 0 {
-		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
+	if len(l.Parents) == 0 {
+		return c.s.configuredStart()
 	}
-	return c.startOf(&shardInfo{id: sh.id, closed: sh.closed}, checkpoint.Checkpoint{}, false)
+	from, read := c.lineage(l.Parents)
+	for _, pl := range c.s.leases.Snapshot() {
+		if slices.Contains(l.Parents, pl.Shard) && pl.HasCheckpoint() {
+			read = true
+			if t := pl.Checkpoint.Timestamp; !t.IsZero() && (from.IsZero() || t.Before(from)) {
+				from = t
+			}
+		}
+	}
+	if !read {
+		// The parents' leases are gone (trimmed, or deleted once every
+		// child had a checkpoint): read the child whole rather than lose
+		// a record, unless the group starts at a fixed time.
+		if s := c.s.cfg.start; s.kind == startAtTimestamp {
+			return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: s.ts}
+		}
+		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
+	}
+	return childStart(from)
 }
 
 // stoppedEnded handles the end of a read stopped on a lease change, and
@@ -256,10 +268,10 @@ func (c *coordinator[T]) stoppedEnded(ctx context.Context, sh *shardInfo, ev sha
 		// end marker once every record is committed.
 		ev.run.tr.End()
 		for _, ch := range ev.end.ChildShards {
-			c.learn(aws.ToString(ch.ShardId), false, ch.HashKeyRange, ch.ParentShards...)
+			c.learn(aws.ToString(ch.ShardId), ch.HashKeyRange, ch.ParentShards...)
 		}
 		if len(ev.end.ChildShards) > 0 {
-			c.syncLeases(ctx, false)
+			c.syncLeases(ctx)
 		}
 	}
 	if sh.pending != nil && ctx.Err() == nil {

@@ -150,8 +150,8 @@ func testCloseEndsConsumption(t *testing.T, m mode) {
 	}
 }
 
-// Records and Chan are single use: a second call yields ErrConsumed, or
-// closes the channel with Err() = ErrConsumed.
+// Records and Chan are single use: a second call yields ErrConsumed, or gets
+// a closed channel, and leaves the stream to its first consumer.
 func TestSingleUse(t *testing.T) {
 	t.Run("Records twice", func(t *testing.T) {
 		fake := newFake(t, 1)
@@ -171,20 +171,80 @@ func TestSingleUse(t *testing.T) {
 			t.Errorf("second Records yielded %d times, want once", calls)
 		}
 	})
-	t.Run("Chan after Records", func(t *testing.T) {
+	t.Run("Records called twice, the first never ranged", func(t *testing.T) {
+		// The first call takes the records, ranged or not: the second
+		// yields ErrConsumed, as documented, and the first still streams.
 		fake := newFake(t, 1)
-		fake.Put(testStream, "pk", itemJSON(item{}))
+		fake.Put(testStream, "pk", itemJSON(item{N: 1}))
 		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
-		_ = st.Records() // asking for the iterator does not consume
-		for range st.Records() {
+		first := st.Records()
+		second := st.Records()
+		for rec, err := range second {
+			if rec != nil || !errors.Is(err, kinesin.ErrConsumed) {
+				t.Errorf("second Records yielded (%v, %v), want (nil, ErrConsumed)", rec, err)
+			}
+		}
+		for rec, err := range first {
+			if err != nil || rec.Value.N != 1 {
+				t.Errorf("first Records yielded (%v, %v), want the record", rec, err)
+			}
 			break
 		}
-		ch := st.Chan()
-		if _, ok := <-ch; ok {
+		// Ranging the first iterator again is consuming it twice.
+		for rec, err := range first {
+			if rec != nil || !errors.Is(err, kinesin.ErrConsumed) {
+				t.Errorf("first Records ranged again yielded (%v, %v), want (nil, ErrConsumed)", rec, err)
+			}
+		}
+	})
+	t.Run("Chan while Records runs", func(t *testing.T) {
+		// Chan after Records gets a closed channel and changes nothing else:
+		// the loop goes on, and ends without an error on Close.
+		fake := newFake(t, 1)
+		fake.Put(testStream, "pk", itemJSON(item{N: 1}))
+		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
+		got := make(chan int, 10)
+		loopErr := make(chan error, 1)
+		go func() {
+			var last error
+			for rec, err := range st.Records() {
+				if err != nil {
+					last = err
+					continue
+				}
+				got <- rec.Value.N
+			}
+			loopErr <- last
+		}()
+		if n := <-got; n != 1 {
+			t.Fatalf("got %d, want 1", n)
+		}
+		if _, ok := <-st.Chan(); ok {
 			t.Error("Chan after Records delivered a record")
 		}
-		if err := st.Err(); !errors.Is(err, kinesin.ErrConsumed) {
-			t.Errorf("Err() = %v, want ErrConsumed", err)
+		fake.Put(testStream, "pk", itemJSON(item{N: 2}))
+		select {
+		case n := <-got:
+			if n != 2 {
+				t.Errorf("got %d, want 2", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the Records loop stopped after Chan was called")
+		}
+		if err := st.Err(); err != nil {
+			t.Errorf("Err() = %v while the stream runs", err)
+		}
+		st.Close()
+		select {
+		case err := <-loopErr:
+			if err != nil {
+				t.Errorf("the Records loop ended with %v after Close, want no error", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the Records loop did not end after Close")
+		}
+		if err := st.Err(); err != nil {
+			t.Errorf("Err() = %v after Close, want nil", err)
 		}
 	})
 	t.Run("Records after Chan", func(t *testing.T) {

@@ -197,10 +197,11 @@ func testStartPositions(t *testing.T, m mode) {
 		t.Parallel()
 		fake := m.newFake(t, 2)
 		fillShards(t, fake, testStream, 10)
+		nextSecond(t, fake)
 		sp := &spy{Client: fake.Client()}
 		st := openNamed(t, m, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
-		// Latest means after each shard is first read.
+		// Latest means after Open.
 		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 2 }, "reads")
 		want := fillShards(t, fake, testStream, 3)
 		eventually(t, 5*time.Second, func() bool { return c.count() >= 6 }, "new records")
@@ -219,8 +220,8 @@ func testStartPositions(t *testing.T, m mode) {
 		}
 		defer st.Close()
 		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 1 }, "a read")
-		if its := m.starts(fake, sp, "shardId-000000000000"); its[0] != "LATEST" {
-			t.Errorf("default start %v", its)
+		if its := m.starts(fake, sp, "shardId-000000000000"); its[0] != "AT_TIMESTAMP" {
+			t.Errorf("default start %v, want AT_TIMESTAMP (Latest, the time of Open)", its)
 		}
 	})
 	t.Run("TrimHorizon", func(t *testing.T) {
@@ -257,6 +258,7 @@ func testStartPositions(t *testing.T, m mode) {
 		t.Parallel()
 		fake := m.newFake(t, 2)
 		all := fillShards(t, fake, testStream, 10)
+		nextSecond(t, fake)
 		store := memory.New()
 		const id = "shardId-000000000000"
 		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{id: checkpoint.At(all[id][5])})
@@ -273,9 +275,10 @@ func testStartPositions(t *testing.T, m mode) {
 			t.Errorf("%d records of the shard without checkpoint, started at Latest", n)
 		}
 	})
-	t.Run("Latest skips closed shards", func(t *testing.T) {
-		// Shards closed before Open hold nothing new: they are skipped, and
-		// their open children start at LATEST too.
+	t.Run("Latest reads closed shards from the start time", func(t *testing.T) {
+		// A shard closed before Open holds nothing new: it is read from the
+		// time of Open (one call) to its end, and its children from the
+		// same time, so that nothing put before Open comes.
 		t.Parallel()
 		fake := m.newFake(t, 1)
 		const parent = "shardId-000000000000"
@@ -285,26 +288,24 @@ func testStartPositions(t *testing.T, m mode) {
 			t.Fatal(err)
 		}
 		fillShards(t, fake, testStream, 5) // before Open, into the children
+		nextSecond(t, fake)
 		sp := &spy{Client: fake.Client()}
 		st := openNamed(t, m, testCtx(t, 10*time.Second), testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
-		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 2 }, "reads of the children")
+		eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 3 }, "reads of the parent and the children")
 		want := fillShards(t, fake, testStream, 3)
 		eventually(t, 5*time.Second, func() bool { return c.count() >= 6 }, "new records")
-		for _, k := range kids {
+		for _, k := range append([]string{parent}, kids[:]...) {
 			checkShardOrder(t, k, c.shard(k), want[k])
-			if its := m.starts(fake, sp, k); len(its) != 1 || its[0] != "LATEST" {
-				t.Errorf("child %s read from %v, want LATEST", k, its)
+			if its := m.starts(fake, sp, k); len(its) != 1 || its[0] != "AT_TIMESTAMP" {
+				t.Errorf("%s read from %v, want AT_TIMESTAMP", k, its)
 			}
 		}
-		if its := m.starts(fake, sp, parent); len(its) != 0 {
-			t.Errorf("closed parent read from %v", its)
-		}
 	})
-	t.Run("Latest reads new children from their start", func(t *testing.T) {
-		// A shard split while it is read: its children start at
-		// TRIM_HORIZON, so records put between the split and their first
-		// read are not lost.
+	t.Run("Latest reads new children from the start time", func(t *testing.T) {
+		// A shard split while it is read: its children start at the time
+		// its read started at, which holds all of their records, so records
+		// put between the split and their first read are not lost.
 		t.Parallel()
 		fake := m.newFake(t, 1)
 		const parent = "shardId-000000000000"
@@ -322,8 +323,8 @@ func testStartPositions(t *testing.T, m mode) {
 		checkShardOrder(t, parent, c.shard(parent), before[parent])
 		for _, k := range kids {
 			checkShardOrder(t, k, c.shard(k), want[k])
-			if its := m.starts(fake, sp, k); len(its) == 0 || its[0] != "TRIM_HORIZON" {
-				t.Errorf("child %s read from %v, want TRIM_HORIZON", k, its)
+			if its := m.starts(fake, sp, k); len(its) == 0 || its[0] != "AT_TIMESTAMP" {
+				t.Errorf("child %s read from %v, want AT_TIMESTAMP", k, its)
 			}
 		}
 	})

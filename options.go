@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,7 @@ type Option func(*config)
 
 type config struct {
 	client             KinesisAPI
+	clientSet          bool
 	awsConfig          *aws.Config
 	store              checkpoint.Store
 	storeSet           bool
@@ -93,7 +95,9 @@ func defaults() config {
 
 // WithClient sets the Kinesis client, overriding the default: a
 // *kinesis.Client built from config.LoadDefaultConfig.
-func WithClient(c KinesisAPI) Option { return func(cfg *config) { cfg.client = c } }
+func WithClient(c KinesisAPI) Option {
+	return func(cfg *config) { cfg.client, cfg.clientSet = c, true }
+}
 
 // WithAWSConfig builds the Kinesis client from cfg, overriding the default
 // config.LoadDefaultConfig. WithClient takes precedence.
@@ -111,10 +115,13 @@ func WithCheckpointer(s checkpoint.Store) Option {
 // from the same checkpoints.
 func WithApp(name string) Option { return func(cfg *config) { cfg.app = name } }
 
-// WithStart sets where to start reading a shard that has no checkpoint,
-// overriding the default Latest. A checkpoint always wins, and a shard
-// created by resharding while it was consumed (a child) is always read from
-// its start.
+// WithStart sets where the consumer group starts reading a stream: where a
+// shard that has no checkpoint is read from, overriding the default Latest.
+// A checkpoint always wins. A shard created by resharding (a child) whose
+// parent the group read is read from where the parent's read started: from
+// its start when that was a checkpoint or TrimHorizon, from the same time
+// when it was Latest or AtTimestamp (so a record older than the group's start
+// is never delivered, nor one newer skipped). See StartPosition.
 func WithStart(p StartPosition) Option { return func(cfg *config) { cfg.start = p } }
 
 // WithPolling tunes the polling readers (see polling.Options), overriding the
@@ -228,10 +235,20 @@ func StoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeO
 //     every parent was read to its end and its records committed, so each
 //     partition key's records keep their order across the cluster.
 //
-// Checkpoints are kept in the leases, so WithCheckpointer cannot be given
-// too. A shard whose lease has no checkpoint is read from WithStart's
-// position, except a child of a shard the group read, which is read from its
-// start. Close hands over every shard: it waits (at most half of
+// Checkpoints are kept in the leases. A shard whose lease has no checkpoint
+// is read as a Stream without leases reads it (see WithStart): a child of a
+// shard the group read from where its parent's read started, any other shard
+// from WithStart's position, Latest being the time of the group's first Open
+// (kept as a start checkpoint in the leases of the stream's first shards).
+//
+// Moving an app from WithCheckpointer to WithLeases: give both, with the
+// same app name. Every lease a worker creates then starts from the checkpoint
+// that store holds for its shard, so nothing is delivered twice or skipped;
+// the store is read once, at Open, and never written. Without it, the leases
+// start afresh (from WithStart). Once every shard has its lease, the
+// WithCheckpointer option may be dropped.
+//
+// Close hands over every shard: it waits (at most half of
 // CloseTimeout) for the records already received to be committed; call it
 // from another goroutine than the one holding uncommitted records, or break
 // out of the Records loop.
@@ -312,6 +329,9 @@ func (c *config) validate() error {
 	if c.start.kind == startUnset {
 		bad("WithStart: use Latest, TrimHorizon or AtTimestamp(t)")
 	}
+	if c.clientSet && isNil(c.client) {
+		bad("WithClient: the client is nil")
+	}
 	if err := c.polling.Validate(); err != nil {
 		bad("WithPolling: %v", err)
 	}
@@ -338,8 +358,6 @@ func (c *config) validate() error {
 	}
 	if c.leaseSet {
 		switch {
-		case c.storeSet:
-			bad("WithCheckpointer and WithLeases both given: with leases, checkpoints are kept in the lease store")
 		case c.leaseStore == nil:
 			bad("WithLeases: the lease store is nil")
 		default:
@@ -358,7 +376,29 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-// StartPosition is where a shard without a checkpoint is read from.
+// isNil reports whether v is nil, or an interface holding a nil pointer,
+// map, slice, func or channel.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// StartPosition is where a consumer group starts reading a stream: Latest,
+// TrimHorizon or AtTimestamp(t).
+//
+// What a restart does: a shard with a checkpoint resumes just after it,
+// whatever the position. TrimHorizon and AtTimestamp need nothing stored to
+// start at the same place again. Latest is fixed at the group's first Open:
+// Open writes a start checkpoint at that time for each shard that has none
+// (with WithLeases, into the leases it creates) before any record is read, so
+// a process that stops before committing a record, even before reading one,
+// is followed by one that starts at the same time, and delivers it.
 type StartPosition struct {
 	kind startKind
 	ts   time.Time
@@ -374,14 +414,23 @@ const (
 )
 
 var (
-	// Latest reads only records put after the shard is first read. Shards
-	// already closed when the stream is opened are skipped.
+	// Latest reads the records put after the group's first Open: every
+	// record put after Open returns is delivered (and, since the service's
+	// clock is read to the second, those of up to a second before Open may
+	// be too). It is the time Open started, read from the Date of the
+	// service's first response (the local clock less a second when the client
+	// does not report it), recorded in start checkpoints: see StartPosition.
+	// Shards already closed at that time are read too, which costs one call
+	// each and finds nothing new, so that their children start at the same
+	// time.
 	Latest = StartPosition{kind: startLatest}
 	// TrimHorizon reads every record the stream still holds, oldest first.
 	TrimHorizon = StartPosition{kind: startTrimHorizon}
 )
 
-// AtTimestamp reads records that arrived at t or later.
+// AtTimestamp reads records that arrived at t or later. A t in the future
+// (by the service's clock, read at Open) is refused with ErrInvalidOption, as
+// the service refuses it.
 func AtTimestamp(t time.Time) StartPosition { return StartPosition{kind: startAtTimestamp, ts: t} }
 
 // String names the position.

@@ -3,6 +3,7 @@ package kinesin_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -132,8 +133,9 @@ func testContextEndStopsGoroutinesWithoutClose(t *testing.T, m mode) {
 	// goleak.VerifyNone (deferred) checks that nothing is left, Close or not.
 }
 
-// A checkpoint older than the stream's retention falls back to TRIM_HORIZON
-// and the stream goes on.
+// A checkpoint whose records were trimmed by retention before they were read:
+// the read resumes at the trim horizon, a warning names the shard and the
+// range lost, and kinesin.checkpoint.expired counts it.
 func TestCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T) {
 	eachModeParallel(t, testCheckpointPastRetentionFallsBackToTrimHorizon)
 }
@@ -152,9 +154,21 @@ func testCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T, m mode) {
 		t.Fatalf("trimmed %d records, want 100", n)
 	}
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
+	logs := &logSink{}
+	o := newOTelSink(t)
+	opts := append(o.options(), kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest),
+		kinesin.WithLogger(slog.New(logs)), kinesin.WithApp(kinesin.DefaultApp))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], opts...)
 	c := collect(st, true)
 	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "the records inside retention: %d", c.count())
+	// One warning names the shard and the range lost; a counter counts it.
+	warns := logs.find(slog.LevelWarn, "trimmed")
+	if len(warns) != 1 || warns[0]["shard"] != id || warns[0]["lost_after"] != old[9] || warns[0]["lost_before"] != kept[0] {
+		t.Errorf("warnings %v, want one naming %s, lost_after %s, lost_before %s", warns, id, old[9], kept[0])
+	}
+	if n := o.collect(t).sum("kinesin.checkpoint.expired", shardIs(id)); n != 1 {
+		t.Errorf("kinesin.checkpoint.expired = %v, want 1", n)
+	}
 	more := fillShards(t, fake, testStream, 5)[id]
 	eventually(t, 5*time.Second, func() bool { return c.count() == 25 }, "records put after the fallback: %d", c.count())
 	checkShardOrder(t, id, c.shard(id), append(kept, more...))

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,12 +38,13 @@ const (
 type shardInfo struct {
 	id       string
 	parents  []string
-	closed   bool // closed when it was listed
 	phase    phase
 	position string // where the read started, for logs
 	// lineage: the shard was read in this process or has a checkpoint, so
-	// its children must be read from their start.
+	// its children are read from where its read started (see childStart);
+	// from is the time it started at, if it started at one.
 	lineage bool
+	from    time.Time
 	// lo and hi bound the shard's hash keys, when known (hasRange): user
 	// records of KPL aggregates outside them are dropped, as the KCL does.
 	lo, hi   kpl.Uint128
@@ -99,7 +100,7 @@ func (c *coordinator[T]) run(ctx context.Context) {
 		}
 		bo.Reset()
 		retry = nil
-		c.syncLeases(ctx, false)
+		c.syncLeases(ctx)
 		c.schedule(ctx)
 	}
 	var leaseEvents <-chan lease.Event
@@ -138,6 +139,36 @@ func (c *coordinator[T]) run(ctx context.Context) {
 	}
 }
 
+// recordStarts makes Latest durable without leases: each shard of the
+// stream's creation (none of whose parents is known) that has no checkpoint
+// gets a start checkpoint at the time Latest stands for, written before any
+// record is read, so that a restart resumes there instead of at a later
+// Latest. Its descendants are read from there through their lineage.
+func (c *coordinator[T]) recordStarts(ctx context.Context) error {
+	s := c.s
+	if s.cfg.start.kind != startLatest {
+		return nil
+	}
+	starts := make(map[string]checkpoint.Checkpoint)
+	for id, sh := range c.shards {
+		if _, ok := c.cps[id]; !ok && !c.anyParentKnown(sh) {
+			starts[id] = checkpoint.StartAt(s.latest)
+		}
+	}
+	if len(starts) == 0 {
+		return nil
+	}
+	if err := s.cfg.store.Save(ctx, s.cfg.app, s.name, starts); err != nil {
+		return fmt.Errorf("kinesin: writing the start checkpoints of app %s, stream %s: %w", s.cfg.app, s.name, err)
+	}
+	if c.cps == nil {
+		c.cps = make(map[string]checkpoint.Checkpoint, len(starts))
+	}
+	maps.Copy(c.cps, starts)
+	s.log.Info("group starts at the stream's tip", "at", s.latest, "shards", len(starts))
+	return nil
+}
+
 // refresh lists every shard of the stream and learns the new ones.
 func (c *coordinator[T]) refresh(ctx context.Context) error {
 	s := c.s
@@ -157,8 +188,7 @@ func (c *coordinator[T]) refresh(ctx context.Context) error {
 			return fmt.Errorf("kinesin: listing shards of %s: %w", s.name, err)
 		}
 		for _, sh := range out.Shards {
-			c.learn(aws.ToString(sh.ShardId), sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil,
-				sh.HashKeyRange, aws.ToString(sh.ParentShardId), aws.ToString(sh.AdjacentParentShardId))
+			c.learn(aws.ToString(sh.ShardId), sh.HashKeyRange, aws.ToString(sh.ParentShardId), aws.ToString(sh.AdjacentParentShardId))
 		}
 		if out.NextToken == nil {
 			return nil
@@ -168,15 +198,14 @@ func (c *coordinator[T]) refresh(ctx context.Context) error {
 }
 
 // learn records a shard if it is new.
-func (c *coordinator[T]) learn(id string, closed bool, hashRange *types.HashKeyRange, parents ...string) {
+func (c *coordinator[T]) learn(id string, hashRange *types.HashKeyRange, parents ...string) {
 	if id == "" {
 		return
 	}
-	if sh, ok := c.shards[id]; ok {
-		sh.closed = sh.closed || closed
+	if _, ok := c.shards[id]; ok {
 		return
 	}
-	sh := &shardInfo{id: id, closed: closed}
+	sh := &shardInfo{id: id}
 	if hashRange != nil {
 		lo, okLo := kpl.ParseUint128(aws.ToString(hashRange.StartingHashKey))
 		hi, okHi := kpl.ParseUint128(aws.ToString(hashRange.EndingHashKey))
@@ -200,6 +229,9 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 	if sh.run == ev.run {
 		sh.run = nil
 	}
+	if ev.err == nil && ev.end.TrimmedAfter != "" {
+		s.trimmed(ev.id, s.tel.Lookup(ev.id), ev.end.TrimmedAfter, "")
+	}
 	if ev.run.stopped { // on a lease change
 		return c.stoppedEnded(ctx, sh, ev)
 	}
@@ -208,12 +240,12 @@ func (c *coordinator[T]) ended(ctx context.Context, ev shardEvent) (relist bool)
 		sh.phase = done
 		tr.End()
 		for _, ch := range ev.end.ChildShards {
-			c.learn(aws.ToString(ch.ShardId), false, ch.HashKeyRange, ch.ParentShards...)
+			c.learn(aws.ToString(ch.ShardId), ch.HashKeyRange, ch.ParentShards...)
 		}
 		s.log.Info("shard ended", "shard", ev.id, "children", childIDs(ev.end.ChildShards))
 		s.tel.ShardEnded(ctx, ev.id, childIDs(ev.end.ChildShards))
 		if len(ev.end.ChildShards) > 0 {
-			c.syncLeases(ctx, false) // the children's leases, for any worker to take
+			c.syncLeases(ctx) // the children's leases, for any worker to take
 		}
 		return len(ev.end.ChildShards) == 0
 	case ctx.Err() != nil:
@@ -311,22 +343,6 @@ func (c *coordinator[T]) parentsDone(sh *shardInfo) bool {
 	return true
 }
 
-// fromLineage reports whether a parent of sh was read or checkpointed: then sh
-// is read from its start, whatever the configured start position. A parent
-// trimmed away since it was checkpointed is no longer listed, but its
-// checkpoint still says the app was reading it.
-func (c *coordinator[T]) fromLineage(sh *shardInfo) bool {
-	for _, p := range sh.parents {
-		if ps, ok := c.shards[p]; ok && ps.lineage {
-			return true
-		}
-		if _, ok := c.cps[p]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 // schedule starts every shard whose parents are done, until nothing changes.
 func (c *coordinator[T]) schedule(ctx context.Context) {
 	if ctx.Err() != nil || c.s.leases != nil { // with leases, shards start when acquired
@@ -343,55 +359,119 @@ func (c *coordinator[T]) schedule(ctx context.Context) {
 		slices.Sort(ids)
 		for _, id := range ids {
 			sh := c.shards[id]
-			cp, hasCP := c.cps[id]
-			if hasCP && cp.ShardEnded {
-				sh.phase, sh.lineage, changed = done, true, true
+			cp := c.cps[id]
+			if cp.ShardEnded {
+				sh.phase, sh.lineage, sh.from, changed = done, true, cp.Timestamp, true
 				continue
 			}
 			if !c.parentsDone(sh) {
 				continue
 			}
-			start, skip := c.startOf(sh, cp, hasCP)
-			if skip {
-				sh.phase, changed = done, true
-				c.s.log.Debug("shard closed before the start position; skipped", "shard", id)
-				continue
-			}
-			c.start(ctx, sh, start, cp)
+			c.start(ctx, sh, c.startOf(sh, cp), cp)
 			changed = true
 		}
 	}
 }
 
-// startOf decides where a shard is read from, or that it is skipped.
-func (c *coordinator[T]) startOf(sh *shardInfo, cp checkpoint.Checkpoint, hasCP bool) (shard.Start, bool) {
+// startOf decides where a shard is read from: its checkpoint; without one,
+// where its parents' reads started (lineage); without a parent the group
+// read, the configured start.
+func (c *coordinator[T]) startOf(sh *shardInfo, cp checkpoint.Checkpoint) shard.Start {
+	if !cp.IsZero() {
+		return startFrom(cp)
+	}
+	if from, read := c.lineage(sh.parents); read {
+		return childStart(from)
+	}
+	return c.s.configuredStart()
+}
+
+// lineage looks at the parents of a shard without a checkpoint: read reports
+// whether the group read one of them (in this process, or it has a
+// checkpoint), and from is the earliest time one of those reads started at,
+// zero when none started at a time.
+func (c *coordinator[T]) lineage(parents []string) (from time.Time, read bool) {
+	for _, p := range parents {
+		var t time.Time
+		if ps, ok := c.shards[p]; ok && ps.lineage {
+			read, t = true, ps.from
+		} else if cp, ok := c.cps[p]; ok {
+			read, t = true, cp.Timestamp
+		} else {
+			continue
+		}
+		if !t.IsZero() && (from.IsZero() || t.Before(from)) {
+			from = t
+		}
+	}
+	return from, read
+}
+
+// startFrom is where a read resumes from a checkpoint that is not the
+// shard-end marker.
+func startFrom(cp checkpoint.Checkpoint) shard.Start {
 	switch {
-	case hasCP && cp.Partial:
-		return shard.Start{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: cp.SequenceNumber}, false
-	case hasCP:
-		return shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cp.SequenceNumber}, false
-	case c.fromLineage(sh):
-		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
+	case cp.IsStart():
+		return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: cp.Timestamp}
+	case cp.Partial:
+		return shard.Start{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: cp.SequenceNumber}
 	}
-	switch c.s.cfg.start.kind {
+	return shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cp.SequenceNumber}
+}
+
+// childStart is where a shard without a checkpoint is read from when the
+// group read a parent of it: from the time the parent's read started at,
+// when it started at one (a record older than the group's start is never
+// delivered, as the KCL does it), else from its start: every record of a
+// child came after the parents' records.
+func childStart(from time.Time) shard.Start {
+	if !from.IsZero() {
+		return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: from}
+	}
+	return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
+}
+
+// configuredStart is where a shard none of whose parents the group read is
+// read from, when it has no checkpoint: WithStart's position, Latest being
+// the time of the first Open (see latestStart).
+func (s *Stream[T]) configuredStart() shard.Start {
+	switch s.cfg.start.kind {
 	case startTrimHorizon:
-		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}, false
+		return shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
 	case startAtTimestamp:
-		return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: c.s.cfg.start.ts}, false
-	default: // Latest: a shard closed already holds nothing new
-		return shard.Start{Type: types.ShardIteratorTypeLatest}, sh.closed
+		return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: s.cfg.start.ts}
 	}
+	return shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: s.latest}
+}
+
+// describeStart formats a start for logs and spans.
+func describeStart(st shard.Start) string {
+	switch st.Type {
+	case types.ShardIteratorTypeAtTimestamp:
+		return string(st.Type) + " " + st.Timestamp.UTC().Format(time.RFC3339Nano)
+	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+		return string(st.Type) + " " + st.SequenceNumber
+	}
+	return string(st.Type)
 }
 
 // start launches the reader of a shard.
 func (c *coordinator[T]) start(ctx context.Context, sh *shardInfo, start shard.Start, cp checkpoint.Checkpoint) {
 	s := c.s
 	sh.phase, sh.lineage = reading, true
-	sh.position = string(start.Type) + " " + start.SequenceNumber
+	sh.position = describeStart(start)
+	sh.from = time.Time{}
+	if start.Type == types.ShardIteratorTypeAtTimestamp {
+		sh.from = start.Timestamp
+		if cp.IsZero() {
+			// The tracker's end marker carries the time, for the children.
+			cp = checkpoint.StartAt(start.Timestamp)
+		}
+	}
 	tr := s.track(sh.id, cp)
 	tr.OnEnd(s.kickFlush)
 	tel := s.tel.Shard(sh.id, telemetry.ShardSources{Commits: tr.Commits, Uncommitted: tr.Outstanding})
-	s.tel.ShardStarted(ctx, sh.id, strings.TrimSpace(sh.position))
+	s.tel.ShardStarted(ctx, sh.id, sh.position)
 	d := &delivery[T]{s: s, shard: sh, tr: tr, tel: tel}
 	if cp.Partial && start.Type == types.ShardIteratorTypeAtSequenceNumber {
 		d.skip = &cp // user records up to cp were committed

@@ -20,6 +20,7 @@ import (
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/svctime"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/polling"
@@ -44,7 +45,11 @@ type Stream[T any] struct {
 	created  time.Time // the stream's creation time: tells a re-created stream
 	// consumerARN is the Enhanced Fan-Out consumer, when reading with EFO.
 	consumerARN string
-	tel         *telemetry.Telemetry
+	// latest is the time Latest stands for in this process: when Open
+	// started, on the service's clock (see svctime.Before). The group's
+	// start is that of its first Open, kept in start checkpoints.
+	latest time.Time
+	tel    *telemetry.Telemetry
 
 	ctx     context.Context // ends on Close, on a fatal error and with Open's ctx
 	cancel  context.CancelFunc
@@ -60,7 +65,6 @@ type Stream[T any] struct {
 	consumed  atomic.Bool
 	chanOnce  sync.Once
 	ch        chan *Record[T]
-	usageErr  error
 	closeOnce sync.Once
 	closeErr  error
 
@@ -126,6 +130,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	} else {
 		in.StreamName = aws.String(stream)
 	}
+	asked := time.Now()
 	desc, err := api.DescribeStreamSummary(ctx, in)
 	switch {
 	case awserr.IsNotFound(err):
@@ -145,10 +150,15 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		arn:      aws.ToString(sum.StreamARN),
 		callName: stream,
 		created:  aws.ToTime(sum.StreamCreationTimestamp),
+		latest:   svctime.Before(desc.ResultMetadata, asked, latestSkew),
 		batches:  make(chan *batch[T], 16),
 		kick:     make(chan struct{}, 1),
 		trackers: make(map[string]*commit.Tracker),
 		iterDone: make(chan struct{}),
+	}
+	if st := cfg.start; st.kind == startAtTimestamp && st.ts.After(s.latest.Add(latestSkew)) {
+		return nil, fmt.Errorf("%w: WithStart: AtTimestamp(%s) is in the future (the service's clock reads %s)",
+			ErrInvalidOption, st.ts.Format(time.RFC3339Nano), s.latest.Format(time.RFC3339))
 	}
 	mode := telemetry.ModePolling
 	if cfg.efoSet {
@@ -194,6 +204,12 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	}
 
 	var cps map[string]checkpoint.Checkpoint
+	if cfg.leaseSet && cfg.storeSet {
+		// Moving to leases: the leases created start from these.
+		if cps, err = cfg.store.Load(ctx, cfg.app, s.name); err != nil {
+			return nil, s.abandon(ctx, fmt.Errorf("kinesin: loading the checkpoints of app %s, stream %s to seed its leases: %w", cfg.app, s.name, err))
+		}
+	}
 	if cfg.leaseSet {
 		// Checkpoints are in the leases.
 		// The renewal hook feeds the lease-event metric; a WithHooks among
@@ -214,6 +230,8 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		if err := co.initLeases(ctx); err != nil {
 			return nil, s.abandon(ctx, err)
 		}
+	} else if err := co.recordStarts(ctx); err != nil {
+		return nil, s.abandon(ctx, err)
 	}
 
 	// The stream's work runs in the background, outside any trace of the
@@ -278,6 +296,11 @@ func (c *config) kinesisClient(ctx context.Context) (KinesisAPI, error) {
 
 func isARN(s string) bool { return strings.HasPrefix(s, "arn:") }
 
+// latestSkew is how much earlier than this host's clock Latest starts when
+// the client does not report the service's clock: a margin for the
+// difference between the two.
+const latestSkew = time.Second
+
 // Name returns the stream's name.
 func (s *Stream[T]) Name() string { return s.name }
 
@@ -298,15 +321,13 @@ func (s *Stream[T]) fail(err error) {
 	s.cancel()
 }
 
-// Err returns why the stream ended: nil after Close or the end of Open's
-// context, or the fatal error (see the list of errors in errors.go).
+// Err returns the fatal error that ended the stream (see the package's list
+// of errors), or nil: while the stream runs, and after Close or the end of
+// Open's context.
 func (s *Stream[T]) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fatal != nil {
-		return s.fatal
-	}
-	return s.usageErr
+	return s.fatal
 }
 
 // Flush writes every committed position to the checkpoint store now.

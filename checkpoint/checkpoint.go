@@ -36,10 +36,12 @@
 package checkpoint
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Store persists checkpoints.
@@ -54,8 +56,22 @@ type Store interface {
 	Save(ctx context.Context, app, stream string, checkpoints map[string]Checkpoint) error
 }
 
-// Checkpoint is the position a consumer group has reached in a shard: every
-// record up to and including it was processed.
+// Checkpoint is the position a consumer group has reached in a shard. It has
+// one of three forms:
+//
+//   - a position (SequenceNumber set): every record up to and including it
+//     was processed;
+//   - a start (StartAt: no SequenceNumber, not ShardEnded, Timestamp set): no
+//     record was processed yet, and the shard is read from the records that
+//     arrived at or after Timestamp. kinesin writes one for each shard when a
+//     consumer group starts with Latest, before any record is handed out, so
+//     that a restart resumes where the first run started;
+//   - the shard-end marker (ShardEnded): every record of the closed shard was
+//     processed and its children may be read. Its Timestamp, when set, is the
+//     time the shard's read started at: children without a checkpoint of
+//     their own are read from there too.
+//
+// The zero Checkpoint is "no checkpoint".
 type Checkpoint struct {
 	// SequenceNumber is the sequence number of the last processed record:
 	// a decimal integer of up to 129 significant digits, the most the Kinesis
@@ -71,10 +87,48 @@ type Checkpoint struct {
 	// ShardEnded reports that every record of the shard was processed and
 	// the shard is closed: its children may be read.
 	ShardEnded bool
+	// Timestamp is the start time of a start checkpoint, and the time the
+	// read of an ended shard started at when it started at one (zero
+	// otherwise). Stores keep it to the nanosecond, in UTC.
+	Timestamp time.Time
 }
 
 // Ended returns the shard-end marker.
 func Ended() Checkpoint { return Checkpoint{ShardEnded: true} }
+
+// EndedFrom returns the shard-end marker of a shard whose read started at the
+// records that arrived at or after t: its children are read from t too
+// (unless t is zero, which is Ended()).
+func EndedFrom(t time.Time) Checkpoint {
+	return Checkpoint{ShardEnded: true, Timestamp: normalTime(t)}
+}
+
+// StartAt returns the start checkpoint of a shard none of whose records was
+// processed yet, to be read from the records that arrived at or after t.
+func StartAt(t time.Time) Checkpoint { return Checkpoint{Timestamp: normalTime(t)} }
+
+// IsStart reports whether c is a start checkpoint (see StartAt).
+func (c Checkpoint) IsStart() bool {
+	return !c.ShardEnded && c.SequenceNumber == "" && !c.Timestamp.IsZero()
+}
+
+// IsZero reports whether c is the zero Checkpoint: no checkpoint.
+func (c Checkpoint) IsZero() bool {
+	return !c.ShardEnded && c.SequenceNumber == "" && c.Timestamp.IsZero()
+}
+
+// normalTime strips t of its monotonic reading and location, so that
+// checkpoints holding the same instant compare equal with ==.
+func normalTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.Round(0).UTC()
+}
+
+// Timestamps of start checkpoints and end markers must lie between the Unix
+// epoch and the largest time a stores' fixed-width key holds.
+var maxTimestamp = time.Unix(0, 1<<63-1)
 
 // At returns the checkpoint of a whole record.
 func At(sequenceNumber string) Checkpoint {
@@ -93,8 +147,20 @@ var ErrInvalid = errors.New("checkpoint: invalid checkpoint")
 
 // Validate reports whether c is a well-formed checkpoint.
 func (c Checkpoint) Validate() error {
+	if !c.Timestamp.IsZero() && (c.Timestamp.Before(time.Unix(0, 0)) || c.Timestamp.After(maxTimestamp)) {
+		return fmt.Errorf("%w: timestamp %v is outside 1970..2262", ErrInvalid, c.Timestamp)
+	}
 	if c.ShardEnded {
 		return nil
+	}
+	if c.SequenceNumber == "" && !c.Timestamp.IsZero() {
+		if c.Partial || c.SubSequenceNumber != 0 {
+			return fmt.Errorf("%w: sub-sequence number on a start checkpoint", ErrInvalid)
+		}
+		return nil
+	}
+	if c.SequenceNumber != "" && !c.Timestamp.IsZero() {
+		return fmt.Errorf("%w: a position (sequence number %s) with a timestamp", ErrInvalid, c.SequenceNumber)
 	}
 	if !isDecimal(c.SequenceNumber) {
 		return fmt.Errorf("%w: sequence number %q is not a decimal integer", ErrInvalid, c.SequenceNumber)
@@ -128,17 +194,17 @@ func isDecimal(s string) bool {
 }
 
 // Compare orders checkpoints: -1 if c is before o, 0 if equal, +1 if after.
-// The shard-end marker is after every position; positions order by sequence
-// number as an integer, then by sub-sequence number, a whole record being
-// after each of its sub-records.
+// Start checkpoints are before every position, and the shard-end marker is
+// after every position; start checkpoints, and end markers, order among
+// themselves by Timestamp; positions order by sequence number as an integer,
+// then by sub-sequence number, a whole record being after each of its
+// sub-records.
 func (c Checkpoint) Compare(o Checkpoint) int {
-	switch {
-	case c.ShardEnded && o.ShardEnded:
-		return 0
-	case c.ShardEnded:
-		return 1
-	case o.ShardEnded:
-		return -1
+	if k, ok := c.kind(), o.kind(); k != ok {
+		return cmp.Compare(k, ok)
+	}
+	if c.ShardEnded || c.SequenceNumber == "" {
+		return c.Timestamp.Compare(o.Timestamp)
 	}
 	if n := CompareSequence(c.SequenceNumber, o.SequenceNumber); n != 0 {
 		return n
@@ -158,6 +224,17 @@ func (c Checkpoint) Compare(o Checkpoint) int {
 	return 0
 }
 
+// kind ranks the three forms of a checkpoint: start, position, end.
+func (c Checkpoint) kind() int {
+	switch {
+	case c.ShardEnded:
+		return 2
+	case c.SequenceNumber == "":
+		return 0
+	}
+	return 1
+}
+
 // CompareSequence compares two decimal sequence numbers as integers,
 // without allocating: -1, 0 or +1.
 func CompareSequence(a, b string) int {
@@ -174,8 +251,14 @@ func CompareSequence(a, b string) int {
 // String formats c for logs.
 func (c Checkpoint) String() string {
 	switch {
+	case c.ShardEnded && !c.Timestamp.IsZero():
+		return "SHARD_END(from " + c.Timestamp.Format(time.RFC3339Nano) + ")"
 	case c.ShardEnded:
 		return "SHARD_END"
+	case c.SequenceNumber == "" && !c.Timestamp.IsZero():
+		return "AT_TIMESTAMP(" + c.Timestamp.Format(time.RFC3339Nano) + ")"
+	case c.SequenceNumber == "":
+		return "none"
 	case !c.Partial:
 		return c.SequenceNumber
 	default:

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -28,6 +29,9 @@ var maxSeq = strings.Repeat("9", 129)
 // ordered lists checkpoints from first to last; entries in the same inner
 // slice are equal.
 var ordered = [][]checkpoint.Checkpoint{
+	{checkpoint.StartAt(time.Unix(0, 1))},
+	{checkpoint.StartAt(time.Unix(1700000000, 5)), checkpoint.StartAt(time.Unix(1700000000, 5).In(time.FixedZone("x", 3600)))},
+	{checkpoint.StartAt(time.Unix(1700000001, 0))},
 	{checkpoint.At("0"), checkpoint.At("000")},
 	{checkpoint.AtSub("1", 0), checkpoint.AtSub("01", 0)},
 	{checkpoint.AtSub("1", 2)},
@@ -55,6 +59,8 @@ var ordered = [][]checkpoint.Checkpoint{
 		{ShardEnded: true, SequenceNumber: "5"},
 		{ShardEnded: true, SequenceNumber: maxSeq, Partial: true, SubSequenceNumber: 3},
 	},
+	{checkpoint.EndedFrom(time.Unix(1700000000, 5))},
+	{checkpoint.EndedFrom(time.Unix(1700000001, 0))},
 }
 
 func TestCompareOrder(t *testing.T) {
@@ -219,6 +225,14 @@ func TestValidate(t *testing.T) {
 		{"200 digits", checkpoint.At(strings.Repeat(seq56, 4)[:200]), "more than 129 digits"},
 		{"negative sub-sequence", checkpoint.AtSub("1", -1), "negative sub-sequence"},
 		{"sub-sequence on whole record", checkpoint.Checkpoint{SequenceNumber: "1", SubSequenceNumber: 4}, "on a whole record"},
+		{"start", checkpoint.StartAt(time.Unix(1700000000, 1)), ""},
+		{"start at the epoch's first nanosecond", checkpoint.StartAt(time.Unix(0, 1)), ""},
+		{"ended from a time", checkpoint.EndedFrom(time.Unix(1700000000, 1)), ""},
+		{"start before 1970", checkpoint.StartAt(time.Unix(-1, 0)), "outside 1970..2262"},
+		{"ended from before 1970", checkpoint.EndedFrom(time.Unix(-1, 0)), "outside 1970..2262"},
+		{"start past 2262", checkpoint.StartAt(time.Unix(0, 1<<63-1).Add(time.Nanosecond)), "outside 1970..2262"},
+		{"partial start", checkpoint.Checkpoint{Timestamp: time.Unix(5, 0), Partial: true}, "on a start checkpoint"},
+		{"position with a time", checkpoint.Checkpoint{SequenceNumber: "5", Timestamp: time.Unix(5, 0)}, "with a timestamp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cp.Validate()
@@ -245,6 +259,9 @@ func TestString(t *testing.T) {
 		{checkpoint.AtSub("5", 12), "5/12"},
 		{checkpoint.Ended(), "SHARD_END"},
 		{checkpoint.Checkpoint{ShardEnded: true, SequenceNumber: "5", Partial: true}, "SHARD_END"},
+		{checkpoint.EndedFrom(time.Date(2026, 12, 7, 1, 2, 3, 4, time.UTC)), "SHARD_END(from 2026-12-07T01:02:03.000000004Z)"},
+		{checkpoint.StartAt(time.Date(2026, 12, 7, 1, 2, 3, 0, time.FixedZone("x", 3600))), "AT_TIMESTAMP(2026-12-07T00:02:03Z)"},
+		{checkpoint.Checkpoint{}, "none"},
 	} {
 		if got := tc.cp.String(); got != tc.want {
 			t.Errorf("%#v.String() = %q, want %q", tc.cp, got, tc.want)
@@ -265,7 +282,20 @@ func TestConstructors(t *testing.T) {
 	if got, want := checkpoint.Ended(), (checkpoint.Checkpoint{ShardEnded: true}); got != want {
 		t.Errorf("Ended() = %#v, want %#v", got, want)
 	}
-	for _, cp := range []checkpoint.Checkpoint{checkpoint.At("42"), checkpoint.AtSub("42", 0), checkpoint.AtSub("42", 7), checkpoint.Ended()} {
+	at := time.Date(2026, 12, 7, 1, 2, 3, 4, time.FixedZone("x", 3600))
+	if got, want := checkpoint.StartAt(at), (checkpoint.Checkpoint{Timestamp: at.UTC()}); got != want || !got.IsStart() || got.IsZero() {
+		t.Errorf("StartAt(%v) = %#v, want %#v, a start", at, got, want)
+	}
+	if got, want := checkpoint.EndedFrom(at), (checkpoint.Checkpoint{ShardEnded: true, Timestamp: at.UTC()}); got != want || got.IsStart() {
+		t.Errorf("EndedFrom(%v) = %#v, want %#v", at, got, want)
+	}
+	if got := checkpoint.EndedFrom(time.Time{}); got != checkpoint.Ended() {
+		t.Errorf("EndedFrom(zero) = %#v, want Ended()", got)
+	}
+	if !(checkpoint.Checkpoint{}).IsZero() || checkpoint.At("1").IsZero() || checkpoint.At("1").IsStart() || checkpoint.Ended().IsZero() {
+		t.Error("IsZero or IsStart is wrong")
+	}
+	for _, cp := range []checkpoint.Checkpoint{checkpoint.At("42"), checkpoint.AtSub("42", 0), checkpoint.AtSub("42", 7), checkpoint.Ended(), checkpoint.StartAt(at), checkpoint.EndedFrom(at)} {
 		if err := cp.Validate(); err != nil {
 			t.Errorf("%#v.Validate() = %v, want nil", cp, err)
 		}

@@ -4,26 +4,46 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // An ordering key is a fixed-width string of 150 ASCII digits that orders as
 // Compare orders checkpoints, for stores whose conditional writes compare
-// strings (DynamoDB conditions, Redis scripts):
+// strings (DynamoDB conditions, Redis scripts). Its first digit is the form:
 //
-//	[0]        '1' for the shard-end marker, '0' for a position
+//	'0'  a start checkpoint
+//	'1'  a position
+//	'2'  the shard-end marker
+//
+// A position follows with
+//
 //	[1:130]    the sequence number, zero-padded to 129 digits
 //	[130]      '1' for a whole record, '0' for a sub-record (Partial)
 //	[131:150]  the sub-sequence number of a sub-record, zero-padded to 19 digits
 //
+// and a start checkpoint or an end marker with its Timestamp as Unix
+// nanoseconds, zero-padded to 19 digits ([1:20]; zeros for an end marker
+// without one), then zeros.
+//
 // Every key has the same length and holds digits only, so comparing two keys
-// as strings orders them as Checkpoint.Compare orders the
-// checkpoints: the marker above every position, then by sequence number as an
-// integer, then sub-records by index and below their whole record.
+// as strings orders them as Checkpoint.Compare orders the checkpoints:
+// starts, then positions by sequence number as an integer and sub-records by
+// index below their whole record, then end markers; starts and end markers
+// among themselves by time. The key holds every field of the checkpoint, so
+// ParseOrderKey gives the checkpoint back.
 const (
-	seqDigits = 129 // longest sequence number the Kinesis API allows
-	subDigits = 19  // digits of the largest int64
+	seqDigits  = 129 // longest sequence number the Kinesis API allows
+	subDigits  = 19  // digits of the largest int64
+	timeDigits = 19  // digits of the largest int64 of Unix nanoseconds
 	// OrderKeyLen is the length of every ordering key.
 	OrderKeyLen = 1 + seqDigits + 1 + subDigits
+)
+
+// The first digit of an ordering key.
+const (
+	keyStart    = '0'
+	keyPosition = '1'
+	keyEnd      = '2'
 )
 
 // OrderKey returns the ordering key of c, which must be valid (see Validate).
@@ -32,10 +52,18 @@ func OrderKey(c Checkpoint) string {
 	for i := range b {
 		b[i] = '0'
 	}
-	if c.ShardEnded {
-		b[0] = '1'
+	if c.ShardEnded || c.SequenceNumber == "" {
+		b[0] = keyStart
+		if c.ShardEnded {
+			b[0] = keyEnd
+		}
+		if !c.Timestamp.IsZero() {
+			ns := strconv.FormatInt(c.Timestamp.UnixNano(), 10)
+			copy(b[1+timeDigits-len(ns):1+timeDigits], ns)
+		}
 		return string(b[:])
 	}
+	b[0] = keyPosition
 	seq := strings.TrimLeft(c.SequenceNumber, "0")
 	copy(b[1+seqDigits-len(seq):1+seqDigits], seq)
 	if c.Partial {
@@ -48,16 +76,38 @@ func OrderKey(c Checkpoint) string {
 }
 
 // ParseOrderKey returns the checkpoint of an ordering key. The sequence
-// number comes back without leading zeros ("0" for zero).
+// number comes back without leading zeros ("0" for zero), the timestamp in
+// UTC.
 func ParseOrderKey(s string) (Checkpoint, error) {
 	if len(s) != OrderKeyLen || strings.Trim(s, "0123456789") != "" {
 		return Checkpoint{}, fmt.Errorf("malformed checkpoint %q: want %d digits", s, OrderKeyLen)
 	}
-	kind, seq, whole, sub := s[0], s[1:1+seqDigits], s[1+seqDigits], s[2+seqDigits:]
-	switch {
-	case kind == '1' && strings.Trim(s[1:], "0") == "":
-		return Ended(), nil
-	case kind != '0' || whole > '1':
+	switch s[0] {
+	case keyStart, keyEnd:
+		if strings.Trim(s[1+timeDigits:], "0") != "" {
+			return Checkpoint{}, fmt.Errorf("malformed checkpoint %q: digits after the timestamp", s)
+		}
+		ns, err := strconv.ParseInt(s[1:1+timeDigits], 10, 64)
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("malformed checkpoint %q: %w", s, err)
+		}
+		var t time.Time
+		if ns != 0 {
+			t = time.Unix(0, ns)
+		}
+		if s[0] == keyEnd {
+			return EndedFrom(t), nil
+		}
+		if t.IsZero() {
+			return Checkpoint{}, fmt.Errorf("malformed checkpoint %q: a start without a time", s)
+		}
+		return StartAt(t), nil
+	case keyPosition:
+	default:
+		return Checkpoint{}, fmt.Errorf("malformed checkpoint %q: unknown form %q", s, s[0])
+	}
+	seq, whole, sub := s[1:1+seqDigits], s[1+seqDigits], s[2+seqDigits:]
+	if whole > '1' {
 		return Checkpoint{}, fmt.Errorf("malformed checkpoint %q", s)
 	}
 	if seq = strings.TrimLeft(seq, "0"); seq == "" {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 )
@@ -12,8 +13,12 @@ import (
 // randomCheckpoint returns a valid checkpoint drawn from a small space, so
 // that pairs often share a sequence number.
 func randomCheckpoint(r *rand.Rand) checkpoint.Checkpoint {
-	if r.IntN(10) == 0 {
-		return checkpoint.Ended()
+	times := []time.Time{{}, time.Unix(0, 1), time.Unix(1700000000, 123456789), time.Unix(1700000000, 123456790), time.Unix(0, 1<<63-1)}
+	switch r.IntN(10) {
+	case 0:
+		return checkpoint.EndedFrom(times[r.IntN(len(times))])
+	case 1:
+		return checkpoint.StartAt(times[1+r.IntN(len(times)-1)])
 	}
 	var seq string
 	switch r.IntN(5) {
@@ -57,10 +62,10 @@ func TestOrderKeyRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("checkpoint.ParseOrderKey(checkpoint.OrderKey(%v)): %v", c, err)
 		}
-		if got.Compare(c) != 0 || got.Partial != c.Partial || got.ShardEnded != c.ShardEnded || got.SubSequenceNumber != c.SubSequenceNumber {
+		if got.Compare(c) != 0 || got.Partial != c.Partial || got.ShardEnded != c.ShardEnded || got.SubSequenceNumber != c.SubSequenceNumber || got.Timestamp != c.Timestamp {
 			t.Fatalf("round trip of %#v gave %#v", c, got)
 		}
-		if !c.ShardEnded && got.SequenceNumber != strings.TrimLeft(c.SequenceNumber, "0") && got.SequenceNumber != "0" {
+		if c.SequenceNumber != "" && got.SequenceNumber != strings.TrimLeft(c.SequenceNumber, "0") && got.SequenceNumber != "0" {
 			t.Fatalf("round trip of %q gave %q, want it without leading zeros", c.SequenceNumber, got.SequenceNumber)
 		}
 	}
@@ -74,14 +79,17 @@ func TestParseOrderKeyRejects(t *testing.T) {
 	for _, s := range []string{
 		"",
 		"12",
-		z(149),                           // one short
-		z(151),                           // one long
-		"2" + z(149),                     // unknown kind
-		"1" + z(128) + "1" + z(20),       // shard end with a sequence number
-		"0" + z(129) + "2" + z(19),       // unknown whole flag
-		"0" + z(129) + "1" + z(18) + "5", // sub-sequence on a whole record
-		"0" + z(129) + "0" + "9999999999999999999", // beyond int64
-		"0" + z(128) + "x" + "1" + z(19),
+		z(149),                               // one short
+		z(151),                               // one long
+		"3" + z(149),                         // unknown kind
+		"2" + z(128) + "1" + z(20),           // shard end with digits past its time
+		"0" + z(149),                         // a start without a time
+		"0" + "9999999999999999999" + z(130), // a start beyond int64 nanoseconds
+		"0" + z(19) + "1" + z(129),           // a start with digits past its time
+		"1" + z(129) + "2" + z(19),           // unknown whole flag
+		"1" + z(129) + "1" + z(18) + "5",     // sub-sequence on a whole record
+		"1" + z(129) + "0" + "9999999999999999999", // beyond int64
+		"1" + z(128) + "x" + "1" + z(19),
 	} {
 		if c, err := checkpoint.ParseOrderKey(s); err == nil {
 			t.Errorf("checkpoint.ParseOrderKey(%q) = %v, want an error", s, c)
@@ -95,11 +103,14 @@ func TestOrderKeyLayout(t *testing.T) {
 		cp   checkpoint.Checkpoint
 		want string
 	}{
-		{checkpoint.Ended(), "1" + z(149)},
-		{checkpoint.At("0"), "0" + z(129) + "1" + z(19)},
-		{checkpoint.At("0042"), "0" + z(127) + "42" + "1" + z(19)},
-		{checkpoint.AtSub("42", 7), "0" + z(127) + "42" + "0" + z(18) + "7"},
-		{checkpoint.AtSub(strings.Repeat("9", 129), 1<<63-1), "0" + strings.Repeat("9", 129) + "0" + "9223372036854775807"},
+		{checkpoint.Ended(), "2" + z(149)},
+		{checkpoint.EndedFrom(time.Unix(1, 5)), "2" + z(9) + "1000000005" + z(130)},
+		{checkpoint.StartAt(time.Unix(0, 42)), "0" + z(17) + "42" + z(130)},
+		{checkpoint.StartAt(time.Unix(0, 1<<63-1)), "0" + "9223372036854775807" + z(130)},
+		{checkpoint.At("0"), "1" + z(129) + "1" + z(19)},
+		{checkpoint.At("0042"), "1" + z(127) + "42" + "1" + z(19)},
+		{checkpoint.AtSub("42", 7), "1" + z(127) + "42" + "0" + z(18) + "7"},
+		{checkpoint.AtSub(strings.Repeat("9", 129), 1<<63-1), "1" + strings.Repeat("9", 129) + "0" + "9223372036854775807"},
 	} {
 		if got := checkpoint.OrderKey(tc.cp); got != tc.want {
 			t.Errorf("checkpoint.OrderKey(%v) =\n%s, want\n%s", tc.cp, got, tc.want)

@@ -69,7 +69,8 @@
 //     once by subscribing again, which tells the cases apart.
 //   - A starting sequence number the service rejects with
 //     InvalidArgumentException (older than the stream's retention) falls back
-//     to TRIM_HORIZON with a warning, as the polling reader does.
+//     to TRIM_HORIZON, as the polling reader does; the next batch's
+//     TrimmedAfter (or the End's) tells the caller, which warns.
 //   - Errors that retrying cannot fix (missing permissions or credentials,
 //     unusable KMS keys, malformed requests): Read returns them wrapped.
 //   - Errors of room and deliver, and ctx's, are returned as they are.

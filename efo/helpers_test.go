@@ -179,6 +179,7 @@ type collector struct {
 	signal
 	recs    []types.Record
 	batches []int
+	trimmed []string // TrimmedAfter of each batch
 }
 
 func (c *collector) deliver(ctx context.Context, b shard.Batch) error {
@@ -186,6 +187,7 @@ func (c *collector) deliver(ctx context.Context, b shard.Batch) error {
 	defer c.mu.Unlock()
 	c.recs = append(c.recs, b.Records...)
 	c.batches = append(c.batches, len(b.Records))
+	c.trimmed = append(c.trimmed, b.TrimmedAfter)
 	c.notify()
 	return nil
 }

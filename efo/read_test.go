@@ -631,6 +631,11 @@ func TestStartTrimmedFallsBackToTrimHorizon(t *testing.T) {
 	c.waitFor(t, 5)
 	rd.stop(t)
 	checkExactly(t, c.names(), names("r", 0, 5))
+	// The first batch says where the lost records start, for the caller's
+	// warning; no other batch does.
+	if len(c.trimmed) == 0 || c.trimmed[0] != seqs[1] || slices.ContainsFunc(c.trimmed[1:], func(x string) bool { return x != "" }) {
+		t.Errorf("TrimmedAfter of the batches %q, want %s on the first only", c.trimmed, seqs[1])
+	}
 }
 
 func TestRoomAndDeliverErrorsAreReturnedAsTheyAre(t *testing.T) {
@@ -765,5 +770,35 @@ func TestOptions(t *testing.T) {
 	}
 	if d := (efo.Options{InitialBackoff: 10 * time.Second}).WithDefaults(); d.MaxBackoff != 10*time.Second {
 		t.Errorf("MaxBackoff %v follows a larger InitialBackoff", d.MaxBackoff)
+	}
+}
+
+// A subscription from LATEST that breaks before its first event resumes from
+// when it was made (AT_TIMESTAMP, on the service's clock), not from LATEST
+// again, which would skip the records that arrived in between.
+func TestLatestBrokenBeforeFirstEventKeepsRecords(t *testing.T) {
+	e := newEnv(t, true, 1)
+	id := e.shardIDs()[0]
+	e.put("pk", "old", 0, 3, 0)
+	e.clock.Advance(time.Second) // the old records are of an earlier second
+	e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard", Shard: id}, Action: kinesistest.CutStream(0), Times: 1})
+	var c collector
+	var w watcher
+	r := efo.New(e.client, e.consumerARN, fast, nil, w.hooks())
+	rd := startRead(t, r, shard.Spec{ID: id, Start: shard.Start{Type: types.ShardIteratorTypeLatest}}, room(1000), c.deliver)
+	w.waitSubscribed(t, 1)
+	w.waitUntil(t, "a retry after the cut", func() bool { return len(w.retries) > 0 })
+	// Put while the reader cannot subscribe again (the 5 s rule, on a clock
+	// that does not move), then let it.
+	e.put("pk", "meanwhile", 0, 2, 0)
+	e.clock.Advance(6 * time.Second)
+	w.waitSubscribed(t, 2)
+	e.put("pk", "after", 0, 1, 0)
+	c.waitFor(t, 3)
+	rd.stop(t)
+	checkExactly(t, c.names(), append(names("meanwhile", 0, 2), "after0"))
+	subs := e.fake.Subscriptions()
+	if len(subs) < 2 || subs[0].StartingPosition.Type != "LATEST" || subs[len(subs)-1].StartingPosition.Type != "AT_TIMESTAMP" {
+		t.Errorf("subscriptions %+v: want LATEST, then AT_TIMESTAMP", subs)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/retry"
+	"github.com/kinesin-go/kinesin/internal/svctime"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -137,6 +138,12 @@ func ownCodec(o *kinesis.Options) {
 	}
 }
 
+// latestSkew is how much earlier than a LATEST subscription was made, by
+// this host's clock, the next subscription starts when that one broke before
+// its first event and the client did not report the service's clock: a
+// margin for the difference between the two.
+const latestSkew = 5 * time.Second
+
 // closeWait bounds how long Read waits for the SDK's goroutines of a closed
 // event stream to end.
 const closeWait = 5 * time.Second
@@ -152,6 +159,9 @@ type reading struct {
 	pos types.StartingPosition
 	// lastSeq is the sequence number of the last record handed over.
 	lastSeq string
+	// trimmed is the start found past the stream's retention, until a
+	// batch (or the End) says so.
+	trimmed string
 	bo      backoff.BackOff
 }
 
@@ -211,8 +221,9 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 		case !o.subscribed && awserr.IsNotFound(err):
 			return shard.End{}, rd.notFound(ctx, err)
 		case !o.subscribed && awserr.IsInvalidArgument(err) && rd.pos.SequenceNumber != nil:
-			r.log.WarnContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
+			r.log.DebugContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
 				"shard", rd.id, "sequence_number", aws.ToString(rd.pos.SequenceNumber), "error", err)
+			rd.trimmed = aws.ToString(rd.pos.SequenceNumber)
 			rd.pos = types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
 			continue
 		case !o.subscribed && awserr.IsInvalidArgument(err):
@@ -270,6 +281,12 @@ func (rd *reading) subscription(ctx context.Context) (o outcome) {
 	}
 	o.subscribed = true
 	r.log.DebugContext(ctx, "subscribed", "shard", rd.id, "type", pos.Type, "sequence_number", aws.ToString(pos.SequenceNumber))
+	if pos.Type == types.ShardIteratorTypeLatest {
+		// Should this subscription break before its first event, LATEST
+		// again would skip what arrived meanwhile: resume from when it was
+		// made instead, on the service's clock.
+		rd.pos = types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(svctime.Before(out.ResultMetadata, called, latestSkew))}
+	}
 
 	closed := rd.take(ctx, es, &o)
 	if closed {
@@ -348,7 +365,7 @@ func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventSt
 			if len(e.Value.ChildShards) == 0 {
 				r.log.WarnContext(ctx, "last event of a shard without child shards", "shard", rd.id)
 			}
-			o.end = &shard.End{ChildShards: e.Value.ChildShards}
+			o.end = &shard.End{ChildShards: e.Value.ChildShards, TrimmedAfter: rd.trimmed}
 			return false
 		}
 		rd.pos = types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(*cont)}
@@ -361,9 +378,10 @@ func (rd *reading) hand(ctx context.Context, recs []types.Record, behind int64, 
 	recs = rd.fresh(ctx, recs)
 	for len(recs) > 0 {
 		k := min(max(n, 1), len(recs))
-		if err := rd.deliver(ctx, shard.Batch{Records: recs[:k:k], MillisBehindLatest: behind}); err != nil {
+		if err := rd.deliver(ctx, shard.Batch{Records: recs[:k:k], MillisBehindLatest: behind, TrimmedAfter: rd.trimmed}); err != nil {
 			return err
 		}
+		rd.trimmed = ""
 		rd.lastSeq = aws.ToString(recs[k-1].SequenceNumber)
 		if recs = recs[k:]; len(recs) == 0 {
 			return nil

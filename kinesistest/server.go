@@ -128,6 +128,9 @@ type streamed struct{}
 
 func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", requestID())
+	// The service's clock, as the service sends it: clients read it (the SDK
+	// for clock skew, kinesin for where Latest starts).
+	w.Header().Set("Date", f.clock.Now().UTC().Format(http.TimeFormat))
 	inCBOR := isCBOR(r.Header.Get("Content-Type"))
 	fail := func(e *apiError) { writeErrorIn(w, e, inCBOR) }
 	if r.Method != http.MethodPost {

@@ -42,10 +42,9 @@ type Lease struct {
 // read to its end, and its children may be read.
 func (l Lease) Ended() bool { return l.Checkpoint.ShardEnded }
 
-// HasCheckpoint reports whether a checkpoint was written to the lease.
-func (l Lease) HasCheckpoint() bool {
-	return l.Checkpoint.ShardEnded || l.Checkpoint.SequenceNumber != ""
-}
+// HasCheckpoint reports whether the lease holds a checkpoint: a position, a
+// start checkpoint, or the shard-end marker.
+func (l Lease) HasCheckpoint() bool { return !l.Checkpoint.IsZero() }
 
 // Started reports whether the shard's reading started: the lease has an
 // owner or a checkpoint. (An ended lease is deleted only once all its
@@ -93,6 +92,10 @@ type Shard struct {
 	// Parents are the shard's parent ids (ParentShardId and
 	// AdjacentParentShardId), none for a shard of the stream's creation.
 	Parents []string
+	// Checkpoint is the checkpoint a lease created for the shard starts
+	// with: a start checkpoint (the group starts at a time), a checkpoint
+	// carried over from a checkpoint store, or none.
+	Checkpoint checkpoint.Checkpoint
 }
 
 // The errors of stores and of the Manager. Match them with errors.Is: stores

@@ -413,8 +413,9 @@ func (m *Manager) release(ctx, base context.Context, h *holding) error {
 // Sync creates the leases of shards that have none, with their parents, so
 // that workers can take them, and returns how many it created. The
 // scheduler calls it with every shard it lists (at start, after each
-// ListShards, and when a shard ends with ChildShards). Leases that exist are
-// left as they are, and so are leases of shards not given.
+// ListShards, and when a shard ends with ChildShards). A lease is created
+// with the shard's Checkpoint. Leases that exist are left as they are, and so
+// are leases of shards not given.
 //
 // A shard gets no lease when one of its descendants among shards (children,
 // grandchildren...) already has one: its lease was deleted after its
@@ -466,7 +467,7 @@ func (m *Manager) Sync(ctx context.Context, shards []Shard) (int, error) {
 				parents = append(parents, p)
 			}
 		}
-		err := m.store.Create(ctx, m.app, m.stream, Lease{Shard: s.ID, Parents: parents})
+		err := m.store.Create(ctx, m.app, m.stream, Lease{Shard: s.ID, Parents: parents, Checkpoint: s.Checkpoint})
 		switch {
 		case err == nil:
 			created++

@@ -18,7 +18,8 @@
 // Errors that retrying cannot fix end the read: missing permissions or
 // credentials, unusable KMS keys, malformed requests, and
 // ResourceNotFoundException, which the caller tells apart (the shard was
-// trimmed away, or the stream was deleted).
+// trimmed away, or the stream was deleted). The batch (or the End) read
+// after such a fallback says so in TrimmedAfter.
 package polling
 
 import (
@@ -35,6 +36,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/retry"
+	"github.com/kinesin-go/kinesin/internal/svctime"
 	"github.com/kinesin-go/kinesin/shard"
 )
 
@@ -174,9 +176,10 @@ func New(api API, opts Options, log *slog.Logger, hooks Hooks) *Reader {
 	return &Reader{api: api, opts: opts.WithDefaults(), log: log, hooks: hooks}
 }
 
-// latestSkew is how much earlier than a LATEST iterator was asked for a read
-// resumes when that iterator expired before any record was handed over: a
-// margin for the difference between this host's clock and the service's.
+// latestSkew is how much earlier than a LATEST iterator was asked for, by
+// this host's clock, a read resumes when that iterator expired before any
+// record was handed over and the client did not report the service's clock:
+// a margin for the difference between the two.
 const latestSkew = 5 * time.Second
 
 // noRetry makes the SDK give one attempt: the reader paces its own retries
@@ -194,7 +197,8 @@ var _ shard.Reader = (*Reader)(nil)
 func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliver shard.Deliver) (shard.End, error) {
 	bo := r.backoff()
 	start := sh.Start
-	iter, err := r.iterator(ctx, sh, &start, bo)
+	var trimmed string // the start found past retention, until a batch says so
+	iter, err := r.iterator(ctx, sh, &start, &trimmed, bo)
 	if err != nil {
 		return shard.End{}, err
 	}
@@ -228,7 +232,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 				// A fresh iterator from just after the last record handed
 				// over: nothing lost, nothing repeated.
 				r.log.DebugContext(ctx, "shard iterator expired", "shard", sh.ID)
-				if iter, err = r.iterator(ctx, sh, &start, bo); err != nil {
+				if iter, err = r.iterator(ctx, sh, &start, &trimmed, bo); err != nil {
 					return shard.End{}, err
 				}
 				wait = r.opts.MinInterval
@@ -247,14 +251,15 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		bo.Reset()
 		behind := aws.ToInt64(out.MillisBehindLatest)
 		if len(out.Records) > 0 {
-			if err := deliver(ctx, shard.Batch{Records: out.Records, MillisBehindLatest: behind}); err != nil {
+			if err := deliver(ctx, shard.Batch{Records: out.Records, MillisBehindLatest: behind, TrimmedAfter: trimmed}); err != nil {
 				return shard.End{}, err
 			}
+			trimmed = ""
 			last := out.Records[len(out.Records)-1]
 			start = shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.ToString(last.SequenceNumber)}
 		}
 		if out.NextShardIterator == nil {
-			return shard.End{ChildShards: out.ChildShards}, nil
+			return shard.End{ChildShards: out.ChildShards, TrimmedAfter: trimmed}, nil
 		}
 		iter = *out.NextShardIterator
 		wait = r.opts.IdleInterval
@@ -278,8 +283,9 @@ func readTime(records []types.Record, rate int) time.Duration {
 
 // iterator gets a shard iterator for start, retrying what can be retried. A
 // starting sequence number past the stream's retention falls back to
-// TRIM_HORIZON, and start is updated to say so.
-func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start, bo backoff.BackOff) (string, error) {
+// TRIM_HORIZON: start is updated to say so, and trimmed set to that sequence
+// number.
+func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start, trimmed *string, bo backoff.BackOff) (string, error) {
 	for {
 		in := &kinesis.GetShardIteratorInput{ShardId: aws.String(sh.ID), ShardIteratorType: start.Type}
 		if isARN(sh.Stream) {
@@ -303,9 +309,9 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 			if start.Type == types.ShardIteratorTypeLatest {
 				// Should this iterator expire before a record is handed
 				// over, LATEST again would skip what arrived meanwhile:
-				// resume from when it was asked for instead, a little
-				// earlier for clock skew.
-				*start = shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: asked.Add(-latestSkew)}
+				// resume from when it was asked for instead, on the
+				// service's clock.
+				*start = shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: svctime.Before(out.ResultMetadata, asked, latestSkew)}
 			}
 			return aws.ToString(out.ShardIterator), nil
 		}
@@ -314,8 +320,9 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 		}
 		switch {
 		case awserr.IsInvalidArgument(err) && start.SequenceNumber != "":
-			r.log.WarnContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
+			r.log.DebugContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
 				"shard", sh.ID, "sequence_number", start.SequenceNumber, "error", err)
+			*trimmed = start.SequenceNumber
 			*start = shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
 			continue
 		case awserr.IsFatal(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err):

@@ -119,16 +119,18 @@ func put(t *testing.T, fake *kinesistest.Fake, from, n int) []string {
 
 // sink collects delivered records and can cancel the read once it has n.
 type sink struct {
-	mu     sync.Mutex
-	seqs   []string
-	data   []string
-	want   int
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	seqs    []string
+	data    []string
+	trimmed []string // TrimmedAfter of each batch
+	want    int
+	cancel  context.CancelFunc
 }
 
 func (s *sink) deliver(_ context.Context, b shard.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.trimmed = append(s.trimmed, b.TrimmedAfter)
 	for _, r := range b.Records {
 		s.seqs = append(s.seqs, aws.ToString(r.SequenceNumber))
 		s.data = append(s.data, string(r.Data))
@@ -396,6 +398,11 @@ func TestRetentionFallsBackToTrimHorizon(t *testing.T) {
 	}
 	if !slices.Equal(s.seqs, kept) {
 		t.Errorf("delivered %v, want the records inside retention %v", s.seqs, kept)
+	}
+	// The first batch says where the lost records start, for the caller's
+	// warning; no other batch does.
+	if len(s.trimmed) == 0 || s.trimmed[0] != old[5] || slices.ContainsFunc(s.trimmed[1:], func(x string) bool { return x != "" }) {
+		t.Errorf("TrimmedAfter of the batches %q, want %s on the first only", s.trimmed, old[5])
 	}
 	its := rec.of("GetShardIterator")
 	if len(its) != 2 || !awserr.IsInvalidArgument(its[0].err) || its[1].iterType != types.ShardIteratorTypeTrimHorizon {

@@ -38,6 +38,11 @@ type Batch struct {
 	Records []types.Record
 	// MillisBehindLatest is how far the batch is from the tip of the shard.
 	MillisBehindLatest int64
+	// TrimmedAfter, on the first batch read after the start's sequence
+	// number was found past the stream's retention, is that sequence
+	// number: the read resumed at TRIM_HORIZON, and the records after it
+	// and before this batch were trimmed unread.
+	TrimmedAfter string
 }
 
 // End is how a shard read ended: the shard is closed and was read to its end.
@@ -45,6 +50,9 @@ type End struct {
 	// ChildShards are the shards that replaced the closed shard, as the
 	// service reported them; empty from services that do not (kinesalite).
 	ChildShards []types.ChildShard
+	// TrimmedAfter is as Batch.TrimmedAfter, for a read that found its
+	// start trimmed and no record after it.
+	TrimmedAfter string
 }
 
 // Room blocks until records may be fetched and returns how many, or returns

@@ -122,6 +122,7 @@ var cases = []struct {
 	{"PartialThenWholeRecord", testPartialThenWhole},
 	{"SubSequenceNumbersRoundTrip", testSubSequenceRoundTrip},
 	{"ShardEndIsFinal", testShardEnd},
+	{"StartCheckpoints", testStartCheckpoints},
 	{"AppsAndStreamsIsolated", testIsolation},
 	{"JoinedNamesDoNotCollide", testJoinedNames},
 	{"MixedForwardAndBackward", testMixed},
@@ -182,7 +183,7 @@ func (e *env) expectShard(app, stream, shard string, want checkpoint.Checkpoint)
 	switch {
 	case !ok:
 		e.t.Errorf("Load(%q, %q)[%q] is absent, want %v", app, stream, shard, want)
-	case got.Compare(want) != 0 || got.Partial != want.Partial || got.ShardEnded != want.ShardEnded:
+	case got.Compare(want) != 0 || got.Partial != want.Partial || got.ShardEnded != want.ShardEnded || !got.Timestamp.Equal(want.Timestamp):
 		e.t.Errorf("Load(%q, %q)[%q] = %#v, want %#v", app, stream, shard, got, want)
 	}
 }
@@ -386,6 +387,49 @@ func testShardEnd(t *testing.T, e *env) {
 		e.save(app, stream, cps{"a": cp, "b": cp})
 		e.expect(app, stream, want)
 	}
+}
+
+// testStartCheckpoints checks start checkpoints and end markers with a
+// time: they round-trip to the nanosecond, a start is below every position
+// and a later start above an earlier one, and an end marker keeps its time.
+func testStartCheckpoints(t *testing.T, e *env) {
+	app, stream := e.h.Names()
+	t0 := time.Date(2026, 12, 7, 1, 2, 3, 456789012, time.UTC)
+	t1 := t0.Add(time.Hour)
+	e.save(app, stream, cps{
+		"a": checkpoint.StartAt(t1),
+		"b": checkpoint.StartAt(t0),
+		"c": checkpoint.At("5"),
+		"d": checkpoint.EndedFrom(t0),
+		"e": checkpoint.StartAt(time.Unix(0, 1)),
+	})
+	e.expect(app, stream, cps{
+		"a": checkpoint.StartAt(t1),
+		"b": checkpoint.StartAt(t0),
+		"c": checkpoint.At("5"),
+		"d": checkpoint.EndedFrom(t0),
+		"e": checkpoint.StartAt(time.Unix(0, 1)),
+	})
+	// An earlier start, a start over a position, a start over an end: none
+	// written. A later start is, and a position over a start.
+	e.save(app, stream, cps{
+		"a": checkpoint.StartAt(t0),
+		"b": checkpoint.StartAt(t1),
+		"c": checkpoint.StartAt(t1),
+		"d": checkpoint.StartAt(t1),
+		"e": checkpoint.AtSub("0", 0),
+	})
+	e.expect(app, stream, cps{
+		"a": checkpoint.StartAt(t1),
+		"b": checkpoint.StartAt(t1),
+		"c": checkpoint.At("5"),
+		"d": checkpoint.EndedFrom(t0),
+		"e": checkpoint.AtSub("0", 0),
+	})
+	// The end of a shard read from a start keeps the start's time.
+	e.save(app, stream, cps{"a": checkpoint.EndedFrom(t1), "b": checkpoint.Ended()})
+	e.expectShard(app, stream, "a", checkpoint.EndedFrom(t1))
+	e.expectShard(app, stream, "b", checkpoint.Ended())
 }
 
 func testIsolation(t *testing.T, e *env) {

@@ -30,19 +30,23 @@
 // Each item also holds:
 //
 //	seq_key          (S)     the ordering key: 150 digits, see below
-//	sequence_number  (S)     the sequence number as saved; absent at shard end
+//	sequence_number  (S)     the sequence number as saved; only for a position
 //	sub_seq          (N)     the sub-sequence number (0 unless partial)
 //	partial          (BOOL)  only the sub-records up to sub_seq were processed
 //	shard_end        (BOOL)  the shard was read to its end
+//	start_time       (S)     of a start checkpoint, or of an end marker that
+//	                         has one (see checkpoint.Checkpoint), RFC 3339 in UTC
 //	updated_at       (S)     time of the write, RFC 3339 in UTC
 //
 // Sequence numbers have up to 129 digits and DynamoDB numbers hold 38, so the
-// order is kept in seq_key, a string of fixed width that compares as
-// checkpoint.Checkpoint.Compare does: '1' for the shard-end marker or '0'
-// for a position, the sequence number zero-padded to 129 digits, '1' for a
-// whole record or '0' for a sub-record, and the sub-sequence number
-// zero-padded to 19 digits. Load reads the other attributes; seq_key is only
-// compared. Writes use UpdateItem, so attributes you add to an item (a TTL,
+// order is kept in seq_key, a string of 150 digits that compares as
+// checkpoint.Checkpoint.Compare does (see checkpoint.OrderKey): its first
+// digit is '0' for a start checkpoint, '1' for a position, '2' for the
+// shard-end marker; a position follows with the sequence number zero-padded
+// to 129 digits, '1' for a whole record or '0' for a sub-record, and the
+// sub-sequence number zero-padded to 19 digits; a start or an end marker
+// with its time in Unix nanoseconds. Load reads the other attributes;
+// seq_key is only compared. Writes use UpdateItem, so attributes you add to an item (a TTL,
 // an owner) are kept.
 //
 // # Writes
@@ -97,6 +101,7 @@ const (
 	attrSubSeq    = dynamo.AttrSubSeq
 	attrPartial   = dynamo.AttrPartial
 	attrShardEnd  = dynamo.AttrShardEnd
+	attrStartTime = dynamo.AttrStartTime
 	attrUpdatedAt = dynamo.AttrUpdatedAt
 )
 
@@ -181,8 +186,8 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 		TableName:                aws.String(s.table),
 		ConsistentRead:           aws.Bool(true),
 		KeyConditionExpression:   aws.String("#ns = :ns"),
-		ProjectionExpression:     aws.String("#shard, #seq, #sub, #partial, #end"),
-		ExpressionAttributeNames: map[string]string{"#ns": attrNamespace, "#shard": attrShardID, "#seq": attrSeq, "#sub": attrSubSeq, "#partial": attrPartial, "#end": attrShardEnd},
+		ProjectionExpression:     aws.String("#shard, #seq, #sub, #partial, #end, #ts"),
+		ExpressionAttributeNames: map[string]string{"#ns": attrNamespace, "#shard": attrShardID, "#seq": attrSeq, "#sub": attrSubSeq, "#partial": attrPartial, "#end": attrShardEnd, "#ts": attrStartTime},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":ns": &types.AttributeValueMemberS{Value: ns},
 		},

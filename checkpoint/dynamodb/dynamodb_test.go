@@ -240,6 +240,7 @@ func TestItemLayout(t *testing.T) {
 	if err := store.Save(ctx, "billing", "orders/eu", map[string]checkpoint.Checkpoint{
 		"shardId-000000000001": checkpoint.AtSub(seq, 3),
 		"shardId-000000000002": checkpoint.Ended(),
+		"shardId-000000000003": checkpoint.StartAt(time.Date(2026, 12, 7, 1, 2, 3, 4, time.UTC)),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestItemLayout(t *testing.T) {
 	z := strings.Repeat("0", 73)
 	item := get("shardId-000000000001")
 	for name, want := range map[string]string{
-		"seq_key":         "S:0" + z + seq + "0" + strings.Repeat("0", 18) + "3",
+		"seq_key":         "S:1" + z + seq + "0" + strings.Repeat("0", 18) + "3",
 		"sequence_number": "S:" + seq,
 		"sub_seq":         "N:3",
 		"partial":         "BOOL:true",
@@ -280,12 +281,24 @@ func TestItemLayout(t *testing.T) {
 	}
 	item = get("shardId-000000000002")
 	for name, want := range map[string]string{
-		"seq_key":         "S:1" + strings.Repeat("0", 149),
+		"seq_key":         "S:2" + strings.Repeat("0", 149),
 		"sequence_number": "absent",
 		"shard_end":       "BOOL:true",
+		"start_time":      "absent",
 	} {
 		if got := str(item, name); got != want {
 			t.Errorf("ended item: %s = %s, want %s", name, got, want)
+		}
+	}
+	item = get("shardId-000000000003")
+	for name, want := range map[string]string{
+		"seq_key":         "S:0" + "1796605323000000004" + strings.Repeat("0", 130),
+		"sequence_number": "absent",
+		"shard_end":       "BOOL:false",
+		"start_time":      "S:2026-12-07T01:02:03.000000004Z",
+	} {
+		if got := str(item, name); got != want {
+			t.Errorf("start item: %s = %s, want %s", name, got, want)
 		}
 	}
 }

@@ -87,6 +87,8 @@ func TestKeyLayout(t *testing.T) {
 		"shardId-000000000001": checkpoint.AtSub(seq, 3),
 		"shardId-000000000002": checkpoint.At("0042"),
 		"shardId-000000000003": checkpoint.Ended(),
+		"shardId-000000000004": checkpoint.StartAt(time.Unix(1700000000, 5)),
+		"shardId-000000000005": checkpoint.EndedFrom(time.Unix(1700000000, 5)),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +98,11 @@ func TestKeyLayout(t *testing.T) {
 	}
 	z := func(n int) string { return strings.Repeat("0", n) }
 	want := map[string]string{
-		"shardId-000000000001": "0" + z(73) + seq + "0" + z(18) + "3",
-		"shardId-000000000002": "0" + z(127) + "42" + "1" + z(19),
-		"shardId-000000000003": "1" + z(149),
+		"shardId-000000000001": "1" + z(73) + seq + "0" + z(18) + "3",
+		"shardId-000000000002": "1" + z(127) + "42" + "1" + z(19),
+		"shardId-000000000003": "2" + z(149),
+		"shardId-000000000004": "0" + "1700000000000000005" + z(130),
+		"shardId-000000000005": "2" + "1700000000000000005" + z(130),
 	}
 	if len(raw) != len(want) {
 		t.Errorf("HGETALL %s = %d fields, want %d", key, len(raw), len(want))

@@ -28,6 +28,7 @@ type Tracker struct {
 	head        int
 	outstanding int
 	done        checkpoint.Checkpoint // the highest contiguous committed position
+	endMarker   checkpoint.Checkpoint // what done becomes once the shard ended
 	version     uint64                // grows whenever done changes
 	written     uint64                // the version last persisted
 	ended       bool                  // every record of the shard was delivered
@@ -47,9 +48,19 @@ type slot struct {
 }
 
 // New returns a Tracker allowing at most limit uncommitted records, starting
-// from the checkpoint from (the zero Checkpoint when there is none).
+// from the checkpoint from (the zero Checkpoint when there is none). When
+// from is a start checkpoint (the read starts at a time), the shard-end
+// marker the tracker ends with carries that time (checkpoint.EndedFrom), so
+// that the shard's children are read from it too.
 func New(limit int, from checkpoint.Checkpoint) *Tracker {
-	return &Tracker{limit: max(limit, 1), done: from, room: make(chan struct{}, 1), drained: make(chan struct{})}
+	end := checkpoint.Ended()
+	switch {
+	case from.IsStart():
+		end = checkpoint.EndedFrom(from.Timestamp)
+	case from.ShardEnded:
+		end = from
+	}
+	return &Tracker{limit: max(limit, 1), done: from, endMarker: end, room: make(chan struct{}, 1), drained: make(chan struct{})}
 }
 
 // Room blocks until fewer than the limit of records are uncommitted, and
@@ -143,7 +154,7 @@ func (t *Tracker) commit(idx uint64) func() {
 		}
 	}
 	if t.ended && t.outstanding == 0 {
-		t.done = checkpoint.Ended()
+		t.done = t.endMarker
 		return t.onEnd
 	}
 	return nil
@@ -156,7 +167,7 @@ func (t *Tracker) End() {
 	t.ended = true
 	var f func()
 	if t.outstanding == 0 {
-		t.done = checkpoint.Ended()
+		t.done = t.endMarker
 		t.version++
 		f = t.onEnd
 	}

@@ -226,6 +226,21 @@ func TestEndBecomesShardEndMarker(t *testing.T) {
 			t.Fatalf("empty shard's end: %v dirty %v", cp, dirty)
 		}
 	})
+	// A read that started at a time ends with a marker carrying it, for the
+	// children; the start itself is not written again.
+	t.Run("read from a start checkpoint", func(t *testing.T) {
+		at := time.Date(2026, 12, 7, 1, 2, 3, 4, time.UTC)
+		tr := commit.New(10, checkpoint.StartAt(at))
+		if cp, _, dirty := tr.Pending(); cp != checkpoint.StartAt(at) || dirty {
+			t.Fatalf("before any record: %v dirty %v, want the start, not dirty", cp, dirty)
+		}
+		add(tr, 0, 1)
+		tr.Commit(0)
+		tr.End()
+		if cp, _, dirty := tr.Pending(); cp != checkpoint.EndedFrom(at) || !dirty {
+			t.Fatalf("end of a shard read from %v: %v dirty %v, want %v", at, cp, dirty, checkpoint.EndedFrom(at))
+		}
+	})
 }
 
 // Against a model, with random batches and random commit orders, long

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -31,6 +33,7 @@ const (
 	AttrSubSeq    = "sub_seq"
 	AttrPartial   = "partial"
 	AttrShardEnd  = "shard_end"
+	AttrStartTime = "start_time"
 	AttrUpdatedAt = "updated_at"
 )
 
@@ -84,8 +87,9 @@ func Configure[O any, F ~func(*O)](o O, opts []F) O {
 }
 
 // CheckpointValues returns the attribute values of cp: the ordering key
-// (checkpoint.OrderKey) and the readable fields; no sequence_number at shard
-// end.
+// (checkpoint.OrderKey) and the readable fields; a sequence_number only for a
+// position, a start_time (RFC 3339 in UTC, to the nanosecond) only for a start
+// checkpoint or an end marker that has one.
 func CheckpointValues(cp checkpoint.Checkpoint) map[string]types.AttributeValue {
 	v := map[string]types.AttributeValue{
 		AttrSeqKey:   &types.AttributeValueMemberS{Value: checkpoint.OrderKey(cp)},
@@ -93,8 +97,11 @@ func CheckpointValues(cp checkpoint.Checkpoint) map[string]types.AttributeValue 
 		AttrPartial:  &types.AttributeValueMemberBOOL{Value: cp.Partial},
 		AttrShardEnd: &types.AttributeValueMemberBOOL{Value: cp.ShardEnded},
 	}
-	if !cp.ShardEnded {
+	if !cp.ShardEnded && cp.SequenceNumber != "" {
 		v[AttrSeq] = &types.AttributeValueMemberS{Value: cp.SequenceNumber}
+	}
+	if !cp.Timestamp.IsZero() {
+		v[AttrStartTime] = &types.AttributeValueMemberS{Value: cp.Timestamp.UTC().Format(time.RFC3339Nano)}
 	}
 	return v
 }
@@ -106,41 +113,61 @@ const Forward = "attribute_not_exists(#k) OR #k < :k"
 // checkpointPlaceholders are the names, without # or :, SetCheckpoint gives
 // the attributes of a checkpoint in its expression.
 var checkpointPlaceholders = map[string]string{
-	"k": AttrSeqKey, "seq": AttrSeq, "sub": AttrSubSeq, "partial": AttrPartial, "end": AttrShardEnd,
+	"k": AttrSeqKey, "seq": AttrSeq, "sub": AttrSubSeq, "partial": AttrPartial, "end": AttrShardEnd, "ts": AttrStartTime,
 }
 
 // SetCheckpoint returns the update expression of an UpdateItem storing cp,
 // with the SET clauses of more (e.g. "#at = :at") after its own, and adds the
-// placeholders it uses (#k, #seq, #sub, #partial, #end; :k, :seq, :sub,
-// :partial, :end) to names and values. At shard end it removes
-// sequence_number.
+// placeholders it uses (#k, #seq, #sub, #partial, #end, #ts; :k, :seq, :sub,
+// :partial, :end, :ts) to names and values. It removes the attributes cp has
+// no value for (sequence_number, start_time).
 func SetCheckpoint(cp checkpoint.Checkpoint, more string, names map[string]string, values map[string]types.AttributeValue) string {
 	cv := CheckpointValues(cp)
+	set := []string{"#k = :k", "#sub = :sub", "#partial = :partial", "#end = :end"}
+	var remove []string
+	for _, p := range []string{"seq", "ts"} {
+		if _, ok := cv[checkpointPlaceholders[p]]; ok {
+			set = append(set, "#"+p+" = :"+p)
+		} else {
+			remove = append(remove, "#"+p)
+		}
+	}
 	for p, attr := range checkpointPlaceholders {
 		names["#"+p] = attr
 		if v, ok := cv[attr]; ok {
 			values[":"+p] = v
 		}
 	}
-	update := "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, " + more
-	if cp.ShardEnded {
-		return update + " REMOVE #seq"
+	update := "SET " + strings.Join(set, ", ") + ", " + more
+	if len(remove) > 0 {
+		update += " REMOVE " + strings.Join(remove, ", ")
 	}
-	return update + ", #seq = :seq"
+	return update
 }
 
 // DecodeCheckpoint reads the checkpoint of item, as CheckpointValues writes
-// it; ok is false when the item holds none (no shard_end true and no
-// sequence_number). A malformed checkpoint is an error naming what is wrong.
+// it; ok is false when the item holds none (no shard_end true, no
+// sequence_number and no start_time). A malformed checkpoint is an error
+// naming what is wrong.
 func DecodeCheckpoint(item map[string]types.AttributeValue) (cp checkpoint.Checkpoint, ok bool, err error) {
+	var ts time.Time
+	if v, ok := item[AttrStartTime].(*types.AttributeValueMemberS); ok {
+		if ts, err = time.Parse(time.RFC3339Nano, v.Value); err != nil {
+			return checkpoint.Checkpoint{}, true, fmt.Errorf("%s %q: %v", AttrStartTime, v.Value, err)
+		}
+	}
 	if end, ok := item[AttrShardEnd].(*types.AttributeValueMemberBOOL); ok && end.Value {
-		return checkpoint.Ended(), true, nil
+		return checkpoint.EndedFrom(ts), true, nil
 	}
 	seq, ok := item[AttrSeq].(*types.AttributeValueMemberS)
-	if !ok {
+	switch {
+	case !ok && ts.IsZero():
 		return checkpoint.Checkpoint{}, false, nil
+	case !ok:
+		cp = checkpoint.StartAt(ts)
+	default:
+		cp = checkpoint.At(seq.Value)
 	}
-	cp = checkpoint.At(seq.Value)
 	if p, ok := item[AttrPartial].(*types.AttributeValueMemberBOOL); ok && p.Value {
 		n, ok := item[AttrSubSeq].(*types.AttributeValueMemberN)
 		if !ok {
@@ -150,7 +177,7 @@ func DecodeCheckpoint(item map[string]types.AttributeValue) (cp checkpoint.Check
 		if err != nil {
 			return checkpoint.Checkpoint{}, true, fmt.Errorf("%s %q: %v", AttrSubSeq, n.Value, err)
 		}
-		cp = checkpoint.AtSub(seq.Value, sub)
+		cp = checkpoint.AtSub(cp.SequenceNumber, sub)
 	}
 	if err := cp.Validate(); err != nil {
 		return checkpoint.Checkpoint{}, true, err

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.uber.org/goleak"
@@ -74,7 +75,8 @@ func TestConfigure(t *testing.T) {
 // SetCheckpoint write, DecodeCheckpoint reads back.
 func TestCheckpointAttributes(t *testing.T) {
 	seq := "49590338271490256608559692538361571095921575989136588898"
-	for _, cp := range []checkpoint.Checkpoint{checkpoint.At(seq), checkpoint.AtSub(seq, 3), checkpoint.Ended()} {
+	at := time.Date(2026, 12, 7, 1, 2, 3, 456789012, time.UTC)
+	for _, cp := range []checkpoint.Checkpoint{checkpoint.At(seq), checkpoint.AtSub(seq, 3), checkpoint.Ended(), checkpoint.StartAt(at), checkpoint.EndedFrom(at)} {
 		item := CheckpointValues(cp)
 		if got, ok, err := DecodeCheckpoint(item); err != nil || !ok || got != cp {
 			t.Errorf("DecodeCheckpoint(CheckpointValues(%v)) = %v, %v, %v", cp, got, ok, err)
@@ -84,9 +86,14 @@ func TestCheckpointAttributes(t *testing.T) {
 		}
 		names, values := map[string]string{"#at": AttrUpdatedAt}, map[string]types.AttributeValue{}
 		update := SetCheckpoint(cp, "#at = :at", names, values)
-		want := "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #at = :at, #seq = :seq"
-		if cp.ShardEnded {
-			want = "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #at = :at REMOVE #seq"
+		var want string
+		switch {
+		case cp.SequenceNumber != "":
+			want = "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #seq = :seq, #at = :at REMOVE #ts"
+		case cp.Timestamp.IsZero():
+			want = "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #at = :at REMOVE #seq, #ts"
+		default:
+			want = "SET #k = :k, #sub = :sub, #partial = :partial, #end = :end, #ts = :ts, #at = :at REMOVE #seq"
 		}
 		if update != want {
 			t.Errorf("%v: SetCheckpoint = %q, want %q", cp, update, want)
@@ -96,7 +103,7 @@ func TestCheckpointAttributes(t *testing.T) {
 				t.Errorf("%v: %s is %v, want %v", cp, p, values[":"+p[1:]], item[attr])
 			}
 		}
-		if len(names) != 6 || len(values) != len(item) {
+		if len(names) != 7 || len(values) != len(item) {
 			t.Errorf("%v: SetCheckpoint gave names %v and values %v", cp, names, values)
 		}
 	}
@@ -112,6 +119,7 @@ func TestCheckpointAttributes(t *testing.T) {
 			AttrSubSeq: &types.AttributeValueMemberN{Value: "x"},
 		},
 		"bad sequence number": {AttrSeq: &types.AttributeValueMemberS{Value: "12x"}},
+		"bad start_time":      {AttrStartTime: &types.AttributeValueMemberS{Value: "yesterday"}},
 	} {
 		if _, ok, err := DecodeCheckpoint(item); !ok || err == nil {
 			t.Errorf("DecodeCheckpoint(%s) = %v, %v; want an error", name, ok, err)

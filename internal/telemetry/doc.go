@@ -42,6 +42,7 @@
 //	kinesin.throttles                    Counter                  {call}     partition.id, operation.name              calls refused because a limit was hit
 //	kinesin.retries                      Counter                  {retry}    partition.id, operation.name, error.type  waits before calling again after a failure
 //	kinesin.kpl.dropped                  Counter                  {record}   partition.id                              KPL user records outside the shard's hash key range, dropped
+//	kinesin.checkpoint.expired           Counter                  {resume}   partition.id                              reads resumed at the trim horizon: the records after the checkpoint were trimmed unread
 //	kinesin.checkpoint.writes            Counter                  {write}    outcome, error.type                       writes of committed positions to the checkpoint store
 //	kinesin.checkpoint.write.duration    Histogram                s          outcome                                   duration of those writes
 //	kinesin.shards.owned                 ObservableUpDownCounter  {shard}                                              shards this consumer is reading

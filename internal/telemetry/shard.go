@@ -215,6 +215,16 @@ func (sh *Shard) Dropped(n int) {
 	sh.t.dropped.Add(context.Background(), int64(n), sh.add...)
 }
 
+// Expired counts a read resumed at the trim horizon because the records
+// after the shard's checkpoint were trimmed before they were read
+// (kinesin.checkpoint.expired).
+func (sh *Shard) Expired() {
+	if sh == nil {
+		return
+	}
+	sh.t.expired.Add(context.Background(), 1, sh.add...)
+}
+
 // Lag stores how many milliseconds the last batch read was behind the tip
 // of the shard (MillisBehindLatest): kinesin.shard.millis_behind_latest
 // reports the latest value stored, and nothing before the first.

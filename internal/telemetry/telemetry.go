@@ -93,6 +93,7 @@ type Telemetry struct {
 	throttles       metric.Int64Counter
 	retries         metric.Int64Counter
 	dropped         metric.Int64Counter
+	expired         metric.Int64Counter
 	checkpoints     metric.Int64Counter
 	checkpointDur   metric.Float64Histogram
 	leaseEvents     metric.Int64Counter
@@ -172,6 +173,8 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, stream, app, mode str
 		"Waits before calling again after a failed call or a broken subscription.")
 	t.dropped = counter(MetricKPLDropped, "{record}",
 		"KPL user records dropped because their hash key is outside the shard's range.")
+	t.expired = counter(MetricCheckpointExpired, "{resume}",
+		"Reads resumed at the trim horizon because the records after the shard's checkpoint were trimmed by retention before they were read.")
 	t.checkpoints = counter(MetricCheckpointWrites, "{write}",
 		"Writes of committed positions to the checkpoint store.")
 	t.checkpointDur = histogram(MetricCheckpointDuration,
@@ -232,6 +235,7 @@ const (
 	MetricShardsOwned        = "kinesin.shards.owned"
 	MetricUncommitted        = "kinesin.records.uncommitted"
 	MetricKPLDropped         = "kinesin.kpl.dropped"
+	MetricCheckpointExpired  = "kinesin.checkpoint.expired"
 	MetricLeaseEvents        = "kinesin.lease.events"
 )
 

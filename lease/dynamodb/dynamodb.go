@@ -40,10 +40,12 @@
 //	next_owner       (S)     the worker that asked for a handoff; absent when none
 //	parents          (L)     the parent shard ids, as strings, in order; absent when none
 //	seq_key          (S)     the checkpoint's ordering key (checkpoint.OrderKey); absent without a checkpoint
-//	sequence_number  (S)     the checkpoint's sequence number; absent at shard end
+//	sequence_number  (S)     the checkpoint's sequence number; only for a position
 //	sub_seq          (N)     its sub-sequence number (0 unless partial)
 //	partial          (BOOL)  only the sub-records up to sub_seq were processed
 //	shard_end        (BOOL)  the shard was read to its end
+//	start_time       (S)     of a start checkpoint, or of an end marker that has
+//	                         one (see checkpoint.Checkpoint), RFC 3339 UTC
 //	updated_at       (S)     wall-clock time of the last write, RFC 3339 UTC, for people
 //
 // A worker row holds worker_id (S), counter (N) and updated_at (S).

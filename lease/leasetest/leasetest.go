@@ -52,6 +52,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
@@ -198,7 +199,7 @@ func same(got, want lease.Lease) string {
 		d = append(d, fmt.Sprintf("counter %d, want %d", got.Counter, want.Counter))
 	}
 	if got.HasCheckpoint() != want.HasCheckpoint() || got.Checkpoint.Compare(want.Checkpoint) != 0 ||
-		got.Checkpoint.Partial != want.Checkpoint.Partial {
+		got.Checkpoint.Partial != want.Checkpoint.Partial || !got.Checkpoint.Timestamp.Equal(want.Checkpoint.Timestamp) {
 		d = append(d, fmt.Sprintf("checkpoint %#v, want %#v", got.Checkpoint, want.Checkpoint))
 	}
 	if !slices.Equal(got.Parents, want.Parents) && (len(got.Parents) > 0 || len(want.Parents) > 0) {
@@ -263,6 +264,11 @@ func testCreateWithCheckpoint(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	e.expect("lease created with a checkpoint", e.get("s"), lease.Lease{Shard: "s", Checkpoint: checkpoint.AtSub(seq56, 4)})
+	start := checkpoint.StartAt(time.Date(2026, 12, 7, 1, 2, 3, 456789012, time.UTC))
+	if err := e.s.Create(e.ctx(), e.app, e.stream, lease.Lease{Shard: "started", Checkpoint: start}); err != nil {
+		t.Fatal(err)
+	}
+	e.expect("lease created with a start checkpoint", e.get("started"), lease.Lease{Shard: "started", Checkpoint: start})
 	err := e.s.Create(e.ctx(), e.app, e.stream, lease.Lease{Shard: "bad", Checkpoint: checkpoint.At("x1")})
 	if !errors.Is(err, checkpoint.ErrInvalid) {
 		t.Errorf("Create with a malformed checkpoint = %v, want checkpoint.ErrInvalid", err)
@@ -394,10 +400,15 @@ func testCheckpointForwardOnly(t *testing.T, e *env) {
 		e.expect(fmt.Sprintf("Checkpoint(%v)", cp), got, want)
 		h = got
 	}
-	write(checkpoint.At("100"), true)
-	write(checkpoint.At("99"), false)  // backwards: nothing written, no error
-	write(checkpoint.At("100"), false) // equal
-	write(checkpoint.At("1000"), true) // longer: above, though "1000" < "99" as strings
+	t0 := time.Date(2026, 12, 7, 1, 2, 3, 456789012, time.UTC)
+	write(checkpoint.StartAt(t0), true)
+	write(checkpoint.StartAt(t0.Add(-time.Second)), false) // an earlier start
+	write(checkpoint.StartAt(t0.Add(time.Second)), true)   // a later one
+	write(checkpoint.At("100"), true)                      // a position after a start
+	write(checkpoint.StartAt(t0.Add(time.Hour)), false)    // no start after a position
+	write(checkpoint.At("99"), false)                      // backwards: nothing written, no error
+	write(checkpoint.At("100"), false)                     // equal
+	write(checkpoint.At("1000"), true)                     // longer: above, though "1000" < "99" as strings
 	write(checkpoint.AtSub("1000", 3), false)
 	write(checkpoint.At("0001001"), true) // leading zeros: an integer above
 	write(checkpoint.AtSub("2000", 3), true)
@@ -424,6 +435,8 @@ func testCheckpointRoundTrip(t *testing.T, e *env) {
 		checkpoint.AtSub(seq56, 9223372036854775807),
 		checkpoint.At(max129),
 		checkpoint.Ended(),
+		checkpoint.StartAt(time.Unix(0, 1)),
+		checkpoint.EndedFrom(time.Date(2026, 12, 7, 1, 2, 3, 456789012, time.UTC)),
 	} {
 		shard := fmt.Sprintf("s%d", i)
 		e.create(shard)
