@@ -1,6 +1,7 @@
 package kinesistest
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -52,17 +53,29 @@ func (realClock) timer(d time.Duration) (<-chan time.Time, func()) {
 
 // ScaledClock returns a clock that starts at the current wall time and runs
 // factor times faster than it: with factor 60, a 5-minute subscription ends
-// after 5 real seconds. A factor of 0 or less is taken as 1.
+// after 5 real seconds. A factor that is not positive and finite is refused
+// by WithClock (such a clock runs at the wall clock's pace if used
+// elsewhere).
 func ScaledClock(factor float64) Clock {
-	if factor <= 0 {
-		factor = 1
+	c := &scaledClock{start: time.Now(), factor: factor, asked: factor}
+	if !(factor > 0) || math.IsInf(factor, 0) {
+		c.factor = 1
 	}
-	return &scaledClock{start: time.Now(), factor: factor}
+	return c
 }
 
 type scaledClock struct {
 	start  time.Time
 	factor float64
+	asked  float64 // the factor given to ScaledClock, for WithClock to check
+}
+
+// check refuses a clock made with a factor out of range.
+func (c *scaledClock) check() error {
+	if c.asked != c.factor {
+		return invalid("WithClock", "ScaledClock factor %v is not positive and finite", c.asked)
+	}
+	return nil
 }
 
 func (c *scaledClock) Now() time.Time {

@@ -1,6 +1,8 @@
 package kinesistest_test
 
 import (
+	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -139,13 +141,19 @@ func TestClockScaled(t *testing.T) {
 		t.Fatalf("fired at %v, two minutes after %v", at, start)
 	}
 
-	// A factor of 0 or less runs at the wall clock's pace.
+	// A factor of 0 or less is refused by WithClock, and the clock, used
+	// elsewhere, runs at the wall clock's pace.
 	one := kinesistest.ScaledClock(0)
 	before := time.Now()
 	now := one.Now()
 	after := time.Now()
 	if now.Before(before) || now.After(after) {
 		t.Fatalf("ScaledClock(0).Now() = %v, not between %v and %v", now, before, after)
+	}
+	for _, factor := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		if _, err := kinesistest.NewFake(kinesistest.WithClock(kinesistest.ScaledClock(factor))); !errors.Is(err, kinesistest.ErrInvalidOption) {
+			t.Errorf("WithClock(ScaledClock(%v)): %v, want ErrInvalidOption", factor, err)
+		}
 	}
 }
 

@@ -1,29 +1,35 @@
 // Package kinesistest is an in-memory Amazon Kinesis Data Streams service for
-// tests. It speaks the service's wire protocol (JSON 1.1, and the event stream
-// of SubscribeToShard) to the real aws-sdk-go-v2 Kinesis client, so the code
-// under test runs unchanged: its requests, the SDK's retries and the SDK's
-// typed errors are the real ones. It reproduces what a consumer depends on:
-// shards and their hash key ranges, sequence numbers, iterators that expire,
-// resharding with parent and child shards, Enhanced Fan-Out consumers and
-// their 5-minute subscriptions, and, on request, the service's throughput
-// limits. Injected faults and a clock the test controls make failures and
-// minutes of service time quick and repeatable.
+// tests. It speaks the service's wire protocol (JSON 1.1, CBOR as the Java
+// SDK sends it, and the event stream of SubscribeToShard) to real clients,
+// the aws-sdk-go-v2 Kinesis client first, so the code under test runs
+// unchanged: its requests, the SDK's retries and the SDK's typed errors are
+// the real ones. It reproduces what a consumer depends on: shards and their
+// hash key ranges, sequence numbers, iterators that expire, resharding with
+// parent and child shards, Enhanced Fan-Out consumers and their 5-minute
+// subscriptions, retention, and, on request, the service's limits and
+// timings. Injected faults and a clock the test controls make failures and
+// days of service time quick and repeatable.
 //
-// A Fake is reached in three ways:
+// A Fake is reached in four ways:
 //
 //   - [Fake.Client] returns a *kinesis.Client wired to the fake through an
 //     in-process transport: no sockets, event streams included. It is the
 //     fastest way.
-//   - [Fake.URL] starts a loopback HTTP server on 127.0.0.1 and returns its
-//     address, for any SDK or tool; [Fake.AWSConfig] returns an aws.Config for
-//     it, for code that builds its own clients with kinesis.NewFromConfig.
+//   - [Fake.URL] starts a loopback HTTP/1.1 server on 127.0.0.1 and returns
+//     its address; [Fake.AWSConfig] returns an aws.Config for it, for code
+//     that builds its own clients with kinesis.NewFromConfig.
+//   - [Serve] serves it on an address of your choice for SDKs and tools of
+//     any language: HTTP/1.1 and cleartext HTTP/2 (h2c) on the plain port,
+//     HTTP/2 over TLS with a generated self-signed certificate
+//     ([ServeTLS]), extra handlers beside the protocol ([ServeHandler]) and
+//     a graceful [Server.Shutdown].
 //   - [Fake.Handler] returns the fake as an http.Handler to serve as you like.
 //
-// All three serve the same fake; they can be used together. Helpers such as
+// All of them serve the same fake; they can be used together. Helpers such as
 // [Fake.CreateStream], [Fake.Put], [Fake.Split], [Fake.RegisterConsumer] and
 // [Fake.Shards] set up and inspect state directly, without the wire protocol:
 // they are neither counted by [Fake.Calls] nor hit by injected faults, nor
-// held back by the throughput limits of [WithServiceLimits] (the records
+// held back by the limits of [WithServiceLimits] (the records
 // [Fake.Put], [Fake.PutWithHashKey] and [Fake.PutAggregated] store do not
 // count against them either, so a test fills a backlog at once), and
 // CreateStream and RegisterConsumer make their resource ACTIVE at once.
@@ -44,17 +50,36 @@
 //		runReader(t, client, "orders")
 //	}
 //
-// Close ends every subscription, stops the loopback server and waits for the
-// requests in flight: no goroutine of the fake outlives it. A subscription
-// whose client stopped reading ends too: a write blocked on it fails when the
-// fake closes, on the in-process transport as over HTTP.
+// Outside tests, [NewFake] returns the fake or an error, and the caller
+// closes it. Options never replace a value out of range: New fails the test
+// with a message naming the option, NewFake returns an error wrapping
+// [ErrInvalidOption]. Close ends every subscription, stops the loopback
+// server and waits for the requests in flight: no goroutine of the fake
+// outlives it. A subscription whose client stopped reading ends too: a write
+// blocked on it fails when the fake closes, on the in-process transport as
+// over HTTP.
 //
-// # What the fake checks
+// # Behavior
 //
 // The fake refuses what the service refuses, with the service's error codes
 // (and, where known, its messages), so that code under test meets the
-// service's errors in tests rather than in production:
+// service's errors in tests rather than in production. Each file of the
+// package opens with the behaviour it implements; in short:
 //
+//   - Streams are CREATING for [StreamCreationDelay], UPDATING for
+//     [ReshardDelay] after SplitShard, MergeShards or UpdateShardCount and
+//     for [StreamUpdateDelay] after UpdateStreamMode or a change of
+//     encryption, DELETING for [StreamDeletionDelay] after DeleteStream, then
+//     gone; consumers are CREATING, then DELETING, for
+//     [ConsumerActivationDelay]. All are 0 by default. Resharding, mode and
+//     encryption changes need an ACTIVE stream (ResourceInUseException);
+//     records can be read and written while a stream is UPDATING or
+//     DELETING, as the service allows.
+//   - Records older than the stream's retention (24 hours unless changed)
+//     on the fake's clock are gone, and a closed shard whose records all
+//     are gone is no longer listed, as on the service ([RetentionTrimming]).
+//     The fake trims lazily, when a call touches a shard: nothing runs in
+//     the background.
 //   - A sequence number belongs to its stream and shard: given to
 //     GetShardIterator or SubscribeToShard for a shard of another index, of
 //     another stream, or of a deleted stream of the same name created again,
@@ -63,27 +88,44 @@
 //     stream.
 //   - GetShardIterator takes a StartingSequenceNumber with
 //     AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER only, a Timestamp with
-//     AT_TIMESTAMP only; SubscribeToShard's StartingPosition follows the same
-//     rule. A parameter missing, or given with another type, is
-//     InvalidArgumentException.
+//     AT_TIMESTAMP only, and no Timestamp later than the fake's clock;
+//     SubscribeToShard's StartingPosition follows the same rules. Anything
+//     else is InvalidArgumentException.
 //   - GetRecords takes a Limit from 1 to 10,000: above is
 //     InvalidArgumentException, as the API reference says, below
-//     ValidationException.
+//     ValidationException. ListShards returns at most 1,000 shards a call
+//     and takes a MaxResults from 1 to 10,000 (ValidationException outside);
+//     DescribeStream and ListStreams return at most 100, ListStreamConsumers
+//     100.
 //   - SplitShard takes a NewStartingHashKey greater than one plus the shard's
 //     StartingHashKey and less than its EndingHashKey; MergeShards takes as
 //     AdjacentShardToMerge the shard whose range starts right after
 //     ShardToMerge's ends (the pair the other way round is
 //     InvalidArgumentException). UpdateShardCount reshapes any set of shards,
-//     uneven ones included.
+//     uneven ones included, to at most double and at least half the open
+//     shards.
+//   - Tags (AddTagsToStream, RemoveTagsFromStream, ListTagsForStream,
+//     TagResource, UntagResource, ListTagsForResource, on streams and
+//     consumers), UpdateStreamMode, Start/StopStreamEncryption (records say
+//     KMS once encrypted), Enable/DisableEnhancedMonitoring and
+//     DescribeLimits keep real state and validate their input as the service
+//     does. [Operations] lists the operations served.
+//   - CBOR: a request in application/x-amz-cbor-1.1 (the AWS SDK for Java's
+//     default) is answered in CBOR, errors and event stream payloads
+//     included; blobs are byte strings and timestamps tag 1 around epoch
+//     milliseconds, as that SDK reads and writes them.
+//   - The fake holds at most [MaxStoredBytes] of records (1 GiB by default):
+//     a write past it is LimitExceededException, so a long-running fake
+//     stays bounded. Trimmed records and deleted streams free their bytes.
 //
 // # Clock
 //
 // Every time-based behaviour of the fake runs on its [Clock]: shard iterators
 // and NextTokens that expire after 5 minutes, the 5-minute lifetime of a
-// subscription and its 5-second takeover rule, heartbeats, consumer activation
-// ([ConsumerActivationDelay]), stream creation and resharding delays,
-// service-limit windows, injected latency and the arrival time of records. The
-// default is [RealClock]. [WithClock] sets another:
+// subscription and its 5-second takeover rule, heartbeats, the CREATING,
+// UPDATING and DELETING states, retention, service-limit windows, injected
+// latency and the arrival time of records. The default is [RealClock].
+// [WithClock] sets another:
 //
 //   - [NewManualClock] returns a clock that moves only when the test calls
 //     Advance or Set. Nothing in the fake polls the clock, so a test that
@@ -109,7 +151,10 @@
 // so runs repeat). [Fake.Script] gives successive matching calls successive
 // actions, such as Throttle, Throttle, Pass. Faults are tried in the order they
 // were injected; [Injected.Hits] counts the calls a fault hit,
-// [Injected.Remove] and [Fake.ClearFaults] take faults out of force.
+// [Injected.Remove] and [Fake.ClearFaults] take faults out of force. A Match
+// naming an operation the fake does not serve (a typo), or an action made
+// with a value out of range (CutStream(-1), say), is refused: the test
+// fails, and [Injected.Err] wraps [ErrInvalidFault] (see [Fault.Validate]).
 //
 // The actions, and what the SDK client sees:
 //
@@ -140,25 +185,44 @@
 // By default the fake enforces only the limits of each call: GetRecords
 // returns at most 10,000 records and 10 MiB, PutRecords takes at most 500
 // records and 5 MiB, a record holds at most 1 MiB. [WithServiceLimits] turns
-// on the service's throughput limits, per shard and on the fake's clock
-// ([DefaultLimits] gives the service's values; see [Limits]):
+// on the service's limits, on the fake's clock ([DefaultLimits] gives the
+// service's values; see [Limits]):
 //
-//   - GetRecords: 5 calls a second, and 2 MiB a second of reads, shared by
-//     every polling reader of the shard. A call may read more than is left,
-//     up to 10 MiB; the shard then throttles until the clock pays the debt
-//     back, and for 5 seconds after a call that read 10 MiB.
-//   - GetShardIterator: 5 calls a second.
-//   - Writes: 1,000 records and 1 MiB a second, partition keys included.
-//     PutRecord fails with ProvisionedThroughputExceededException; PutRecords
-//     fails the records over the limit, one by one. The helpers that put
-//     records are not limited and do not count.
+//   - GetRecords: 5 calls a second per shard, and 2 MiB a second of reads,
+//     shared by every polling reader of the shard. A call may read more than
+//     is left, up to 10 MiB; the shard then throttles until the clock pays
+//     the debt back, and for 5 seconds after a call that read 10 MiB.
+//   - GetShardIterator: 5 calls a second per shard.
+//   - Writes: 1,000 records and 1 MiB a second per shard, partition keys
+//     included. PutRecord fails with ProvisionedThroughputExceededException;
+//     PutRecords fails the records over the limit, one by one. The helpers
+//     that put records are not limited and do not count.
 //   - SubscribeToShard: 1 call a second per consumer and shard
 //     (LimitExceededException), and 2 MiB a second per consumer and shard for
 //     the events, not shared between consumers: events are held back, never
 //     failed.
+//   - Control-plane operations: the call rates the API reference gives
+//     ([ControlPlaneRates]), per account or per stream as it says:
+//     DescribeStreamSummary 20 a second, DescribeStream 10, ListShards 1,000
+//     per stream, DescribeStreamConsumer 20 per stream, RegisterStreamConsumer
+//     5, DeregisterStreamConsumer and ListStreamConsumers 5 per stream,
+//     CreateStream, DeleteStream, SplitShard, MergeShards, ListStreams and
+//     the tag operations 5, UpdateShardCount 10, DescribeLimits 1
+//     (LimitExceededException past them).
+//   - UpdateShardCount: 10 scalings a stream in a rolling 24 hours, and at
+//     most 10,000 shards a stream; UpdateStreamMode twice, and each of
+//     StartStreamEncryption and StopStreamEncryption 25 times, a stream in a
+//     rolling 24 hours; at most 5 streams CREATING at once
+//     (LimitExceededException).
 //
-// The limits of control-plane operations (RegisterStreamConsumer's 5 calls a
-// second, for example) are not enforced: inject Throttle to test them.
+// # Realistic profile
+//
+// [Realistic] turns on, in one option, what the fast defaults leave out: the
+// service's timings (CREATING 10 s, UPDATING 30 s after a reshard and 5 s
+// after a mode or encryption change, DELETING 10 s, consumers CREATING and
+// DELETING 5 s, on the test's clock), retention trimming and every limit of
+// WithServiceLimits. With a ManualClock the timings cost nothing; options
+// after it override what it sets.
 //
 // # Enhanced Fan-Out
 //
@@ -180,12 +244,13 @@
 // closed shard, the last event carries ChildShards and no
 // ContinuationSequenceNumber, then the stream ends. A stream also ends:
 //
-//   - cleanly (Err nil) 5 minutes after the call;
+//   - cleanly (Err nil) 5 minutes after the call, or when the [Server]
+//     carrying it shuts down;
 //   - with ResourceInUseException when a new subscription of the same consumer
 //     and shard takes over; a new call within 5 seconds of the last successful
 //     one fails with ResourceInUseException instead;
 //   - with ResourceNotFoundException when the consumer is deregistered or the
-//     stream deleted;
+//     stream is gone;
 //   - when the client closes it, or the fake is closed.
 //
 // [Fake.Subscriptions] tells what the fake accepted: consumer, shard, starting
@@ -206,16 +271,27 @@
 //
 // Over HTTP/1.1 the SDK may also close a connection under a response that
 // arrives before it has finished sending its request; [Fake.AWSConfig] gives
-// an HTTP client that avoids it (see there). The service, reached over
-// HTTP/2, is not affected.
+// an HTTP client that avoids it (see there). Over HTTP/2 ([Serve]), as with
+// the service, it does not happen.
 //
-// # What is not implemented
+// # Deliberately not implemented
 //
-// Authentication (any credentials are accepted), KMS encryption, enhanced
-// monitoring changes, resource policies, account settings, warm throughput,
-// stream mode changes, tags on resources other than streams, and the
-// operations around them: calling them is UnknownOperationException
-// ([Operations] lists what is served). The limits of control-plane
-// operations are not enforced (see Service limits). The fake serves HTTP/1.1 only; the service uses HTTP/2 for
-// SubscribeToShard.
+//   - Authentication and authorization: any credentials are accepted, no
+//     signature is checked, AccessDeniedException comes only from a fault.
+//   - KMS: encryption is bookkeeping; any KeyId is accepted, no KMS error
+//     occurs but by a fault.
+//   - Enhanced monitoring measures nothing: the metrics are only recorded.
+//   - Resource policies, account settings, warm throughput (accepted and
+//     ignored by UpdateStreamMode), maximum record size changes, record
+//     distribution strategies and channels, and the operations around them:
+//     they are UnknownOperationException.
+//   - ON_DEMAND streams keep the shards they have; they never scale by
+//     themselves.
+//   - The limits of operations the API reference gives no rate for (the
+//     retention, monitoring, mode and encryption operations, TagResource and
+//     its kin) are not enforced; inject Throttle to test them.
+//   - SequenceNumberForOrdering is accepted and ignored: ordering within a
+//     shard already holds.
+//   - The service's durations are not documented: the delays of [Realistic]
+//     are typical values, not measured ones.
 package kinesistest

@@ -14,118 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
 
-// TB is the part of testing.TB the fake uses: *testing.T, *testing.B and
-// *testing.F satisfy it.
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Cleanup(func())
-}
-
-// Option configures a Fake. Options never fail; a value out of range is
-// replaced by the default named in the option's documentation.
-type Option func(*config)
-
-type config struct {
-	clock          Clock
-	region         string
-	account        string
-	limits         *Limits
-	seed           uint64
-	streamDelay    time.Duration
-	reshardDelay   time.Duration
-	consumerDelay  time.Duration
-	heartbeat      time.Duration
-	shardLimit     int
-	maxEventRecord int
-}
-
-// WithClock sets the clock every time-based behaviour runs on, overriding the
-// default RealClock().
-func WithClock(c Clock) Option {
-	return func(cfg *config) {
-		if c != nil {
-			cfg.clock = c
-		}
-	}
-}
-
-// WithRegion sets the region used in ARNs, overriding the default "us-east-1".
-func WithRegion(region string) Option {
-	return func(cfg *config) {
-		if region != "" {
-			cfg.region = region
-		}
-	}
-}
-
-// WithAccountID sets the account used in ARNs, overriding the default
-// "123456789012".
-func WithAccountID(id string) Option {
-	return func(cfg *config) {
-		if id != "" {
-			cfg.account = id
-		}
-	}
-}
-
-// WithServiceLimits turns on the service's throughput limits (see Limits),
-// overriding the default of no limits beyond the per-call caps every
-// GetRecords and PutRecords call has.
-func WithServiceLimits(l Limits) Option {
-	return func(cfg *config) {
-		l.fill()
-		cfg.limits = &l
-	}
-}
-
-// WithSeed seeds the random source used by probabilistic faults, overriding
-// the default seed 1, so a test run is repeatable.
-func WithSeed(seed uint64) Option {
-	return func(cfg *config) { cfg.seed = seed }
-}
-
-// StreamCreationDelay sets how long a stream created through CreateStream
-// stays CREATING before it becomes ACTIVE, overriding the default 0. The
-// CreateStream helper of the Fake always makes streams ACTIVE at once.
-func StreamCreationDelay(d time.Duration) Option {
-	return func(cfg *config) { cfg.streamDelay = max(d, 0) }
-}
-
-// ReshardDelay sets how long a stream stays UPDATING after SplitShard,
-// MergeShards or UpdateShardCount, overriding the default 0. The new shards
-// exist at once; while UPDATING, further resharding fails with
-// ResourceInUseException, as it does on the service.
-func ReshardDelay(d time.Duration) Option {
-	return func(cfg *config) { cfg.reshardDelay = max(d, 0) }
-}
-
-// ConsumerActivationDelay sets how long a registered EFO consumer stays
-// CREATING (and a deregistered one DELETING), overriding the default 0.
-func ConsumerActivationDelay(d time.Duration) Option {
-	return func(cfg *config) { cfg.consumerDelay = max(d, 0) }
-}
-
-// SubscriptionHeartbeat sets how often a SubscribeToShard stream sends an
-// empty event while there is nothing new to send, overriding the default 5s.
-func SubscriptionHeartbeat(d time.Duration) Option {
-	return func(cfg *config) {
-		if d > 0 {
-			cfg.heartbeat = d
-		}
-	}
-}
-
-// ShardLimit sets the account's shard limit checked by CreateStream,
-// UpdateShardCount and SplitShard, overriding the default 10000.
-func ShardLimit(n int) Option {
-	return func(cfg *config) {
-		if n > 0 {
-			cfg.shardLimit = n
-		}
-	}
-}
-
 // Fake is an in-memory Kinesis Data Streams service. It serves the Kinesis
 // JSON 1.1 protocol and the SubscribeToShard event stream to the real
 // aws-sdk-go-v2 client, through Client (in process), URL (loopback HTTP) or
@@ -151,6 +39,13 @@ type Fake struct {
 	// efoBudgets holds the EFO read budget per consumer ARN + "/" + shard id,
 	// with WithServiceLimits.
 	efoBudgets map[string]*tokenBucket
+	// rates holds the windows of the control-plane call rates that apply
+	// per account, with WithServiceLimits.
+	rates map[string]*rateWindow
+	// stored is the bytes of records held, bounded by MaxStoredBytes.
+	stored int64
+	// deleting are the streams DELETING, removed once their time is over.
+	deleting []*stream
 
 	srvOnce  sync.Once
 	srv      *httptest.Server // guarded by lifeMu; set with url and loopback
@@ -164,23 +59,60 @@ type Fake struct {
 	wg        sync.WaitGroup // requests in flight on the in-process transport
 }
 
-// New returns an empty Fake. When tb is not nil, the fake is closed in
-// tb.Cleanup and helper failures are reported with tb.Errorf; outside tests,
-// pass nil and call Close.
+// New returns an empty Fake for a test. The fake is closed in tb.Cleanup and
+// helper failures are reported with tb.Errorf. An option given a value out of
+// its range fails the test with a message naming the option, and the fake is
+// built without that option. Outside tests, use NewFake.
+//
+// New(nil, ...) is still accepted, for examples and programs that cannot
+// fail: an invalid option is then left out silently, and the caller must
+// call Close.
 func New(tb TB, opts ...Option) *Fake {
-	cfg := config{
-		clock:          RealClock(),
-		region:         "us-east-1",
-		account:        "123456789012",
-		seed:           1,
-		heartbeat:      5 * time.Second,
-		shardLimit:     10000,
-		maxEventRecord: maxGetRecordsLimit,
+	if tb != nil {
+		tb.Helper()
 	}
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		if tb != nil {
+			tb.Errorf("kinesistest.New: %v", err)
+		}
+		cfg = buildValid(opts)
+	}
+	f := newFake(cfg)
+	if tb != nil {
+		f.tb = tb
+		tb.Cleanup(f.Close)
+	}
+	return f
+}
+
+// NewFake returns an empty Fake, or an error wrapping ErrInvalidOption when
+// an option is given a value out of its range. The caller must call Close.
+func NewFake(opts ...Option) (*Fake, error) {
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newFake(cfg), nil
+}
+
+// buildValid applies the options that are valid, one by one.
+func buildValid(opts []Option) config {
+	cfg := defaultConfig()
 	for _, o := range opts {
-		o(&cfg)
+		if o == nil {
+			continue
+		}
+		next := cfg
+		if o(&next) == nil {
+			cfg = next
+		}
 	}
-	f := &Fake{
+	return cfg
+}
+
+func newFake(cfg config) *Fake {
+	return &Fake{
 		cfg:           cfg,
 		clock:         cfg.clock,
 		streams:       make(map[string]*stream),
@@ -193,12 +125,6 @@ func New(tb TB, opts ...Option) *Fake {
 		efoBudgets:    make(map[string]*tokenBucket),
 		closed:        make(chan struct{}),
 	}
-	if tb != nil {
-		tb.Helper()
-		f.tb = tb
-		tb.Cleanup(f.Close)
-	}
-	return f
 }
 
 // Clock returns the clock the fake runs on.

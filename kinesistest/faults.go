@@ -1,13 +1,23 @@
 package kinesistest
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"time"
 )
 
+// ErrInvalidFault is wrapped by the error of a fault the fake refuses: one
+// whose Match names an operation the fake does not serve (a typo would
+// otherwise inject nothing), or whose Times or Probability is out of range.
+var ErrInvalidFault = errors.New("kinesistest: invalid fault")
+
 // Match selects the calls a fault applies to. Empty fields match anything.
 type Match struct {
-	// Op is an operation name such as "GetRecords" or "SubscribeToShard".
+	// Op is an operation name such as "GetRecords" or "SubscribeToShard":
+	// one of Operations(), or empty for every operation. Another name is
+	// refused (see Match.Validate).
 	Op string
 	// Stream is a stream name or ARN. A GetRecords call is about the stream
 	// of its shard iterator.
@@ -16,6 +26,31 @@ type Match struct {
 	Shard string
 	// Consumer is an EFO consumer name or ARN.
 	Consumer string
+}
+
+// Validate returns an error wrapping ErrInvalidFault when m.Op is neither
+// empty nor an operation the fake serves.
+func (m Match) Validate() error {
+	if m.Op != "" && operations[m.Op] == nil {
+		return fmt.Errorf("%w: Match.Op %q is not an operation the fake serves (see Operations)", ErrInvalidFault, m.Op)
+	}
+	return nil
+}
+
+// Validate returns an error wrapping ErrInvalidFault when the fault's Match
+// is invalid, Times is negative, Probability is negative or NaN, or its
+// Action was made with a value out of range.
+func (ft Fault) Validate() error {
+	if err := ft.Match.Validate(); err != nil {
+		return err
+	}
+	if ft.Times < 0 {
+		return fmt.Errorf("%w: Times %d is negative", ErrInvalidFault, ft.Times)
+	}
+	if ft.Probability < 0 || math.IsNaN(ft.Probability) {
+		return fmt.Errorf("%w: Probability %v is not between 0 and 1", ErrInvalidFault, ft.Probability)
+	}
+	return ft.Action.validate()
 }
 
 func (m Match) matches(c Match) bool {
@@ -81,19 +116,20 @@ var (
 func Fail(code string) Action { return Action{kind: kindError, code: code} }
 
 // Latency delays the call by d on the fake's clock, then serves it. A call
-// whose client gives up during the delay is not served.
+// whose client gives up during the delay is not served. A negative d is
+// refused by Inject and Script.
 func Latency(d time.Duration) Action { return Action{kind: kindLatency, latency: d} }
 
 // FailRecords makes PutRecords fail each record with the given chance
 // (between 0 and 1) and error code, as a partial failure: the call succeeds
-// and reports FailedRecordCount. A chance of 0 or less fails no record, 1 or
-// more every record. An empty code means
-// ProvisionedThroughputExceededException.
+// and reports FailedRecordCount. A chance of 0 fails no record, 1 every
+// record; a chance outside 0 to 1 is refused by Inject and Script. An empty
+// code means ProvisionedThroughputExceededException.
 func FailRecords(fraction float64, code string) Action {
 	if code == "" {
 		code = CodeThroughputExceeded
 	}
-	if fraction <= 0 {
+	if fraction == 0 {
 		// The per-record draw takes 0 as "always", as Fault.Probability
 		// does; no record failing is letting the call through.
 		return Pass
@@ -102,16 +138,31 @@ func FailRecords(fraction float64, code string) Action {
 }
 
 // CutStream drops a SubscribeToShard connection after it has sent
-// afterEvents events, mid-stream, without an exception message.
+// afterEvents events, mid-stream, without an exception message. A negative
+// afterEvents is refused by Inject and Script.
 func CutStream(afterEvents int) Action {
-	return Action{kind: kindCutStream, afterEvents: max(afterEvents, 0)}
+	return Action{kind: kindCutStream, afterEvents: afterEvents}
 }
 
 // StreamException ends a SubscribeToShard stream with an exception message
 // of the given code (for example ResourceInUseException or
-// InternalFailureException) after it has sent afterEvents events.
+// InternalFailureException) after it has sent afterEvents events. A
+// negative afterEvents is refused by Inject and Script.
 func StreamException(code string, afterEvents int) Action {
-	return Action{kind: kindStreamException, code: code, afterEvents: max(afterEvents, 0)}
+	return Action{kind: kindStreamException, code: code, afterEvents: afterEvents}
+}
+
+// validate refuses an action made with a value out of range.
+func (a Action) validate() error {
+	switch {
+	case a.afterEvents < 0:
+		return fmt.Errorf("%w: a stream action after %d events", ErrInvalidFault, a.afterEvents)
+	case a.latency < 0:
+		return fmt.Errorf("%w: Latency %v is negative", ErrInvalidFault, a.latency)
+	case a.kind == kindFailRecords && !(a.fraction > 0 && a.fraction <= 1):
+		return fmt.Errorf("%w: FailRecords chance %v is not between 0 and 1", ErrInvalidFault, a.fraction)
+	}
+	return nil
 }
 
 // Fault is a rule that makes matching calls fail or slow down.
@@ -135,30 +186,61 @@ type Injected struct {
 	seen    int
 	hits    int
 	removed bool
+	err     error // why the fault was refused; set before it is returned
 }
 
 // Inject puts a fault in force until it is removed or exhausted. Faults are
 // tried in the order they were injected; the first that hits a call decides
 // what happens to it. Helpers of the Fake are never faulted.
+//
+// A fault that fails Fault.Validate (an unknown operation name, say) is not
+// put in force: a Fake made with a TB fails the test, naming the fault, and
+// the Injected returned never hits; its Err tells why.
 func (f *Fake) Inject(fault Fault) *Injected {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in := &Injected{f: f, fault: fault}
-	f.faults = append(f.faults, in)
-	return in
+	if f.tb != nil {
+		f.tb.Helper()
+	}
+	return f.add(&Injected{f: f, fault: fault}, fault.Validate(), "Inject")
 }
 
 // Script gives the n-th call matching m the n-th action (Pass lets a call
 // through); calls after the last action pass. For example
 // Script(Match{Op: "GetRecords"}, Throttle, Throttle, Pass) fails two calls,
-// then lets them succeed.
+// then lets them succeed. A Match that fails Match.Validate, or an action
+// made with a value out of range, is refused as Inject refuses it.
 func (f *Fake) Script(m Match, steps ...Action) *Injected {
+	if f.tb != nil {
+		f.tb.Helper()
+	}
+	err := m.Validate()
+	for _, a := range steps {
+		if err == nil {
+			err = a.validate()
+		}
+	}
+	return f.add(&Injected{f: f, fault: Fault{Match: m}, script: steps}, err, "Script")
+}
+
+// add puts in in force, or, when err is not nil, reports err and returns in
+// out of force.
+func (f *Fake) add(in *Injected, err error, what string) *Injected {
+	if err != nil {
+		if f.tb != nil {
+			f.tb.Helper()
+		}
+		in.err = f.fail(what, err)
+		in.removed = true
+		return in
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	in := &Injected{f: f, fault: Fault{Match: m}, script: steps}
 	f.faults = append(f.faults, in)
 	return in
 }
+
+// Err returns why Inject or Script refused the fault, or nil for a fault
+// put in force.
+func (in *Injected) Err() error { return in.err }
 
 // Hits returns how many calls the fault has hit.
 func (in *Injected) Hits() int {

@@ -2,7 +2,6 @@ package kinesistest
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/kinesin-go/kinesin/internal/kpl"
 )
@@ -235,6 +234,7 @@ func (f *Fake) Shards(stream string) ([]ShardInfo, error) {
 	if err != nil {
 		return nil, f.fail("Shards "+stream, err)
 	}
+	f.autoTrimStream(s, f.clock.Now())
 	var out []ShardInfo
 	for _, sh := range s.visibleShards() {
 		out = append(out, ShardInfo{
@@ -249,60 +249,6 @@ func (f *Fake) Shards(stream string) ([]ShardInfo, error) {
 		})
 	}
 	return out, nil
-}
-
-// SetRetention sets a stream's retention period, without the 24-hour minimum
-// the API has, so tests can expire records quickly. Records are removed by
-// Trim.
-func (f *Fake) SetRetention(stream string, d time.Duration) error {
-	if f.tb != nil {
-		f.tb.Helper()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, err := f.resolve(&streamRef{StreamName: &stream})
-	if err != nil {
-		return f.fail("SetRetention "+stream, err)
-	}
-	if d <= 0 {
-		return f.fail("SetRetention "+stream, fmt.Errorf("retention %v is not positive", d))
-	}
-	s.retention = d
-	return nil
-}
-
-// Trim applies retention now, as the service does continuously: records that
-// arrived more than the retention period ago are removed, and closed shards
-// left with nothing inside retention stop being listed. It returns how many
-// records were removed.
-func (f *Fake) Trim(stream string) (int, error) {
-	if f.tb != nil {
-		f.tb.Helper()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, err := f.resolve(&streamRef{StreamName: &stream})
-	if err != nil {
-		return 0, f.fail("Trim "+stream, err)
-	}
-	horizon := f.clock.Now().Add(-s.retention)
-	removed := 0
-	for _, sh := range s.shards {
-		n := 0
-		for n < len(sh.records) && sh.records[n].arrival.Before(horizon) {
-			n++
-		}
-		if n > 0 {
-			sh.trimmedBelow = sh.records[n-1].counter + 1
-			sh.records = append([]record(nil), sh.records[n:]...)
-			removed += n
-		}
-		if !sh.open() && !sh.gone && len(sh.records) == 0 && sh.closedAt.Before(horizon) {
-			sh.gone = true
-			sh.wake()
-		}
-	}
-	return removed, nil
 }
 
 // RegisterConsumer registers an EFO consumer on a stream and makes it ACTIVE

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
 )
 
 // TestPipeWriterGivesUpOnClose: once streaming, a write of the in-process
@@ -160,6 +163,77 @@ func TestPayloadBounds(t *testing.T) {
 				b := resp.appendJSON(nil)
 				if n, limit := len(b), recordsJSONLen(recs)+len(resp.next)+len(childShardsJSON(children))+100; n > limit {
 					t.Errorf("GetRecords of %q, %d bytes: %d bytes, over %d", pk, size, n, limit)
+				}
+			}
+		}
+	}
+}
+
+// TestForgetSubscriptions: past its history, the fake forgets the oldest
+// ended subscriptions and keeps every open one, in order.
+func TestForgetSubscriptions(t *testing.T) {
+	f := newFake(defaultConfig())
+	defer f.Close()
+	ended := time.Unix(1, 0)
+	for i := range 10 {
+		sub := &subscription{info: Subscription{ShardID: string(rune('a' + i))}}
+		if i != 1 && i != 5 {
+			sub.info.Ended = ended
+		}
+		f.subs = append(f.subs, sub)
+	}
+	f.forgetSubscriptions(4)
+	var got string
+	for _, s := range f.subs {
+		got += s.info.ShardID
+	}
+	// a to j, b and f open: the six oldest ended (a, c, d, e, g, h) go.
+	if got != "bfij" {
+		t.Fatalf("kept %q, want the open b and f and the last ended i and j", got)
+	}
+}
+
+// TestCBORDirectMatchesJSON: the answers encoded to CBOR directly (GetRecords,
+// SubscribeToShard events) decode to what their JSON form converts to,
+// whatever the records: keys needing escapes, empty and large data,
+// encrypted records, ChildShards.
+func TestCBORDirectMatchesJSON(t *testing.T) {
+	t.Parallel()
+	var kids []childShard
+	for i := range 2 {
+		var c childShard
+		c.ShardId = "shardId-00000000000" + string(rune('1'+i))
+		c.ParentShards = []string{"shardId-000000000000"}
+		c.HashKeyRange.StartingHashKey = "0"
+		c.HashKeyRange.EndingHashKey = "340282366920938463463374607431768211455"
+		kids = append(kids, c)
+	}
+	decode := func(b []byte) cbor.Value {
+		t.Helper()
+		v, err := cbor.Decode(b)
+		if err != nil {
+			t.Fatalf("%x: %v", b, err)
+		}
+		return v
+	}
+	for _, pk := range []string{"k", "\x00\"\\", "ключ ✓", strings.Repeat("p", 256)} {
+		for _, size := range []int{0, 1, 23, 24, 255, 256, 65536} {
+			recs := testRecords(30, pk, make([]byte, size))
+			recs[3].kms = true
+			recs[4].arrival = time.Unix(0, 0)
+			for _, children := range [][]childShard{nil, {}, kids} {
+				resp := &getRecordsResp{records: recs, next: "it", behind: 1 << 40, children: children}
+				viaJSON, err := jsonToCBOR(resp.appendJSON(nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a, b := decode(resp.appendCBOR(nil)), decode(viaJSON); !reflect.DeepEqual(a, b) {
+					t.Fatalf("GetRecords of %q, %d bytes: direct %#v, via JSON %#v", pk, size, a, b)
+				}
+				ev := &event{records: recs, behind: 7, continuation: recs[0].seq, children: children, end: children != nil}
+				direct := eventMessageCBOR(ev)
+				if a, b := decode(direct.Payload), decode(inCBOR(eventMessage(ev)).Payload); !reflect.DeepEqual(a, b) {
+					t.Fatalf("event of %q, %d bytes: direct %#v, via JSON %#v", pk, size, a, b)
 				}
 			}
 		}

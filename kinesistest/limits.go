@@ -2,12 +2,14 @@ package kinesistest
 
 import "time"
 
-// Limits are the service's throughput limits, enforced per shard when the
-// fake is built WithServiceLimits. A zero field takes the service's value,
+// Limits are the service's limits, enforced when the fake is built
+// WithServiceLimits (or Realistic). A zero field takes the service's value,
 // given in its documentation. Limit windows run on the fake's clock.
 //
 // Whatever the limits, every GetRecords call returns at most 10,000 records
-// and 10 MiB, and every PutRecords call takes at most 500 records and 5 MiB.
+// and 10 MiB, every PutRecords call takes at most 500 records and 5 MiB, and
+// UpdateShardCount scales at most to double and down to half the open shard
+// count.
 type Limits struct {
 	// GetRecordsPerSecond is the GetRecords call rate per shard, shared by
 	// every polling reader of the shard: 5.
@@ -34,6 +36,72 @@ type Limits struct {
 	// SubscribesPerSecond is the SubscribeToShard call rate per consumer and
 	// shard: 1.
 	SubscribesPerSecond int
+
+	// CallRates overrides the call rates of control-plane operations, in
+	// calls a second, by operation name; an operation not named keeps the
+	// service's rate (see ControlPlaneRates). A call over its rate is
+	// LimitExceededException.
+	CallRates map[string]int
+	// ScalingsPerDay is how many UpdateShardCount calls a stream takes in a
+	// rolling 24 hours: 10.
+	ScalingsPerDay int
+	// ModeChangesPerDay is how many UpdateStreamMode calls a stream takes in
+	// a rolling 24 hours: 2.
+	ModeChangesPerDay int
+	// EncryptionChangesPerDay is how many StartStreamEncryption calls, and
+	// as many StopStreamEncryption calls, a stream takes in a rolling 24
+	// hours: 25.
+	EncryptionChangesPerDay int
+	// CreatingStreams is how many streams may be CREATING at once; one more
+	// CreateStream is LimitExceededException: 5.
+	CreatingStreams int
+	// MaxShardsPerStream bounds the open shards UpdateShardCount may scale a
+	// stream to: 10,000.
+	MaxShardsPerStream int
+}
+
+// callRate is the service's call rate of a control-plane operation.
+type callRate struct {
+	perSecond int
+	// perStream is true for a rate per stream, false for one per account.
+	perStream bool
+}
+
+// controlPlane holds the call rates the API reference gives for
+// control-plane operations ("... has a limit of N transactions per second per
+// account" or "per stream"). Operations it gives no rate for are not
+// limited.
+var controlPlane = map[string]callRate{
+	"AddTagsToStream":          {5, false},
+	"CreateStream":             {5, false},
+	"DeleteStream":             {5, false},
+	"DeregisterStreamConsumer": {5, true},
+	"DescribeLimits":           {1, false},
+	"DescribeStream":           {10, false},
+	"DescribeStreamConsumer":   {20, true},
+	"DescribeStreamSummary":    {20, false},
+	"ListShards":               {1000, true},
+	"ListStreamConsumers":      {5, true},
+	"ListStreams":              {5, false},
+	"ListTagsForStream":        {5, false},
+	"MergeShards":              {5, false},
+	"RegisterStreamConsumer":   {5, false},
+	"RemoveTagsFromStream":     {5, false},
+	"SplitShard":               {5, false},
+	"UpdateShardCount":         {10, false},
+}
+
+// ControlPlaneRates returns the call rates, in calls a second, of the
+// control-plane operations WithServiceLimits limits, as the API reference
+// gives them: per account for most, per stream for ListShards (1,000),
+// DescribeStreamConsumer (20), ListStreamConsumers (5) and
+// DeregisterStreamConsumer (5). The data plane has its own fields in Limits.
+func ControlPlaneRates() map[string]int {
+	out := make(map[string]int, len(controlPlane))
+	for op, r := range controlPlane {
+		out[op] = r.perSecond
+	}
+	return out
 }
 
 // DefaultLimits returns the service's limits.
@@ -41,6 +109,44 @@ func DefaultLimits() Limits {
 	var l Limits
 	l.fill()
 	return l
+}
+
+// check refuses negative fields and call rates that do not apply.
+func (l *Limits) check() error {
+	ints := []struct {
+		name string
+		v    int
+	}{
+		{"GetRecordsPerSecond", l.GetRecordsPerSecond},
+		{"GetShardIteratorPerSecond", l.GetShardIteratorPerSecond},
+		{"ReadBytesPerSecond", l.ReadBytesPerSecond},
+		{"WriteRecordsPerSecond", l.WriteRecordsPerSecond},
+		{"WriteBytesPerSecond", l.WriteBytesPerSecond},
+		{"EFOBytesPerSecond", l.EFOBytesPerSecond},
+		{"SubscribesPerSecond", l.SubscribesPerSecond},
+		{"ScalingsPerDay", l.ScalingsPerDay},
+		{"ModeChangesPerDay", l.ModeChangesPerDay},
+		{"EncryptionChangesPerDay", l.EncryptionChangesPerDay},
+		{"CreatingStreams", l.CreatingStreams},
+		{"MaxShardsPerStream", l.MaxShardsPerStream},
+	}
+	for _, f := range ints {
+		if f.v < 0 {
+			return invalid("WithServiceLimits", "Limits.%s is negative (%d)", f.name, f.v)
+		}
+	}
+	if l.LargeCallPenalty < 0 {
+		return invalid("WithServiceLimits", "Limits.LargeCallPenalty is negative (%v)", l.LargeCallPenalty)
+	}
+	for op, r := range l.CallRates {
+		if _, ok := controlPlane[op]; !ok {
+			return invalid("WithServiceLimits", "Limits.CallRates names %q, which is no control-plane operation with a call rate (see ControlPlaneRates)", op)
+		}
+		if r <= 0 {
+			return invalid("WithServiceLimits", "Limits.CallRates[%q] is %d, not a positive rate", op, r)
+		}
+	}
+	return nil
 }
 
 func (l *Limits) fill() {
@@ -56,9 +162,19 @@ func (l *Limits) fill() {
 	def(&l.WriteBytesPerSecond, 1<<20)
 	def(&l.EFOBytesPerSecond, 2<<20)
 	def(&l.SubscribesPerSecond, 1)
+	def(&l.ScalingsPerDay, 10)
+	def(&l.ModeChangesPerDay, 2)
+	def(&l.EncryptionChangesPerDay, 25)
+	def(&l.CreatingStreams, 5)
+	def(&l.MaxShardsPerStream, 10000)
 	if l.LargeCallPenalty <= 0 {
 		l.LargeCallPenalty = 5 * time.Second
 	}
+	rates := ControlPlaneRates()
+	for op, r := range l.CallRates {
+		rates[op] = r
+	}
+	l.CallRates = rates
 }
 
 // tokenBucket refills at rate tokens a second up to one second's worth. Its
@@ -158,3 +274,20 @@ func (w *writeWindow) allow(now time.Time, n int, l *Limits) bool {
 	w.bytes.tokens -= float64(n)
 	return true
 }
+
+// dayWindow counts events in a rolling 24 hours.
+type dayWindow struct{ at []time.Time }
+
+// full reports whether n events already happened in the 24 hours before
+// now, forgetting older ones.
+func (w *dayWindow) full(now time.Time, n int) bool {
+	cut := 0
+	for cut < len(w.at) && now.Sub(w.at[cut]) >= 24*time.Hour {
+		cut++
+	}
+	w.at = append(w.at[:0], w.at[cut:]...)
+	return len(w.at) >= n
+}
+
+// add records an event at now.
+func (w *dayWindow) add(now time.Time) { w.at = append(w.at, now) }

@@ -190,6 +190,7 @@ type stream struct {
 	created   time.Time
 	activeAt  time.Time // CREATING before this
 	updating  time.Time // UPDATING before this
+	goneAt    time.Time // set by DeleteStream: DELETING before this, then gone
 	onDemand  bool
 	retention time.Duration
 	shards    []*shard // every shard ever made, by index
@@ -198,10 +199,24 @@ type stream struct {
 	consumers map[string]*consumer
 	tags      map[string]string
 	gen       uint64 // distinguishes a re-created stream of the same name
+
+	encryption string    // "NONE" or "KMS"
+	encBefore  string    // the encryption in force before encFrom
+	encFrom    time.Time // when the last change of encryption applies
+	keyID      string    // the KMS key while encryption is "KMS"
+	metrics    []string  // enhanced shard-level metrics, in the service's order
+
+	// rates holds the windows of the control-plane call rates that apply
+	// per stream (WithServiceLimits).
+	rates map[string]*rateWindow
+	// Rolling 24-hour windows of the changes the service counts per stream.
+	scalings, modeChanges, encStarts, encStops dayWindow
 }
 
 func (s *stream) status(now time.Time) string {
 	switch {
+	case !s.goneAt.IsZero():
+		return "DELETING"
 	case now.Before(s.activeAt):
 		return "CREATING"
 	case now.Before(s.updating):
@@ -339,6 +354,15 @@ func (sh *shard) endSeq() string {
 	return sh.seq(sh.endCounter)
 }
 
+// encryptionAt returns the encryption applied to records written at now:
+// a change applies once the stream is ACTIVE again.
+func (s *stream) encryptionAt(now time.Time) string {
+	if now.Before(s.encFrom) {
+		return s.encBefore
+	}
+	return s.encryption
+}
+
 // record is one stored data record.
 type record struct {
 	counter uint64
@@ -346,6 +370,7 @@ type record struct {
 	pk      string
 	data    []byte
 	arrival time.Time
+	kms     bool // written while the stream was encrypted
 }
 
 func (r *record) size() int { return len(r.data) + len(r.pk) }

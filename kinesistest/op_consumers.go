@@ -27,6 +27,7 @@ type consumer struct {
 	created  time.Time
 	activeAt time.Time
 	goneAt   time.Time // set when deregistered
+	tags     map[string]string
 }
 
 func (c *consumer) status(now time.Time) string {
@@ -149,11 +150,18 @@ func opRegisterStreamConsumer(f *Fake, c *call, r *registerConsumerReq) (any, *a
 	if !validStreamName(*r.ConsumerName) {
 		return nil, validation("1 validation error detected: Value '%s' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", *r.ConsumerName)
 	}
+	if err := checkTags(r.Tags); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cons, err := f.registerConsumer(&streamRef{StreamARN: r.StreamARN}, *r.ConsumerName)
 	if err != nil {
 		return nil, err
+	}
+	if len(r.Tags) > 0 {
+		cons.tags = make(map[string]string, len(r.Tags))
+		addTags(cons.tags, r.Tags, cons.arn)
 	}
 	// The service answers CREATING, however soon the consumer is ACTIVE:
 	// code must wait for ACTIVE with DescribeStreamConsumer.
@@ -169,6 +177,9 @@ func (f *Fake) registerConsumer(ref *streamRef, name string) (*consumer, *apiErr
 		return nil, err
 	}
 	now := f.clock.Now()
+	if err := s.changeable(f, now); err != nil {
+		return nil, err
+	}
 	f.purgeConsumers(now)
 	if _, ok := s.consumers[name]; ok {
 		return nil, inUse("Consumer %s under stream %s already exists for account %s.", name, s.arn, f.cfg.account)
@@ -207,6 +218,10 @@ func opDescribeStreamConsumer(f *Fake, c *call, r *consumerRef) (any, *apiError)
 	return map[string]any{"ConsumerDescription": cons.describe(f.clock.Now(), true)}, nil
 }
 
+// maxConsumersPage is the most consumers ListStreamConsumers returns per
+// call.
+const maxConsumersPage = 100
+
 type listConsumersReq struct {
 	StreamARN               *string `json:"StreamARN"`
 	MaxResults              *int    `json:"MaxResults"`
@@ -222,12 +237,14 @@ func opListStreamConsumers(f *Fake, c *call, r *listConsumersReq) (any, *apiErro
 	if r.StreamARN == nil {
 		return nil, validation("StreamARN is required")
 	}
-	limit := 100
+	limit := maxConsumersPage
 	if r.MaxResults != nil {
-		if *r.MaxResults < 1 || *r.MaxResults > 10000 {
-			return nil, validation("MaxResults must be between 1 and 10000")
+		if err := checkRange("maxResults", *r.MaxResults, 1, 10000); err != nil {
+			return nil, err
 		}
-		limit = *r.MaxResults
+		// "If you specify a value greater than 100, at most 100 results
+		// are returned."
+		limit = min(*r.MaxResults, maxConsumersPage)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

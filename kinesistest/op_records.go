@@ -114,7 +114,7 @@ func opPutRecord(f *Fake, c *call, r *putRecordReq) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"ShardId": sh.id, "SequenceNumber": rec.seq, "EncryptionType": "NONE"}, nil
+	return map[string]string{"ShardId": sh.id, "SequenceNumber": rec.seq, "EncryptionType": encryptionName(rec.kms)}, nil
 }
 
 // put stores one record and wakes the shard's subscriptions. Callers hold
@@ -144,12 +144,28 @@ func (f *Fake) store(s *stream, e putEntry, now time.Time, limited bool) (*shard
 	if sh == nil {
 		return nil, nil, errorf(CodeInternalFailure, "no open shard of %s holds hash key %s", s.name, key)
 	}
-	if limited && f.cfg.limits != nil && !sh.writes.allow(now, len(e.data)+len(e.pk), f.cfg.limits) {
+	if err := f.reserve(e.size()); err != nil {
+		return nil, nil, err
+	}
+	if limited && f.cfg.limits != nil && !sh.writes.allow(now, e.size(), f.cfg.limits) {
 		return nil, nil, errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, f.cfg.account)
 	}
+	f.autoTrimShard(sh, now)
 	c := s.nextSeq()
-	sh.records = append(sh.records, record{counter: c, seq: sh.seq(c), pk: e.pk, data: e.data, arrival: now})
+	sh.records = append(sh.records, record{counter: c, seq: sh.seq(c), pk: e.pk, data: e.data, arrival: now, kms: s.encryptionAt(now) == "KMS"})
+	f.stored += int64(e.size())
 	return sh, &sh.records[len(sh.records)-1], nil
+}
+
+// size is what a record counts for in the write limits and MaxStoredBytes.
+func (e putEntry) size() int { return len(e.data) + len(e.pk) }
+
+// encryptionName is the EncryptionType of a record.
+func encryptionName(kms bool) string {
+	if kms {
+		return "KMS"
+	}
+	return "NONE"
 }
 
 type putRecordsEntry struct {
@@ -383,7 +399,10 @@ func opPutRecords(f *Fake, c *call, r *putRecordsReq) (any, *apiError) {
 	if err := s.ready(now); err != nil {
 		return nil, err
 	}
-	out := &putRecordsResp{results: make([]putRecordsResult, len(entries))}
+	if err := f.reserve(total); err != nil {
+		return nil, err
+	}
+	out := &putRecordsResp{results: make([]putRecordsResult, len(entries)), encryption: s.encryptionAt(now)}
 	var woken []*shard
 	for i, e := range entries {
 		if c.fault != nil && c.fault.kind == kindFailRecords && f.chance(c.fault.fraction) {
@@ -411,8 +430,9 @@ func opPutRecords(f *Fake, c *call, r *putRecordsReq) (any, *apiError) {
 // putRecordsResp is encoded by hand, like getRecordsResp: PutRecords is the
 // hot path of every producer benchmark.
 type putRecordsResp struct {
-	failed  int
-	results []putRecordsResult
+	failed     int
+	results    []putRecordsResult
+	encryption string
 }
 
 func (r *putRecordsResp) appendJSON(b []byte) []byte {
@@ -421,7 +441,9 @@ func (r *putRecordsResp) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `{"FailedRecordCount":`...)
 	b = strconv.AppendInt(b, int64(r.failed), 10)
-	b = append(b, `,"EncryptionType":"NONE","Records":[`...)
+	b = append(b, `,"EncryptionType":"`...)
+	b = append(b, r.encryption...)
+	b = append(b, `","Records":[`...)
 	for i, res := range r.results {
 		if i > 0 {
 			b = append(b, ',')
@@ -522,6 +544,9 @@ func opGetShardIterator(f *Fake, c *call, r *getShardIteratorReq) (any, *apiErro
 		return nil, err
 	}
 	sh := s.byID[*r.ShardId]
+	if sh != nil {
+		f.autoTrimShard(sh, now)
+	}
 	if sh == nil || sh.gone {
 		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
 	}
@@ -689,6 +714,7 @@ func opGetRecords(f *Fake, c *call, r *getRecordsReq) (any, *apiError) {
 	if now.Sub(time.Unix(0, it.issued)) > iteratorLifetime {
 		return nil, errorf(CodeExpiredIterator, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of 300000 milliseconds.", time.Unix(0, it.issued).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
+	f.autoTrimShard(sh, now)
 	if sh.gone {
 		return nil, notFound("Shard %s in stream %s under account %s does not exist", sh.id, s.name, f.cfg.account)
 	}
@@ -785,6 +811,10 @@ const (
 		len(`,"Data":"`) + len(`","PartitionKey":`) + len(`}`) + len(`,`)
 )
 
+// kmsJSON is the member of a record written while its stream was
+// encrypted.
+const kmsJSON = `,"EncryptionType":"KMS"`
+
 // recordsJSONLen bounds the length of what appendRecordsJSON writes for
 // records: the array's brackets, then for each record the names and
 // punctuation, its sequence number, the longest timestamp, the base64 of its
@@ -795,6 +825,9 @@ func recordsJSONLen(records []record) int {
 		r := &records[i]
 		n += recordJSONOverhead + len(r.seq) + maxEpochLen +
 			base64.StdEncoding.EncodedLen(len(r.data)) + jsonStringLen(r.pk)
+		if r.kms {
+			n += len(kmsJSON)
+		}
 	}
 	return n
 }
@@ -815,6 +848,9 @@ func appendRecordsJSON(b []byte, records []record) []byte {
 		b = base64.StdEncoding.AppendEncode(b, rec.data)
 		b = append(b, `","PartitionKey":`...)
 		b = appendJSONString(b, rec.pk)
+		if rec.kms {
+			b = append(b, kmsJSON...)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']')

@@ -25,7 +25,11 @@ package kinesistest
 //     ValidationException.
 //   - UpdateShardCount with UNIFORM_SCALING reaches the target through real
 //     splits and merges, so every new shard has one or two parents, as on the
-//     service. The target must lie within half and double the open shard count.
+//     service. The target must lie within half and double the open shard count
+//     (InvalidArgumentException otherwise, as kinesis-local answers). With
+//     WithServiceLimits, a stream scales at most 10 times in a rolling 24
+//     hours, and to at most 10,000 shards (LimitExceededException), as the
+//     API reference's default limits say.
 //     These splits are the service's own, not SplitShard calls: they cut a
 //     shard at any target boundary inside it, even one that leaves a child a
 //     single hash key (shards left uneven by earlier splits), and merge each
@@ -103,7 +107,7 @@ func (f *Fake) canReshard(s *stream, now time.Time, extra int) *apiError {
 		return validation("Stream %s under account %s is in ON_DEMAND capacity mode: resharding is only supported for PROVISIONED streams.", s.name, f.cfg.account)
 	}
 	switch s.status(now) {
-	case "CREATING", "UPDATING":
+	case "CREATING", "UPDATING", "DELETING":
 		return inUse("Stream %s under account %s not ACTIVE, instead in state %s", s.name, f.cfg.account, s.status(now))
 	}
 	if f.openShardTotal()+extra > f.cfg.shardLimit {
@@ -234,11 +238,34 @@ func opUpdateShardCount(f *Fake, c *call, r *updateShardCountReq) (any, *apiErro
 	if err := f.canReshard(s, now, max(0, target-current)); err != nil {
 		return nil, err
 	}
+	if l := f.cfg.limits; l != nil {
+		if err := f.scalingLimits(s, l, now, current, target); err != nil {
+			return nil, err
+		}
+		s.scalings.add(now)
+	}
 	if err := f.scaleUniform(s, target, now); err != nil {
 		return nil, err
 	}
 	s.updating = now.Add(f.cfg.reshardDelay)
 	return map[string]any{"StreamName": s.name, "StreamARN": s.arn, "CurrentShardCount": current, "TargetShardCount": target}, nil
+}
+
+// scalingLimits checks the limits of UpdateShardCount that
+// WithServiceLimits turns on: scalings per rolling 24 hours, and the shards
+// of one stream.
+func (f *Fake) scalingLimits(s *stream, l *Limits, now time.Time, current, target int) *apiError {
+	if s.scalings.full(now, l.ScalingsPerDay) {
+		return errorf(CodeLimitExceeded, "UpdateShardCount has scaled stream %s under account %s %d times in the last 24 hours: the limit is %d scalings per rolling 24-hour period.", s.name, f.cfg.account, l.ScalingsPerDay, l.ScalingsPerDay)
+	}
+	most := l.MaxShardsPerStream
+	switch {
+	case current <= most && target > most:
+		return errorf(CodeLimitExceeded, "UpdateShardCount cannot scale stream %s under account %s to %d shards: the limit is %d shards in a stream.", s.name, f.cfg.account, target, most)
+	case current > most && target >= most:
+		return errorf(CodeLimitExceeded, "UpdateShardCount cannot scale stream %s under account %s, which has %d shards, down to %d: a stream of more than %d shards scales down only below %d.", s.name, f.cfg.account, current, target, most, most)
+	}
+	return nil
 }
 
 // scaleUniform reshapes the open shards of s into target even ranges: first

@@ -1,25 +1,33 @@
 package kinesistest
 
 // Stream-level operations: CreateStream, DeleteStream, DescribeStream,
-// DescribeStreamSummary, ListStreams, ListShards, retention and tags.
+// DescribeStreamSummary, ListStreams, ListShards.
 //
 // Behavior:
 //   - CreateStream makes the stream CREATING for StreamCreationDelay, then
 //     ACTIVE; its shards split the hash key space evenly. ON_DEMAND streams
-//     start with 4 shards. A second stream of the same name is
-//     ResourceInUseException; more shards than ShardLimit is
-//     LimitExceededException.
-//   - DeleteStream removes the stream at once and ends its subscriptions;
-//     with registered consumers it needs EnforceConsumerDeletion. A stream
-//     created again under the same name is another stream: the iterators,
-//     NextTokens and sequence numbers of the old one are refused.
-//   - ListShards pages with MaxResults and an opaque NextToken that expires
-//     after 300 s (ExpiredNextTokenException), honours ExclusiveStartShardId and
-//     every ShardFilter type, and omits closed shards whose records all passed
-//     retention (see Fake.Trim).
-//
-// Not implemented: stream encryption, enhanced monitoring changes, resource
-// policies, warm throughput, account settings.
+//     start with 4 shards. A second stream of the same name (even one
+//     DELETING) is ResourceInUseException; more shards than ShardLimit is
+//     LimitExceededException, and so is a sixth stream CREATING at once
+//     with WithServiceLimits.
+//   - DeleteStream takes an ACTIVE stream (else ResourceInUseException) and
+//     makes it DELETING for StreamDeletionDelay, then it is gone: while
+//     DELETING it is still described and listed, its records can still be
+//     read and written ("Kinesis Data Streams might continue to accept data
+//     read and write operations ... on a stream in the DELETING state"), and
+//     changes to it are ResourceInUseException. When it is gone, its
+//     subscriptions end with ResourceNotFoundException. With registered
+//     consumers it needs EnforceConsumerDeletion. A stream created again
+//     under the same name is another stream: the iterators, NextTokens and
+//     sequence numbers of the old one are refused.
+//   - ListShards returns at most 1,000 shards a call, whatever MaxResults
+//     says above that ("If you specify a value greater than 1000, at most
+//     1000 results are returned"); MaxResults below 1 or above 10,000 is
+//     ValidationException. It pages with an opaque NextToken that expires
+//     after 300 s (ExpiredNextTokenException), honours
+//     ExclusiveStartShardId and every ShardFilter type, and omits closed
+//     shards whose records all passed retention.
+//   - DescribeStream returns at most 100 shards a call (Limit 1 to 10,000).
 
 import (
 	"encoding/base64"
@@ -69,8 +77,24 @@ func opCreateStream(f *Fake, c *call, r *createStreamReq) (any, *apiError) {
 	case !onDemand:
 		return nil, invalidArg("ShardCount is required for a PROVISIONED stream")
 	}
+	if err := checkTags(r.Tags); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := f.clock.Now()
+	f.settle(now)
+	if l := f.cfg.limits; l != nil {
+		creating := 0
+		for _, s := range f.streams {
+			if s.status(now) == "CREATING" {
+				creating++
+			}
+		}
+		if creating >= l.CreatingStreams {
+			return nil, errorf(CodeLimitExceeded, "Account %s already has %d streams in CREATING state: the limit is %d.", f.cfg.account, creating, l.CreatingStreams)
+		}
+	}
 	_, err := f.createStream(*r.StreamName, n, onDemand, f.cfg.streamDelay, r.Tags)
 	if err != nil {
 		return nil, err
@@ -95,16 +119,17 @@ func (f *Fake) createStream(name string, shards int, onDemand bool, delay time.D
 	now := f.clock.Now()
 	f.gen++
 	s := &stream{
-		name:      name,
-		arn:       f.streamARN(name),
-		created:   now,
-		activeAt:  now.Add(delay),
-		onDemand:  onDemand,
-		retention: defaultRetention,
-		byID:      make(map[string]*shard),
-		consumers: make(map[string]*consumer),
-		tags:      make(map[string]string),
-		gen:       f.gen,
+		name:       name,
+		arn:        f.streamARN(name),
+		created:    now,
+		activeAt:   now.Add(delay),
+		onDemand:   onDemand,
+		retention:  defaultRetention,
+		byID:       make(map[string]*shard),
+		consumers:  make(map[string]*consumer),
+		tags:       make(map[string]string),
+		gen:        f.gen,
+		encryption: "NONE",
 	}
 	for k, v := range tags {
 		s.tags[k] = v
@@ -136,30 +161,83 @@ func opDeleteStream(f *Fake, c *call, r *deleteStreamReq) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	f.purgeConsumers(f.clock.Now())
+	now := f.clock.Now()
+	if st := s.status(now); st != "ACTIVE" {
+		return nil, inUse("Stream %s under account %s is not currently ACTIVE: it is %s.", s.name, f.cfg.account, st)
+	}
+	f.purgeConsumers(now)
 	if len(s.consumers) > 0 && (r.EnforceConsumerDeletion == nil || !*r.EnforceConsumerDeletion) {
 		return nil, inUse("Stream %s has %d registered consumers; deregister them or set EnforceConsumerDeletion", s.name, len(s.consumers))
 	}
-	f.deleteStream(s)
+	if f.cfg.deleteDelay <= 0 {
+		f.deleteStream(s)
+		return struct{}{}, nil
+	}
+	s.goneAt = now.Add(f.cfg.deleteDelay)
+	f.deleting = append(f.deleting, s)
 	return struct{}{}, nil
 }
 
-// deleteStream removes s and everything hanging off it. Callers hold f.mu.
+// settle removes the streams whose DELETING time is over. Callers hold f.mu.
+func (f *Fake) settle(now time.Time) {
+	if len(f.deleting) == 0 {
+		return
+	}
+	kept := f.deleting[:0]
+	for _, s := range f.deleting {
+		if now.Before(s.goneAt) {
+			kept = append(kept, s)
+			continue
+		}
+		if f.streams[s.name] == s {
+			f.deleteStream(s)
+		}
+	}
+	clear(f.deleting[len(kept):])
+	f.deleting = kept
+}
+
+// deleteStream removes s and everything hanging off it at once, freeing its
+// records. Callers hold f.mu.
 func (f *Fake) deleteStream(s *stream) {
 	for _, cons := range s.consumers {
 		delete(f.consumers, cons.arn)
 	}
 	delete(f.streams, s.name)
+	f.forget(s)
 	for _, sh := range s.shards {
 		sh.gone = true
 		sh.wake() // subscriptions notice the stream is gone
 	}
 }
 
-// ready fails for a stream that is not yet ACTIVE or UPDATING.
+// ready fails for a stream that is not yet ACTIVE: data-plane calls work on
+// a stream ACTIVE, UPDATING or DELETING.
 func (s *stream) ready(now time.Time) *apiError {
 	if now.Before(s.activeAt) {
 		return inUse("Stream %s under account is currently CREATING.", s.name)
+	}
+	return nil
+}
+
+// changeable fails for a stream whose settings cannot change now: one
+// CREATING or DELETING.
+func (s *stream) changeable(f *Fake, now time.Time) *apiError {
+	switch st := s.status(now); st {
+	case "CREATING", "DELETING":
+		return inUse("Stream %s under account %s is in %s state, not ACTIVE.", s.name, f.cfg.account, st)
+	}
+	return nil
+}
+
+// checkRange checks an integer member against its bounds, with the
+// service's validation message.
+func checkRange(member string, v, lo, hi int) *apiError {
+	switch {
+	case v < lo:
+		return validation("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %d", v, member, lo)
+	case v > hi:
+		return validation("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %d", v, member, hi)
 	}
 	return nil
 }
@@ -205,6 +283,11 @@ func (s *stream) mode() streamModeDetails {
 	return streamModeDetails{"PROVISIONED"}
 }
 
+// maxListShardsPage is the most shards ListShards returns per call, whatever
+// MaxResults: "If you specify a value greater than 1000, at most 1000
+// results are returned."
+const maxListShardsPage = 1000
+
 // maxDescribePage is the most shards DescribeStream, and streams ListStreams,
 // return per call, whatever the Limit: "If you specify a value greater than
 // 100, at most 100 results are returned."
@@ -219,8 +302,8 @@ type describeStreamReq struct {
 func opDescribeStream(f *Fake, c *call, r *describeStreamReq) (any, *apiError) {
 	limit := 100
 	if r.Limit != nil {
-		if *r.Limit < 1 || *r.Limit > 10000 {
-			return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", *r.Limit)
+		if err := checkRange("limit", *r.Limit, 1, 10000); err != nil {
+			return nil, err
 		}
 		limit = min(*r.Limit, maxDescribePage)
 	}
@@ -231,6 +314,7 @@ func opDescribeStream(f *Fake, c *call, r *describeStreamReq) (any, *apiError) {
 		return nil, err
 	}
 	now := f.clock.Now()
+	f.autoTrimStream(s, now)
 	shards := s.visibleShards()
 	if r.ExclusiveStartShardId != nil {
 		shards = shardsAfter(shards, *r.ExclusiveStartShardId)
@@ -243,18 +327,29 @@ func opDescribeStream(f *Fake, c *call, r *describeStreamReq) (any, *apiError) {
 	for _, sh := range shards {
 		out = append(out, sh.toJSON())
 	}
-	return map[string]any{"StreamDescription": map[string]any{
+	d := s.describe(now)
+	d["Shards"] = out
+	d["HasMoreShards"] = more
+	return map[string]any{"StreamDescription": d}, nil
+}
+
+// describe returns the members DescribeStream and DescribeStreamSummary
+// share.
+func (s *stream) describe(now time.Time) map[string]any {
+	d := map[string]any{
 		"StreamName":              s.name,
 		"StreamARN":               s.arn,
 		"StreamStatus":            s.status(now),
 		"StreamModeDetails":       s.mode(),
-		"Shards":                  out,
-		"HasMoreShards":           more,
 		"RetentionPeriodHours":    int(s.retention / time.Hour),
 		"StreamCreationTimestamp": ep(s.created),
-		"EnhancedMonitoring":      []enhancedMetrics{{ShardLevelMetrics: []string{}}},
-		"EncryptionType":          "NONE",
-	}}, nil
+		"EnhancedMonitoring":      []enhancedMetrics{{ShardLevelMetrics: append([]string{}, s.metrics...)}},
+		"EncryptionType":          s.encryption,
+	}
+	if s.encryption == "KMS" {
+		d["KeyId"] = s.keyID
+	}
+	return d
 }
 
 func shardsAfter(shards []*shard, id string) []*shard {
@@ -269,19 +364,12 @@ func opDescribeStreamSummary(f *Fake, c *call, r *streamRef) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	f.purgeConsumers(f.clock.Now()) // consumers done DELETING no longer count
-	return map[string]any{"StreamDescriptionSummary": map[string]any{
-		"StreamName":              s.name,
-		"StreamARN":               s.arn,
-		"StreamStatus":            s.status(f.clock.Now()),
-		"StreamModeDetails":       s.mode(),
-		"RetentionPeriodHours":    int(s.retention / time.Hour),
-		"StreamCreationTimestamp": ep(s.created),
-		"EnhancedMonitoring":      []enhancedMetrics{{ShardLevelMetrics: []string{}}},
-		"EncryptionType":          "NONE",
-		"OpenShardCount":          len(s.openShards()),
-		"ConsumerCount":           len(s.consumers),
-	}}, nil
+	now := f.clock.Now()
+	f.purgeConsumers(now) // consumers done DELETING no longer count
+	d := s.describe(now)
+	d["OpenShardCount"] = len(s.openShards())
+	d["ConsumerCount"] = len(s.consumers)
+	return map[string]any{"StreamDescriptionSummary": d}, nil
 }
 
 type listStreamsReq struct {
@@ -295,8 +383,8 @@ func (r *listStreamsReq) keys(*Fake) Match { return Match{} }
 func opListStreams(f *Fake, c *call, r *listStreamsReq) (any, *apiError) {
 	limit := 100
 	if r.Limit != nil {
-		if *r.Limit < 1 || *r.Limit > 10000 {
-			return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", *r.Limit)
+		if err := checkRange("limit", *r.Limit, 1, 10000); err != nil {
+			return nil, err
 		}
 		limit = min(*r.Limit, maxDescribePage)
 	}
@@ -306,6 +394,7 @@ func opListStreams(f *Fake, c *call, r *listStreamsReq) (any, *apiError) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.settle(f.clock.Now())
 	if r.NextToken != nil {
 		var t pageToken
 		if err := f.decodeToken(*r.NextToken, &t); err != nil {
@@ -395,12 +484,12 @@ func (r *listShardsReq) keys(f *Fake) Match {
 }
 
 func opListShards(f *Fake, c *call, r *listShardsReq) (any, *apiError) {
-	limit := 1000
+	limit := maxListShardsPage
 	if r.MaxResults != nil {
-		if *r.MaxResults < 1 || *r.MaxResults > 10000 {
-			return nil, validation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000", *r.MaxResults)
+		if err := checkRange("maxResults", *r.MaxResults, 1, 10000); err != nil {
+			return nil, err
 		}
-		limit = *r.MaxResults
+		limit = min(*r.MaxResults, maxListShardsPage)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -417,6 +506,7 @@ func opListShards(f *Fake, c *call, r *listShardsReq) (any, *apiError) {
 		if err := f.decodeToken(*r.NextToken, &t); err != nil {
 			return nil, err
 		}
+		f.settle(f.clock.Now())
 		s = f.streams[t.Stream]
 		if s == nil || s.gen != t.Gen {
 			return nil, notFound("Stream %s under account %s not found.", t.Stream, f.cfg.account)
@@ -436,6 +526,7 @@ func opListShards(f *Fake, c *call, r *listShardsReq) (any, *apiError) {
 	if err := s.ready(now); err != nil {
 		return nil, err
 	}
+	f.autoTrimStream(s, now)
 	shards := s.visibleShards()
 	if filter != nil {
 		var err *apiError
@@ -527,79 +618,4 @@ func (s *stream) trimHorizon(now time.Time) time.Time {
 		return s.created
 	}
 	return t
-}
-
-type retentionReq struct {
-	streamRef
-	RetentionPeriodHours *int `json:"RetentionPeriodHours"`
-}
-
-func opIncreaseRetention(f *Fake, c *call, r *retentionReq) (any, *apiError) {
-	return f.changeRetention(r, true)
-}
-
-func opDecreaseRetention(f *Fake, c *call, r *retentionReq) (any, *apiError) {
-	return f.changeRetention(r, false)
-}
-
-func (f *Fake) changeRetention(r *retentionReq, increase bool) (any, *apiError) {
-	if r.RetentionPeriodHours == nil {
-		return nil, validation("RetentionPeriodHours is required")
-	}
-	h := *r.RetentionPeriodHours
-	if h < 24 || h > 8760 {
-		return nil, invalidArg("RetentionPeriodHours %d is outside 24..8760", h)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, err := f.resolve(&r.streamRef)
-	if err != nil {
-		return nil, err
-	}
-	d := time.Duration(h) * time.Hour
-	if increase && d < s.retention {
-		return nil, invalidArg("Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", h, s.name, int(s.retention/time.Hour))
-	}
-	if !increase && d > s.retention {
-		return nil, invalidArg("Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", h, s.name, int(s.retention/time.Hour))
-	}
-	s.retention = d
-	return struct{}{}, nil
-}
-
-type addTagsReq struct {
-	streamRef
-	Tags map[string]string `json:"Tags"`
-}
-
-func opAddTags(f *Fake, c *call, r *addTagsReq) (any, *apiError) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, err := f.resolve(&r.streamRef)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range r.Tags {
-		s.tags[k] = v
-	}
-	return struct{}{}, nil
-}
-
-func opListTags(f *Fake, c *call, r *streamRef) (any, *apiError) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, err := f.resolve(r)
-	if err != nil {
-		return nil, err
-	}
-	type tag struct {
-		Key   string `json:"Key"`
-		Value string `json:"Value"`
-	}
-	tags := make([]tag, 0, len(s.tags))
-	for k, v := range s.tags {
-		tags = append(tags, tag{k, v})
-	}
-	slices.SortFunc(tags, func(a, b tag) int { return strings.Compare(a.Key, b.Key) })
-	return map[string]any{"Tags": tags, "HasMoreTags": false}, nil
 }

@@ -24,6 +24,8 @@ const (
 // call is one request being served.
 type call struct {
 	ctx   context.Context
+	stop  <-chan struct{} // closed when the Server carrying the call stops; nil otherwise
+	cbor  bool            // the request is CBOR, and so is the answer
 	op    string
 	w     http.ResponseWriter
 	match Match   // what the request is about, for fault matching
@@ -54,6 +56,14 @@ func op[Req any, PReq interface {
 		c.match.Op = c.op
 		if e := f.applyFault(c); e != nil {
 			return nil, e
+		}
+		if f.cfg.limits != nil {
+			f.mu.Lock()
+			e := f.throttle(c, f.clock.Now())
+			f.mu.Unlock()
+			if e != nil {
+				return nil, e
+			}
 		}
 		return fn(f, c, (*Req)(req))
 	}
@@ -90,7 +100,17 @@ func init() {
 		"IncreaseStreamRetentionPeriod": op(opIncreaseRetention),
 		"DecreaseStreamRetentionPeriod": op(opDecreaseRetention),
 		"AddTagsToStream":               op(opAddTags),
+		"RemoveTagsFromStream":          op(opRemoveTags),
 		"ListTagsForStream":             op(opListTags),
+		"TagResource":                   op(opTagResource),
+		"UntagResource":                 op(opUntagResource),
+		"ListTagsForResource":           op(opListTagsForResource),
+		"UpdateStreamMode":              op(opUpdateStreamMode),
+		"StartStreamEncryption":         op(opStartStreamEncryption),
+		"StopStreamEncryption":          op(opStopStreamEncryption),
+		"EnableEnhancedMonitoring":      op(opEnableMonitoring),
+		"DisableEnhancedMonitoring":     op(opDisableMonitoring),
+		"DescribeLimits":                op(opDescribeLimits),
 	}
 }
 
@@ -111,8 +131,10 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// The service's clock, as the service sends it: clients read it (the SDK
 	// for clock skew, kinesin for where Latest starts).
 	w.Header().Set("Date", f.clock.Now().UTC().Format(http.TimeFormat))
+	inCBOR := isCBOR(r.Header.Get("Content-Type"))
+	fail := func(e *apiError) { writeErrorIn(w, e, inCBOR) }
 	if r.Method != http.MethodPost {
-		writeError(w, errorf(CodeUnknownOperation, "method %s is not supported; the Kinesis protocol uses POST /", r.Method))
+		fail(errorf(CodeUnknownOperation, "method %s is not supported; the Kinesis protocol uses POST /", r.Method))
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
@@ -120,33 +142,41 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	fn := operations[name]
 	if !ok || fn == nil {
 		f.count("Unknown")
-		writeError(w, errorf(CodeUnknownOperation, "unknown operation %q", target))
+		fail(errorf(CodeUnknownOperation, "unknown operation %q", target))
 		return
 	}
 	f.count(name)
 	select {
 	case <-f.closed:
-		writeError(w, errorf(CodeServiceUnavailable, "the fake is closed"))
+		fail(errorf(CodeServiceUnavailable, "the fake is closed"))
 		return
 	default:
 	}
 	body, err := readBody(r)
 	if err != nil {
-		writeError(w, errorf(CodeSerialization, "reading the request body: %v", err))
+		fail(errorf(CodeSerialization, "reading the request body: %v", err))
 		return
 	}
 	if len(body) > maxBodyBytes {
-		writeError(w, validation("request body larger than %d bytes", maxBodyBytes))
+		fail(validation("request body larger than %d bytes", maxBodyBytes))
 		return
 	}
-	c := &call{ctx: r.Context(), op: name, w: w}
+	if inCBOR {
+		if body, err = cborToJSON(body); err != nil {
+			fail(errorf(CodeSerialization, "%v", err))
+			return
+		}
+	}
+	c := &call{ctx: r.Context(), stop: serverStop(r.Context()), cbor: inCBOR, op: name, w: w}
 	out, apiErr := fn(f, c, body)
 	switch {
 	case apiErr != nil && apiErr.code == dropConnection:
 		dropConn(w)
 	case apiErr != nil:
-		writeError(w, apiErr)
+		fail(apiErr)
 	case out == (streamed{}):
+	case inCBOR:
+		writeCBOR(w, out)
 	default:
 		writeJSON(w, out)
 	}
@@ -202,13 +232,22 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_, _ = w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, e *apiError) {
-	body, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.code, e.message})
+func writeError(w http.ResponseWriter, e *apiError) { writeErrorIn(w, e, false) }
+
+// writeErrorIn writes an error in JSON, or in CBOR for a CBOR request.
+func writeErrorIn(w http.ResponseWriter, e *apiError, inCBOR bool) {
+	var body []byte
+	ct := contentType
+	if inCBOR {
+		body, ct = cborError(e), cborContentType
+	} else {
+		body, _ = json.Marshal(struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}{e.code, e.message})
+	}
 	h := w.Header()
-	h.Set("Content-Type", contentType)
+	h.Set("Content-Type", ct)
 	h.Set("X-Amzn-ErrorType", e.code+":")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.status)
@@ -301,8 +340,10 @@ func (r *streamRef) name() string {
 	return ""
 }
 
-// resolve finds the stream a request names. Callers hold f.mu.
+// resolve finds the stream a request names, after removing the streams
+// whose deletion is over. Callers hold f.mu.
 func (f *Fake) resolve(r *streamRef) (*stream, *apiError) {
+	f.settle(f.clock.Now())
 	if r.StreamName == nil && r.StreamARN == nil {
 		return nil, invalidArg("either StreamName or StreamARN must be given")
 	}

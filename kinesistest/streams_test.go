@@ -497,9 +497,34 @@ func TestListShardsPaging(t *testing.T) {
 		wantErr[*types.InvalidArgumentException](t, err)
 		_, err = e.c.ListShards(e.ctx, &kinesis.ListShardsInput{NextToken: aws.String("garbage!")})
 		wantErr[*types.InvalidArgumentException](t, err)
-		for _, bad := range []int32{0, 10001} {
-			_, err = e.c.ListShards(e.ctx, &kinesis.ListShardsInput{StreamName: aws.String("s"), MaxResults: aws.Int32(bad)})
-			wantCode(t, err, "ValidationException", "InvalidArgumentException")
+		// MaxResults is 1 to 10,000 (the member's bounds):
+		// ValidationException outside, with the side it fails.
+		for _, bad := range []struct {
+			max  int32
+			want string
+		}{{0, "greater than or equal to 1"}, {-3, "greater than or equal to 1"}, {10001, "less than or equal to 10000"}} {
+			_, err = e.c.ListShards(e.ctx, &kinesis.ListShardsInput{StreamName: aws.String("s"), MaxResults: aws.Int32(bad.max)})
+			ve := wantErr[*types.ValidationException](t, err)
+			if !strings.Contains(aws.ToString(ve.Message), bad.want) || !strings.Contains(aws.ToString(ve.Message), "maxResults") {
+				t.Errorf("MaxResults %d: message %q", bad.max, aws.ToString(ve.Message))
+			}
+		}
+		// Above 1,000 and up to 10,000, at most 1,000 shards a page: "If you
+		// specify a value greater than 1000, at most 1000 results are
+		// returned." The pages still cover every shard.
+		for _, max := range []int32{1001, 10000} {
+			page := must[*kinesis.ListShardsOutput](t)(e.c.ListShards(e.ctx, &kinesis.ListShardsInput{StreamName: aws.String("s"), MaxResults: aws.Int32(max)}))
+			if len(page.Shards) != 1000 || page.NextToken == nil {
+				t.Fatalf("MaxResults %d: first page %d shards, NextToken %v; want 1000 and a token", max, len(page.Shards), page.NextToken != nil)
+			}
+			if got := ids(e.listShards(t, &kinesis.ListShardsInput{StreamName: aws.String("s"), MaxResults: aws.Int32(max)})); !slices.Equal(got, want) {
+				t.Fatalf("MaxResults %d: pages hold %d shards, want %d", max, len(got), n)
+			}
+		}
+		// A MaxResults given with the NextToken sizes the next page.
+		next := must[*kinesis.ListShardsOutput](t)(e.c.ListShards(e.ctx, &kinesis.ListShardsInput{NextToken: first.NextToken, MaxResults: aws.Int32(10)}))
+		if got := ids(next.Shards); !slices.Equal(got, want[1000:1010]) || next.NextToken == nil {
+			t.Fatalf("page after the first with MaxResults 10: %v", got)
 		}
 		_, err = e.c.ListShards(e.ctx, &kinesis.ListShardsInput{})
 		wantErr[*types.InvalidArgumentException](t, err)

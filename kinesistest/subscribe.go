@@ -62,8 +62,9 @@ type Subscription struct {
 	// Ended is zero while the subscription is open.
 	Ended time.Time
 	// EndReason says why it ended: "lifetime" (5 minutes), "shard end",
-	// "client closed", "fake closed", "cut" (an injected dropped connection)
-	// or the code of the exception message that ended it.
+	// "client closed", "fake closed", "server stopped" (Server.Shutdown),
+	// "cut" (an injected dropped connection) or the code of the exception
+	// message that ended it.
 	EndReason string
 	// Events counts SubscribeToShardEvent messages sent, Records the records
 	// they carried.
@@ -78,8 +79,9 @@ type StartingPosition struct {
 	Timestamp      time.Time
 }
 
-// Subscriptions returns every subscription the fake accepted, oldest first,
-// open ones included.
+// Subscriptions returns the subscriptions the fake accepted, oldest first:
+// every open one, and the last 10,000 or so that ended (older ones are
+// forgotten, so that a long-running fake stays bounded).
 func (f *Fake) Subscriptions() []Subscription {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -161,6 +163,9 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 		return nil, err
 	}
 	sh := s.byID[*r.ShardId]
+	if sh != nil {
+		f.autoTrimShard(sh, now)
+	}
 	if sh == nil || sh.gone {
 		return nil, notFound("Shard %s in stream %s under account %s does not exist", *r.ShardId, s.name, f.cfg.account)
 	}
@@ -222,7 +227,27 @@ func (f *Fake) subscribe(r *subscribeReq) (*subscription, *apiError) {
 	f.active[key] = sub
 	f.lastSubscribe[key] = now
 	f.subs = append(f.subs, sub)
+	if n := f.cfg.subHistory; len(f.subs) > n+n/4 {
+		f.forgetSubscriptions(n)
+	}
 	return sub, nil
+}
+
+// forgetSubscriptions drops the oldest ended subscriptions until at most n
+// are left (open ones are all kept), so that a long-running fake does not
+// grow without bound. Callers hold f.mu.
+func (f *Fake) forgetSubscriptions(n int) {
+	drop := len(f.subs) - n
+	kept := f.subs[:0]
+	for _, sub := range f.subs {
+		if drop > 0 && !sub.info.Ended.IsZero() {
+			drop--
+			continue
+		}
+		kept = append(kept, sub)
+	}
+	clear(f.subs[len(kept):])
+	f.subs = kept
 }
 
 // finish records why the subscription ended and forgets it as active.
@@ -254,6 +279,8 @@ func (s *subscription) next(now time.Time) (ev event, stopCode, stopMsg string) 
 	if s.stopCode != "" {
 		return ev, s.stopCode, s.stopMsg
 	}
+	f.settle(now)
+	f.autoTrimShard(sh, now)
 	if sh.gone || f.streams[sh.stream.name] != sh.stream || f.consumers[s.consumer.arn] != s.consumer {
 		return ev, CodeResourceNotFound, "Stream " + sh.stream.arn + " or consumer " + s.consumer.arn + " no longer exists"
 	}
@@ -321,6 +348,9 @@ func cut(w http.ResponseWriter) {
 // endCut is the end reason of a stream cut by an injected fault.
 const endCut = "cut"
 
+// endServerStopped is the end reason of a stream whose Server shut down.
+const endServerStopped = "server stopped"
+
 // run serves the stream and returns why it ended, once every wait it had on
 // the clock is stopped.
 func (s *subscription) run(c *call) string {
@@ -334,6 +364,9 @@ func (s *subscription) run(c *call) string {
 	flusher, _ := w.(http.Flusher)
 	enc := eventstream.NewEncoder()
 	write := func(msg eventstream.Message) bool {
+		if c.cbor {
+			msg = inCBOR(msg)
+		}
 		if err := enc.Encode(w, msg); err != nil {
 			return false
 		}
@@ -389,6 +422,8 @@ func (s *subscription) run(c *call) string {
 			select {
 			case <-lifetime:
 				return "lifetime"
+			case <-c.stop:
+				return endServerStopped
 			default:
 			}
 			return ""
@@ -439,7 +474,11 @@ func (s *subscription) run(c *call) string {
 			throttle, stopThrottle = clockTimer(f.clock, wait)
 		}
 		if send {
-			if !write(eventMessage(&ev)) {
+			msg := eventMessage
+			if c.cbor {
+				msg = eventMessageCBOR
+			}
+			if !write(msg(&ev)) {
 				return gone()
 			}
 			sent++
@@ -469,6 +508,8 @@ func (s *subscription) run(c *call) string {
 		case <-s.stop:
 		case <-lifetime:
 			return "lifetime"
+		case <-c.stop:
+			return endServerStopped
 		case <-c.ctx.Done():
 			return gone() // Close also drops connections
 		case <-f.closed:

@@ -22,6 +22,7 @@ var cases = []conformCase{
 	{"ListShardsPaging", testListShardsPaging},
 	{"ListShardsExclusiveStartShardId", testListShardsExclusiveStartShardId},
 	{"ListShardsNextTokenExcludesStreamName", testListShardsNextTokenExcludesStreamName},
+	{"ListShardsMaxResultsBounds", testListShardsMaxResultsBounds},
 	{"ListShardsFilterAtLatest", testListShardsFilterAtLatest},
 	{"UnknownShard", testUnknownShard},
 	{"UniformHashKeyRanges", testUniformHashKeyRanges},
@@ -40,6 +41,7 @@ var cases = []conformCase{
 	{"IteratorAtSequenceNumber", testIteratorAtSequenceNumber},
 	{"IteratorAfterSequenceNumber", testIteratorAfterSequenceNumber},
 	{"IteratorAtTimestamp", testIteratorAtTimestamp},
+	{"IteratorAtTimestampFuture", testIteratorAtTimestampFuture},
 	{"GetRecordsLimit", testGetRecordsLimit},
 	{"GetRecordsLimitZero", testGetRecordsLimitZero},
 	{"GetRecordsLimitAboveMax", testGetRecordsLimitAboveMax},
@@ -65,8 +67,21 @@ var cases = []conformCase{
 	{"MergeInvertedAdjacency", testMergeInvertedAdjacency},
 	{"ReshardClosedShard", testReshardClosedShard},
 	{"UpdateShardCount", testUpdateShardCount},
+	{"UpdateShardCountBeyondDouble", testUpdateShardCountBeyondDouble},
 
 	// Enhanced fan-out consumers (not SubscribeToShard).
 	{"EnhancedFanOutConsumers", testEnhancedFanOutConsumers},
 	{"DeleteStreamWithConsumers", testDeleteStreamWithConsumers},
+
+	// Stream settings and the account.
+	{"RetentionPeriod", testRetentionPeriod},
+	{"RemoveTagsFromStream", testRemoveTagsFromStream},
+	{"ListTagsForStreamPaging", testListTagsForStreamPaging},
+	{"TagLimit", testTagLimit},
+	{"TagResource", testTagResource},
+	{"StreamEncryption", testStreamEncryption},
+	{"StartStreamEncryptionNone", testStartStreamEncryptionNone},
+	{"EnhancedMonitoring", testEnhancedMonitoring},
+	{"DescribeLimits", testDescribeLimits},
+	{"UpdateStreamMode", testUpdateStreamMode},
 }

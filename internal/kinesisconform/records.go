@@ -418,6 +418,21 @@ func testGetRecordsLimitAboveMax(t *testing.T, tg *Target) {
 	checkErr[*types.InvalidArgumentException](t, err, "GetRecords with Limit 10001 (greater than 10,000)")
 }
 
+func testIteratorAtTimestampFuture(t *testing.T, tg *Target) {
+	s := tg.newStream(t, 1)
+	tg.putN(t, s.name, "r", 1)
+	// The service refuses a timestamp later than its own clock ("The
+	// timestampInMillis parameter cannot be greater than the
+	// currentTimestampInMillis", as kinesalite's suite, run against the
+	// service, records it). An hour ahead is past any clock skew.
+	future := time.Now().Add(time.Hour)
+	_, err := tg.Client.GetShardIterator(t.Context(), &kinesis.GetShardIteratorInput{
+		StreamName: aws.String(s.name), ShardId: aws.String(shardID(0)),
+		ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: &future,
+	})
+	checkErr[*types.InvalidArgumentException](t, err, "GetShardIterator AT_TIMESTAMP an hour in the future")
+}
+
 func testIteratorParameterMismatch(t *testing.T, tg *Target) {
 	s := tg.newStream(t, 1)
 	seqs := tg.putN(t, s.name, "r", 1)

@@ -4,6 +4,7 @@ package kinesisconform
 // reading a closed shard.
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -267,6 +268,27 @@ func testUpdateShardCount(t *testing.T, tg *Target) {
 		if sh.ParentShardId == nil {
 			t.Errorf("open shard %s after UpdateShardCount has no parent", aws.ToString(sh.ShardId))
 		}
+	}
+}
+
+func testUpdateShardCountBeyondDouble(t *testing.T, tg *Target) {
+	s := tg.newStream(t, 3)
+	// UpdateShardCount's default limits: no scaling "to more than double
+	// your current shard count" nor "below half". (The error code is not
+	// documented; kinesis-local and the fake answer InvalidArgumentException,
+	// scaling tools catch it or LimitExceededException.)
+	for _, target := range []int32{7, 1} {
+		_, err := tg.Client.UpdateShardCount(t.Context(), &kinesis.UpdateShardCountInput{
+			StreamName: aws.String(s.name), TargetShardCount: aws.Int32(target), ScalingType: types.ScalingTypeUniformScaling,
+		})
+		var ia *types.InvalidArgumentException
+		var le *types.LimitExceededException
+		if !errors.As(err, &ia) && !errors.As(err, &le) {
+			t.Errorf("UpdateShardCount of 3 shards to %d: %v, want InvalidArgumentException or LimitExceededException", target, err)
+		}
+	}
+	if got := len(openShards(tg.shards(t, s.name))); got != 3 {
+		t.Errorf("%d open shards after refused scalings, want the 3 unchanged", got)
 	}
 }
 

@@ -4,6 +4,7 @@ package kinesisconform
 // addressing by ARN, capacity modes.
 
 import (
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -277,6 +278,25 @@ func testListShardsPaging(t *testing.T, tg *Target) {
 	}
 	if pages < 3 {
 		t.Errorf("%d pages for 5 shards with MaxResults 2, want at least 3", pages)
+	}
+}
+
+func testListShardsMaxResultsBounds(t *testing.T, tg *Target) {
+	s := tg.newStream(t, 2)
+	// ListShardsInput MaxResults: "Valid Range: Minimum value of 1. Maximum
+	// value of 10000."
+	for _, max := range []int32{0, 10001} {
+		_, err := tg.Client.ListShards(t.Context(), &kinesis.ListShardsInput{StreamName: aws.String(s.name), MaxResults: aws.Int32(max)})
+		checkErr[*types.ValidationException](t, err, fmt.Sprintf("ListShards MaxResults %d", max))
+	}
+	// Within the range, above the 1,000 a page holds: every shard of a small
+	// stream, no NextToken.
+	out, err := tg.Client.ListShards(t.Context(), &kinesis.ListShardsInput{StreamName: aws.String(s.name), MaxResults: aws.Int32(10000)})
+	if err != nil {
+		t.Fatalf("ListShards MaxResults 10000: %v", err)
+	}
+	if len(out.Shards) != 2 || out.NextToken != nil {
+		t.Fatalf("ListShards MaxResults 10000 of 2 shards: %v, NextToken %v", shardIDs(out.Shards), out.NextToken != nil)
 	}
 }
 
