@@ -107,4 +107,3 @@ func (c *Config) fill() error {
 	}
 	return nil
 }
-
