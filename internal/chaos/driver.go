@@ -91,7 +91,7 @@ func Soak(ctx context.Context, cfg Config) (*Report, error) {
 	defer d.cleanup()
 	st := settings{Mode: cfg.Mode, Seed: cfg.Seed, Duration: cfg.Duration, Workers: cfg.Workers,
 		LeaseDuration: cfg.LeaseDuration, CycleInterval: cfg.CycleInterval, FailoverSlack: cfg.FailoverSlack}
-	if err := writeJSON(filepath.Join(cfg.Dir, settingsFile), st); err != nil {
+	if err := writeJSONFile(filepath.Join(cfg.Dir, settingsFile), st); err != nil {
 		return nil, err
 	}
 	if err := d.run(); err != nil {
@@ -107,14 +107,6 @@ func Soak(ctx context.Context, cfg Config) (*Report, error) {
 		rep.FaultHits = d.faultHits
 	}
 	return rep, err
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // cleanup kills every process still running.
@@ -214,7 +206,7 @@ func (d *driver) run() error {
 	if err != nil {
 		return fmt.Errorf("listing the final shards: %w", err)
 	}
-	if err := writeJSON(filepath.Join(cfg.Dir, shardsFile), shards); err != nil {
+	if err := writeJSONFile(filepath.Join(cfg.Dir, shardsFile), shards); err != nil {
 		return err
 	}
 	d.fake.signal(syscall.SIGTERM)

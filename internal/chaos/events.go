@@ -183,3 +183,12 @@ func readRun(dir string) (producer, driver []Event, workers map[string][]Event, 
 	}
 	return producer, driver, workers, nil
 }
+
+// writeJSONFile writes v, indented, to the file at path.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
