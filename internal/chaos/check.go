@@ -73,6 +73,11 @@ type Report struct {
 	// TakenBack counts the Revokes after which the revoked worker was
 	// assigned the shard again before any other worker.
 	TakenBack int
+	// ResumedThenLost counts the records a worker handed out after a
+	// SIGCONT and shortly before a Lost of their shard: handed out on a
+	// lease that had expired during the pause (not a failure of its own:
+	// the fencing check fails those another worker had taken meanwhile).
+	ResumedThenLost int
 	// Checks are the checks, in order.
 	Checks []CheckResult
 	// Actions counts what the driver did, FaultKinds the faults it injected
@@ -152,11 +157,12 @@ func Check(dir string) (*Report, error) {
 	}
 	fencing := r.checkFencing()
 	reread := r.checkReread()
-	rep.Checks = append(rep.Checks, r.checkLost(), r.checkOrder(), r.checkLineage(), fencing.CheckResult, reread.CheckResult)
+	rep.Checks = append(rep.Checks, r.checkLost(), r.checkOrder(reread.bad), r.checkLineage(), fencing.CheckResult, reread.CheckResult)
 	failover, fo := r.checkFailover()
 	rep.Failover = fo
 	rep.Checks = append(rep.Checks, failover)
 	rep.HandoffClose, rep.HandoffRebalance, rep.TakenBack = r.handoffs()
+	rep.ResumedThenLost = r.resumedThenLost()
 	dups := r.checkDuplicates(fencing.bad, reread.bad, rep.Duplicates)
 	rep.Checks = append(rep.Checks, dups, r.checkExits(dir))
 	return rep, nil
@@ -297,7 +303,7 @@ func (r *run) checkLost() CheckResult {
 // checkOrder: a key's record handed out before its predecessor was handed
 // out anywhere (a gap), or a worker handing out a key's records out of
 // order with no reassignment of the shard to it in between.
-func (r *run) checkOrder() CheckResult {
+func (r *run) checkOrder(reread map[int]bool) CheckResult {
 	c := CheckResult{Name: "order"}
 	got := map[string]map[int]bool{}
 	gaps := map[string]bool{}
@@ -309,7 +315,11 @@ func (r *run) checkOrder() CheckResult {
 	assignedAt := map[string]int64{} // worker/shard
 	hookIdx := map[string]int{}
 	regressions := 0
-	for _, d := range r.deliveries {
+	for i, d := range r.deliveries {
+		note := ""
+		if reread[i] {
+			note = " (a re-read of a finished shard)"
+		}
 		hs := r.hooks[d.w]
 		for hookIdx[d.w] < len(hs) && hs[hookIdx[d.w]].t <= d.t {
 			h := hs[hookIdx[d.w]]
@@ -325,14 +335,14 @@ func (r *run) checkOrder() CheckResult {
 		}
 		if d.n > 0 && !keyN[d.n-1] && !gaps[fmt.Sprint(d.key, d.n)] {
 			gaps[fmt.Sprint(d.key, d.n)] = true
-			c.fail("key %s: n %d (%s by %s at %s) handed out before n %d was handed out anywhere", d.key, d.n, d.shard, d.w, r.at(d.t), d.n-1)
+			c.fail("key %s: n %d (%s by %s at %s%s) handed out before n %d was handed out anywhere", d.key, d.n, d.shard, d.w, r.at(d.t), note, d.n-1)
 		}
 		keyN[d.n] = true
 		wk := d.w + "/" + d.key
 		if l, ok := lastOf[wk]; ok && d.n < l.n && assignedAt[d.w+"/"+d.shard] <= l.t {
 			regressions++
-			c.fail("key %s: %s handed out n %d (%s at %s) after n %d (at %s), with no reassignment of %s in between",
-				d.key, d.w, d.n, d.shard, r.at(d.t), l.n, r.at(l.t), d.shard)
+			c.fail("key %s: %s handed out n %d (%s at %s%s) after n %d (at %s), with no reassignment of %s in between",
+				d.key, d.w, d.n, d.shard, r.at(d.t), note, l.n, r.at(l.t), d.shard)
 		}
 		if l, ok := lastOf[wk]; !ok || d.n >= l.n || assignedAt[d.w+"/"+d.shard] > l.t {
 			lastOf[wk] = last{n: d.n, t: d.t}
@@ -681,6 +691,9 @@ func (r *run) checkDuplicates(fencing, reread map[int]bool, byCause map[string]i
 			cause = CauseKilled
 		case anyIn(r.stops[p.w], p.t-margin, d.t):
 			cause = CausePaused
+		case r.afterResume(p) && r.hookIn(p.w, EvLost, d.shard, p.t, d.t):
+			// Handed out after a SIGCONT, the lease lost right after.
+			cause = CausePaused
 		case r.sigterms[p.w] != 0 && r.sigterms[p.w] < d.t && r.sigterms[p.w] >= p.t-margin:
 			cause = CauseHandoff
 		case r.hookIn(p.w, EvRevoked, d.shard, p.t, d.t):
@@ -743,4 +756,40 @@ func stderrTail(dir, w string) string {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	lines = lines[max(0, len(lines)-5):]
 	return "; its stderr ends with:\n\t\t" + strings.Join(lines, "\n\t\t")
+}
+
+// afterResume reports whether worker d.w handed out d after a SIGCONT,
+// within a lease duration and a cycle of it, before any assignment of the
+// shard to it since: a record handed out on a lease that may have expired
+// during the pause.
+func (r *run) afterResume(d delivery) bool {
+	window := int64(r.st.LeaseDuration + r.st.CycleInterval)
+	for _, tc := range r.conts[d.w] {
+		if tc < d.t && d.t-tc <= window && !r.hookIn(d.w, EvAssigned, d.shard, tc, d.t) {
+			return true
+		}
+	}
+	return false
+}
+
+// resumedThenLost counts the records handed out by a worker after a SIGCONT
+// (see afterResume) and before a Lost of their shard that followed within a
+// cycle: handed out on a lease that had expired during the pause.
+func (r *run) resumedThenLost() int {
+	n := 0
+	for _, d := range r.deliveries {
+		if !r.afterResume(d) {
+			continue
+		}
+		for _, h := range r.hooks[d.w] {
+			if h.t < d.t || h.shard != d.shard {
+				continue
+			}
+			if h.ev == EvLost && h.t-d.t <= int64(r.st.CycleInterval) {
+				n++
+			}
+			break
+		}
+	}
+	return n
 }

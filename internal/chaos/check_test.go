@@ -198,6 +198,9 @@ func TestCheckFencing(t *testing.T) {
 	if rep.Duplicates[CausePaused] != 1 || rep.Duplicates[CauseFencing] != 1 {
 		t.Errorf("duplicates %v, want 1 of the paused worker (the exempt record) and 1 fencing violation", rep.Duplicates)
 	}
+	if rep.ResumedThenLost != 3 {
+		t.Errorf("%d records handed out after the SIGCONT and before the Lost, want 3", rep.ResumedThenLost)
+	}
 }
 
 // A finished shard assigned and read again after its child was assigned
