@@ -95,9 +95,9 @@ func buildChaos(t *testing.T) string {
 	if *soakRace {
 		args = append(args, "-race")
 	}
-	cmd := exec.Command(goTool, append(args, "./cmd/chaos")...)
+	cmd := exec.Command(goTool, append(args, "github.com/kinesin-go/kinesin/internal/chaos/cmd/chaos")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./internal/chaos/cmd/chaos: %v\n%s", err, out)
+		t.Fatalf("go build of the soak program: %v\n%s", err, out)
 	}
 	return bin
 }

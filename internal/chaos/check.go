@@ -130,6 +130,8 @@ type run struct {
 	exits           map[string]Event
 	shutdownAt      int64
 	workerLogs      map[string][]Event
+	// leaseIDs: the lease worker id of each worker incarnation.
+	leaseIDs map[string]string
 	// firstDelivery of each record, lastFirst of each shard (the time its
 	// last acknowledged record was first handed out; MaxInt64 when one
 	// never was, MinInt64 for a shard without records).
@@ -179,6 +181,7 @@ func loadRun(dir string) (*run, error) {
 		hungClose: map[string]bool{}, stops: map[string][]int64{}, conts: map[string][]int64{},
 		exits: map[string]Event{}, shutdownAt: math.MaxInt64, workerLogs: workers,
 		firstDelivery: map[string]int64{}, lastFirst: map[string]int64{}, exempt: map[int]bool{},
+		leaseIDs: map[string]string{},
 	}
 	b, err := os.ReadFile(filepath.Join(dir, settingsFile))
 	if err != nil {
@@ -209,6 +212,8 @@ func loadRun(dir string) (*run, error) {
 			switch e.Ev {
 			case EvRecord:
 				r.deliveries = append(r.deliveries, delivery{w: w, shard: e.Shard, seq: e.Seq, key: e.Key, n: e.N, t: e.T})
+			case EvStart:
+				r.leaseIDs[w] = e.Detail
 			case EvAssigned, EvRevoked, EvLost:
 				h := hook{w: w, ev: e.Ev, shard: e.Shard, t: e.T}
 				r.hooks[w] = append(r.hooks[w], h)
@@ -549,23 +554,24 @@ func (r *run) heldAt(w string, t int64) []string {
 }
 
 // takenOver returns when shard was first handed out or assigned by another
-// worker than w after t, or false.
-func (r *run) takenOver(shard, w string, t int64) (int64, bool) {
-	best := int64(math.MaxInt64)
+// worker than w after t, and by which, or false; false too when that was a
+// re-read of the finished shard (the re-read check reports it).
+func (r *run) takenOver(shard, w string, t int64) (int64, string, bool) {
+	best, by := int64(math.MaxInt64), ""
 	for _, h := range r.assigned[shard] {
 		if h.w != w && h.t > t {
-			best = h.t
+			best, by = h.t, h.w
 			break
 		}
 	}
 	i := sort.Search(len(r.deliveries), func(i int) bool { return r.deliveries[i].t > t })
 	for ; i < len(r.deliveries) && r.deliveries[i].t < best; i++ {
 		if d := r.deliveries[i]; d.shard == shard && d.w != w {
-			best = d.t
+			best, by = d.t, d.w
 			break
 		}
 	}
-	return best, best != math.MaxInt64
+	return best, by, best != math.MaxInt64 && best <= r.finishedAt(shard)
 }
 
 // finishedBy reports whether every acknowledged record of a closed shard
@@ -580,15 +586,17 @@ func (r *run) checkFailover() (CheckResult, []time.Duration) {
 	bound := r.st.LeaseDuration + r.st.CycleInterval
 	c := CheckResult{Name: "failover"}
 	var samples []time.Duration
+	reclaimed := 0
 	for _, w := range slices.Sorted(maps.Keys(r.kills)) {
 		tk := r.kills[w]
 		if r.hungClose[w] || tk > r.shutdownAt {
 			continue
 		}
 		for _, s := range r.heldAt(w, tk) {
-			at, ok := r.takenOver(s, w, tk)
-			if ok && r.finishedAt(s) < at {
-				ok = false // a re-read of the finished shard, not a failover
+			at, by, ok := r.takenOver(s, w, tk)
+			if ok && r.leaseIDs[w] != "" && r.leaseIDs[by] == r.leaseIDs[w] {
+				reclaimed++ // by the worker restarted under the same lease id: not a failover
+				continue
 			}
 			if !ok {
 				if !r.finishedBy(s, tk) {
@@ -603,7 +611,8 @@ func (r *run) checkFailover() (CheckResult, []time.Duration) {
 			}
 		}
 	}
-	c.Summary = fmt.Sprintf("%d of %d failovers beyond LeaseDuration + CycleInterval = %v (+ %v slack)", c.Failures, len(samples), bound, r.st.FailoverSlack)
+	c.Summary = fmt.Sprintf("%d of %d failovers beyond LeaseDuration + CycleInterval = %v (+ %v slack); %d shards taken back first by the killed worker restarted under its lease id",
+		c.Failures, len(samples), bound, r.st.FailoverSlack, reclaimed)
 	return c, samples
 }
 
@@ -620,7 +629,7 @@ func (r *run) handoffs() (onClose, onRevoke []time.Duration, takenBack int) {
 			continue
 		}
 		for _, s := range r.heldAt(w, tt) {
-			if at, ok := r.takenOver(s, w, tt); ok {
+			if at, _, ok := r.takenOver(s, w, tt); ok {
 				onClose = append(onClose, time.Duration(at-tt))
 			}
 		}

@@ -148,6 +148,25 @@ func TestCheckFailoverPasses(t *testing.T) {
 	}
 }
 
+// A shard taken back by the killed worker restarted under the same lease id
+// is not a failover.
+func TestCheckFailoverRestartSameID(t *testing.T) {
+	s := newScenario(t, open("s0"))
+	s.put(0, "s0", "1", "k", 0)
+	s.workers["w1.1"] = []Event{{T: ms(0), Ev: EvStart, W: "w1.1", Detail: "w1"}}
+	s.hook(1, "w1.1", EvAssigned, "s0")
+	s.rec(5, "w1.1", "s0", "1", "k", 0)
+	s.kill(100, "w1.1")
+	s.workers["w1.2"] = []Event{{T: ms(500), Ev: EvStart, W: "w1.2", Detail: "w1"}}
+	s.hook(600, "w1.2", EvAssigned, "s0")
+	s.term(1000, "w1.2")
+	rep := s.check()
+	want(t, rep)
+	if len(rep.Failover) != 0 || !strings.Contains(rep.Checks[5].Summary, "1 shards taken back first by the killed worker restarted") {
+		t.Errorf("failover %v, check %+v; want no failover, one shard taken back", rep.Failover, rep.Checks[5])
+	}
+}
+
 // A failover beyond LeaseDuration + CycleInterval + the slack fails; a shard
 // never taken over that still had records fails too.
 func TestCheckFailoverTooSlow(t *testing.T) {
