@@ -392,8 +392,10 @@ func (c *Control) deleteStream(name string) (int, any, error) {
 	return http.StatusNoContent, nil, nil
 }
 
-// controlShard is a shard in JSON.
-type controlShard struct {
+// ControlShard is a shard as the control API lists it (GET
+// streams/{name}/shards, see Control): ShardInfo in JSON, for a client of
+// the API to decode.
+type ControlShard struct {
 	ID                    string   `json:"id"`
 	ParentShardID         string   `json:"parentShardId,omitempty"`
 	AdjacentParentShardID string   `json:"adjacentParentShardId,omitempty"`
@@ -410,9 +412,9 @@ func (c *Control) shards(name string, _ *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]controlShard, 0, len(infos))
+	out := make([]ControlShard, 0, len(infos))
 	for _, s := range infos {
-		out = append(out, controlShard{
+		out = append(out, ControlShard{
 			ID: s.ID, ParentShardID: s.ParentShardID, AdjacentParentShardID: s.AdjacentParentShardID,
 			StartingHashKey: s.StartingHashKey, EndingHashKey: s.EndingHashKey,
 			Open: s.Open, Children: s.Children, Records: s.Records,

@@ -364,7 +364,7 @@ func (r *run) ancestors(id string) []string {
 	seen := map[string]bool{}
 	var walk func(string)
 	walk = func(s string) {
-		for _, p := range r.shards[s].Parents() {
+		for _, p := range parents(r.shards[s]) {
 			if !seen[p] {
 				seen[p] = true
 				out = append(out, p)
@@ -468,7 +468,7 @@ func (r *run) checkFencing() badDeliveries {
 func (r *run) descendants(id string) []string {
 	children := map[string][]string{}
 	for _, s := range r.shards {
-		for _, p := range s.Parents() {
+		for _, p := range parents(s) {
 			children[p] = append(children[p], s.ID)
 		}
 	}

@@ -74,19 +74,10 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 }
 
 // Shard is a shard as the control API lists it.
-type Shard struct {
-	ID                    string   `json:"id"`
-	ParentShardID         string   `json:"parentShardId,omitempty"`
-	AdjacentParentShardID string   `json:"adjacentParentShardId,omitempty"`
-	StartingHashKey       string   `json:"startingHashKey"`
-	EndingHashKey         string   `json:"endingHashKey"`
-	Open                  bool     `json:"open"`
-	Children              []string `json:"children,omitempty"`
-	Records               int      `json:"records"`
-}
+type Shard = kinesistest.ControlShard
 
-// Parents returns the shard's parent ids.
-func (s Shard) Parents() []string {
+// parents returns the parent ids of s.
+func parents(s Shard) []string {
 	var out []string
 	for _, p := range []string{s.ParentShardID, s.AdjacentParentShardID} {
 		if p != "" {

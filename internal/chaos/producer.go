@@ -112,14 +112,25 @@ func RunProducer(args []string) error {
 // SDK finished sending its request, which kills event streams at random (see
 // kinesistest's Fake.AWSConfig).
 func kinesisClient(endpoint string) *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  testCredentials,
+		HTTPClient:   &http.Client{Transport: hideWriteTo{loopbackTransport()}},
+	})
+}
+
+// The region and credentials of the soak's clients: the emulators take any.
+var (
+	region          = "us-east-1"
+	testCredentials = credentials.NewStaticCredentialsProvider("chaos", "chaos", "")
+)
+
+// loopbackTransport returns a transport for many calls to one local host.
+func loopbackTransport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
-	return kinesis.New(kinesis.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("chaos", "chaos", ""),
-		HTTPClient:   &http.Client{Transport: hideWriteTo{tr}},
-	})
+	return tr
 }
 
 // hideWriteTo sends request bodies through their Read method only.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kinesin-go/kinesin"
@@ -183,12 +182,10 @@ func RunWorker(args []string) error {
 
 // dynamoClient returns a DynamoDB client of endpoint, with test credentials.
 func dynamoClient(endpoint string) *dynamodb.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
 	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
+		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("chaos", "chaos", ""),
-		HTTPClient:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		Credentials:  testCredentials,
+		HTTPClient:   &http.Client{Transport: loopbackTransport(), Timeout: 30 * time.Second},
 	})
 }
