@@ -78,6 +78,9 @@ type Report struct {
 	// lease that had expired during the pause (not a failure of its own:
 	// the fencing check fails those another worker had taken meanwhile).
 	ResumedThenLost int
+	// Stalls are the times the driver did not run for 300ms or more: the
+	// machine stalled (failovers get that much more time).
+	Stalls []time.Duration
 	// Checks are the checks, in order.
 	Checks []CheckResult
 	// Actions counts what the driver did, FaultKinds the faults it injected
@@ -108,6 +111,20 @@ type delivery struct {
 
 func (d delivery) id() string { return d.shard + "/" + d.seq }
 
+// stall is a time the driver did not run: the machine stalled.
+type stall struct{ from, to int64 }
+
+// stalled returns how much of [from, to] the machine was stalled.
+func (r *run) stalled(from, to int64) time.Duration {
+	var d int64
+	for _, s := range r.stalls {
+		if lo, hi := max(s.from, from), min(s.to, to); hi > lo {
+			d += hi - lo
+		}
+	}
+	return time.Duration(d)
+}
+
 // hook is a lease callback of a worker.
 type hook struct {
 	w, ev, shard string
@@ -128,6 +145,8 @@ type run struct {
 	hungClose       map[string]bool
 	stops, conts    map[string][]int64
 	exits           map[string]Event
+	spawns          []Event
+	stalls          []stall
 	shutdownAt      int64
 	workerLogs      map[string][]Event
 	// leaseIDs: the lease worker id of each worker incarnation.
@@ -165,6 +184,9 @@ func Check(dir string) (*Report, error) {
 	rep.Checks = append(rep.Checks, failover)
 	rep.HandoffClose, rep.HandoffRebalance, rep.TakenBack = r.handoffs()
 	rep.ResumedThenLost = r.resumedThenLost()
+	for _, st := range r.stalls {
+		rep.Stalls = append(rep.Stalls, time.Duration(st.to-st.from))
+	}
 	dups := r.checkDuplicates(fencing.bad, reread.bad, rep.Duplicates)
 	rep.Checks = append(rep.Checks, dups, r.checkExits(dir))
 	return rep, nil
@@ -247,6 +269,12 @@ func loadRun(dir string) (*run, error) {
 			r.conts[e.W] = append(r.conts[e.W], e.T)
 		case EvExited:
 			r.exits[e.W] = e
+		case EvSpawn:
+			r.spawns = append(r.spawns, e)
+		case EvStall:
+			if d, err := time.ParseDuration(e.Detail); err == nil {
+				r.stalls = append(r.stalls, stall{from: e.T, to: e.T + int64(d)})
+			}
 		case EvPhase:
 			if e.Detail == "shutdown" {
 				r.shutdownAt = e.T
@@ -606,12 +634,22 @@ func (r *run) checkFailover() (CheckResult, []time.Duration) {
 			}
 			d := time.Duration(at - tk)
 			samples = append(samples, d)
-			if d > bound+r.st.FailoverSlack {
-				c.fail("%s SIGKILLed at %s: its shard %s taken over %v later (bound %v + slack %v)", w, r.at(tk), s, d.Round(time.Millisecond), bound, r.st.FailoverSlack)
+			if d > bound+r.st.FailoverSlack+r.stalled(tk, at) {
+				joined := ""
+				for _, sp := range r.spawns {
+					if sp.T > tk && sp.T < at {
+						joined += fmt.Sprintf("; %s joined at %s", sp.W, r.at(sp.T))
+					}
+				}
+				if st := r.stalled(tk, at); st > 0 {
+					joined += fmt.Sprintf("; the machine stalled %v meanwhile", st.Round(time.Millisecond))
+				}
+				c.fail("%s SIGKILLed at %s: its shard %s taken over by %s %v later (bound %v + slack %v)%s",
+					w, r.at(tk), s, by, d.Round(time.Millisecond), bound, r.st.FailoverSlack, joined)
 			}
 		}
 	}
-	c.Summary = fmt.Sprintf("%d of %d failovers beyond LeaseDuration + CycleInterval = %v (+ %v slack); %d shards taken back first by the killed worker restarted under its lease id",
+	c.Summary = fmt.Sprintf("%d of %d failovers beyond LeaseDuration + CycleInterval = %v (+ %v slack, + the time the machine stalled meanwhile); %d shards taken back first by the killed worker restarted under its lease id",
 		c.Failures, len(samples), bound, r.st.FailoverSlack, reclaimed)
 	return c, samples
 }
@@ -679,21 +717,23 @@ func (r *run) hookIn(w, ev, shard string, from, to int64) bool {
 // on the causes not allowed.
 func (r *run) checkDuplicates(fencing, reread map[int]bool, byCause map[string]int) CheckResult {
 	c := CheckResult{Name: "duplicates"}
-	prev := map[string]delivery{}
+	prev := map[string]int{} // the index of the last delivery of each record
 	margin := int64(pauseMargin)
 	for i, d := range r.deliveries {
-		p, again := prev[d.id()]
-		prev[d.id()] = d
+		pi, again := prev[d.id()]
+		prev[d.id()] = i
 		if !again {
 			continue
 		}
+		p := r.deliveries[pi]
 		var cause string
 		switch tk, killed := r.kills[p.w]; {
 		case reread[i]:
 			cause = CauseReread
-		case fencing[i]:
+		case fencing[i] || fencing[pi]:
+			// This one, or the last one (then this is the rightful owner's).
 			cause = CauseFencing
-		case r.exempt[i]:
+		case r.exempt[i] || r.exempt[pi]:
 			// Received before a SIGSTOP, handed out after the SIGCONT.
 			cause = CausePaused
 		case killed && tk < d.t && !r.hungClose[p.w]:

@@ -148,6 +148,23 @@ func TestCheckFailoverPasses(t *testing.T) {
 	}
 }
 
+// The time the machine stalled during a failover is added to its bound.
+func TestCheckFailoverStall(t *testing.T) {
+	s := newScenario(t, open("s0"))
+	s.put(0, "s0", "1", "k", 0)
+	s.hook(0, "w1", EvAssigned, "s0")
+	s.rec(5, "w1", "s0", "1", "k", 0)
+	s.kill(100, "w1")
+	s.driver = append(s.driver, Event{T: ms(1000), Ev: EvStall, Detail: "800ms"})
+	s.hook(3300, "w2", EvAssigned, "s0") // 3.2s: 2.2s + 0.5s + 0.8s stalled
+	s.term(4000, "w2")
+	rep := s.check()
+	want(t, rep)
+	if len(rep.Stalls) != 1 || rep.Stalls[0] != 800*time.Millisecond {
+		t.Errorf("stalls %v, want one of 800ms", rep.Stalls)
+	}
+}
+
 // A shard taken back by the killed worker restarted under the same lease id
 // is not a failover.
 func TestCheckFailoverRestartSameID(t *testing.T) {

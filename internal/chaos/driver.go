@@ -185,6 +185,8 @@ func (d *driver) run() error {
 	cfg.Logf("chaos %s seed %d: fake %s, lease table %s, %d workers; chaos for %v (logs in %s)",
 		cfg.Mode, cfg.Seed, d.fakeURL, d.table, cfg.Workers, cfg.Duration, cfg.Dir)
 
+	stopWatch := d.watchStalls()
+	defer stopWatch()
 	d.phase("chaos")
 	if err := d.chaos(); err != nil {
 		return err
@@ -681,4 +683,38 @@ func (d *driver) shutdown() {
 		}
 	}
 	d.reap(false)
+}
+
+// stallThreshold: a gap this long between two ticks of 50ms is a stall of
+// the machine (or of the driver's process), logged for the checker, which
+// does not blame the library for the time a failover lost to it.
+const stallThreshold = 300 * time.Millisecond
+
+// watchStalls logs the stalls of the driver's process until the returned
+// function is called.
+func (d *driver) watchStalls() func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			now := time.Now()
+			if gap := now.Sub(last); gap >= stallThreshold {
+				d.log.Write(Event{T: last.UnixNano(), Ev: EvStall, Detail: gap.String()})
+			}
+			last = now
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }

@@ -64,6 +64,7 @@ const (
 	EvReshard = "reshard" // a split, merge or UpdateShardCount: Detail
 	EvFault   = "fault"   // a fault injected or cleared: Detail
 	EvPhase   = "phase"   // the run entered a phase: Detail (chaos, drain, shutdown)
+	EvStall   = "stall"   // the driver did not run from T for Detail (a duration): the machine stalled
 )
 
 // Log writes events as JSON lines to a file, one write per line, with no

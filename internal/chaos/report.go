@@ -50,6 +50,7 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  records: %d acknowledged, %d of them handed out, %d hand-outs in all\n", r.Acked, r.Delivered, r.Deliveries)
 	fmt.Fprintf(&b, "  duplicates: %d: %s\n", dups, strings.Join(parts, ", "))
 	fmt.Fprintf(&b, "  records handed out after a SIGCONT, then their lease lost within a cycle (expired during the pause): %d\n", r.ResumedThenLost)
+	fmt.Fprintf(&b, "  machine stalls (the driver did not run for 300ms or more): %s\n", percentiles(r.Stalls))
 	fmt.Fprintf(&b, "  failover after SIGKILL: %s (bound %v + %v slack)\n", percentiles(r.Failover), st.LeaseDuration+st.CycleInterval, st.FailoverSlack)
 	fmt.Fprintf(&b, "  handoff after SIGTERM: %s; after a Revoke: %s (and %d Revokes after which the same worker was assigned the shard again)\n",
 		percentiles(r.HandoffClose), percentiles(r.HandoffRebalance), r.TakenBack)
