@@ -59,15 +59,18 @@
 //     every record of each of its ancestors was handed out;
 //   - fencing: a record handed out by a worker after another worker was
 //     assigned its shard (more recently than the first one), or of a shard
-//     the worker was never assigned (the first record a worker logs after
-//     a SIGSTOP is exempt: it may have been received before the pause and
+//     the worker was never assigned (the first record a worker logs after a
+//     SIGCONT is exempt: it may have been received before the pause and
 //     logged after it);
 //   - finished shard re-read: a shard assigned, or its records handed out
 //     again, after all of its records were handed out and a descendant was
 //     assigned;
 //   - failover: a SIGKILLed worker's shards first handed out or assigned by
 //     another worker later than LeaseDuration + CycleInterval (the bound the
-//     README states) + Config.FailoverSlack after the kill;
+//     README states) + Config.FailoverSlack after the kill, plus the time the
+//     machine stalled meanwhile (the driver logs when it did not run for
+//     300ms or more); a shard taken back by the killed worker restarted
+//     under the same lease worker id is no failover;
 //   - duplicates: a record handed out again for another reason than a
 //     SIGKILLed or paused worker's uncommitted records (or a worker's lease
 //     lost for lack of renewal): after a planned handoff (SIGTERM, Close), a
@@ -75,7 +78,8 @@
 //   - exits: a worker that exited on its own, or whose Close failed or hung.
 //
 // It prints the figures: records, duplicates by cause, failover and
-// handoff times (p50, max).
+// handoff times (p50, max), the records a worker handed out after a SIGCONT
+// on a lease that had expired during the pause, and the machine's stalls.
 //
 // # Running it
 //
