@@ -23,11 +23,12 @@ type Event struct {
 	Ev string `json:"ev"`
 	// W is the worker: its incarnation name (slot.generation, e.g. "w2.3").
 	W string `json:"w,omitempty"`
-	// Shard, Seq, Key and N identify a record.
-	Shard string `json:"shard,omitempty"`
-	Seq   string `json:"seq,omitempty"`
-	Key   string `json:"key,omitempty"`
-	N     int    `json:"n,omitempty"`
+	// Stream, Shard, Seq, Key and N identify a record (Stream: in puts).
+	Stream string `json:"stream,omitempty"`
+	Shard  string `json:"shard,omitempty"`
+	Seq    string `json:"seq,omitempty"`
+	Key    string `json:"key,omitempty"`
+	N      int    `json:"n,omitempty"`
 	// Detail is free text: an error, a lease worker id, an action's
 	// arguments.
 	Detail string `json:"detail,omitempty"`
@@ -41,7 +42,7 @@ func (e Event) Time() time.Time { return time.Unix(0, e.T) }
 // What an Event says.
 const (
 	// Producer.
-	EvPut      = "put"       // a record acknowledged: Shard, Seq, Key, N
+	EvPut      = "put"       // a record acknowledged: Stream, Shard, Seq, Key, N
 	EvPutError = "put-error" // a put that failed (retried): Key, N, Detail
 	// Worker.
 	EvStart    = "start"    // the process started: W, Detail = lease worker id

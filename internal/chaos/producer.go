@@ -100,7 +100,7 @@ func RunProducer(args []string) error {
 				log.Write(Event{Ev: EvPutError, Key: keyName(k), N: next[k], Detail: aws.ToString(r.ErrorCode)})
 				continue
 			}
-			log.Write(Event{Ev: EvPut, Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber), Key: keyName(k), N: next[k]})
+			log.Write(Event{Ev: EvPut, Stream: *stream, Shard: aws.ToString(r.ShardId), Seq: aws.ToString(r.SequenceNumber), Key: keyName(k), N: next[k]})
 			next[k]++
 		}
 	}
