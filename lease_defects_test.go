@@ -1,0 +1,119 @@
+package kinesin_test
+
+// Reproduction of a lease defect of issue 12, found by the chaos soak
+// (internal/chaos): fencing after the local expiry of a lease.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/kinesistest"
+	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+)
+
+// A worker cut off from its lease store stops handing out a shard's records
+// once its own view of the lease is no longer valid, without waiting for a
+// store call: never after another worker was given the shard.
+//
+// Two workers share two shards. The lease store stops answering one of them
+// (its calls hang, as in a partition or a frozen store connection) while
+// records keep coming. That worker cannot renew: its leases are no longer
+// valid for it 90% of the lease duration after its last renewal, and the
+// other worker takes them once they expire (the lease duration after it saw
+// them last change). From then on the cut-off worker must hand out nothing
+// of those shards.
+//
+// The cut-off worker lists shards every 250ms (ShardSyncInterval), so its
+// scheduler soon calls the store too (Sync, after each listing) and waits
+// on it: what stops the handing out must not depend on that goroutine
+// being free. (With the default ShardSyncInterval of 30s the scheduler is
+// usually free when the Lost event comes, and the worker stops in time.)
+func TestReproFencingAfterLocalExpiry(t *testing.T) {
+	fake := newFake(t, 2)
+	store := leasemem.New()
+	c := newLeaseCluster(t, pollingMode, fake, store, kinesin.ShardSyncInterval(250*time.Millisecond))
+	p := startLeaseProducer(t, fake, 20, 1, 5*time.Millisecond)
+	cut := &gatedStore{Store: store}
+	c.join("cut", cut)
+	c.join("other", nil)
+	t.Cleanup(cut.resume) // before the workers close
+	c.waitShape(15*time.Second, "[1 1]", "cut", "other")
+	owners, _ := c.owners()
+	shards := owners["cut"]
+	eventually(t, 5*time.Second, func() bool {
+		return len(c.ledger.firstBy(shards, "other", time.Now().Add(-time.Second))) == len(shards)
+	},
+		"the worker to be cut off reading its shards")
+
+	cut.pause()
+	cutAt := time.Now()
+	c.waitTaken(leaseTestDuration+leaseTestCycle+leaseSlack+5*time.Second, shards, "cut", cutAt)
+	// Let the new owner read a while: about a second of records put after
+	// it took the shards, then a marker it must reach. The cut-off worker
+	// had as long to show whether it still hands out the same shards.
+	for _, sh := range shards {
+		info := shardInfo(t, fake, sh)
+		eventually(t, 10*time.Second, func() bool { return shardInfo(t, fake, sh).Records >= info.Records+100 },
+			"the producer putting 100 more records into %s", sh)
+		marker := "marker-" + sh
+		if _, err := fake.PutWithHashKey(testStream, marker, info.StartingHashKey, itemJSON(item{Key: marker})); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, func() bool { return c.ledger.deliveredKey("other", marker) },
+			"the new owner of %s delivering the marker put after 100 more records", sh)
+	}
+
+	var problems []string
+	for _, sh := range shards {
+		assigned, _ := c.ledger.hookTime("other", "assigned", sh)
+		late := c.ledger.deliveredBy("cut", sh, assigned)
+		afterExpiry := c.ledger.deliveredBy("cut", sh, cutAt.Add(leaseTestDuration))
+		lost := "OnShardLost never called"
+		if at, ok := c.ledger.hookTime("cut", "lost", sh); ok {
+			lost = fmt.Sprintf("OnShardLost called %v after the cut", at.Sub(cutAt).Round(time.Millisecond))
+		}
+		if late > 0 || afterExpiry > 0 {
+			problems = append(problems, fmt.Sprintf("%s: the other worker was assigned it %v after the cut; the cut-off worker then still handed out %d of its records "+
+				"(%d later than the lease duration %v after the cut); %s",
+				sh, assigned.Sub(cutAt).Round(time.Millisecond), late, afterExpiry, leaseTestDuration, lost))
+		}
+	}
+	cut.resume()
+	p.halt()
+	if len(problems) > 0 {
+		t.Errorf("a worker whose lease store stopped answering kept handing out records of shards another worker was reading "+
+			"(lease duration %v, cycle %v; its leases are no longer valid for it %v after its last renewal):\n%s",
+			leaseTestDuration, leaseTestCycle, leaseTestDuration*9/10, strings.Join(problems, "\n"))
+	}
+}
+
+// shardInfo describes shard id of testStream.
+func shardInfo(t *testing.T, fake *kinesistest.Fake, id string) kinesistest.ShardInfo {
+	t.Helper()
+	infos, err := fake.Shards(testStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range infos {
+		if s.ID == id {
+			return s
+		}
+	}
+	t.Fatalf("no shard %s in %v", id, infos)
+	return kinesistest.ShardInfo{}
+}
+
+// deliveredKey reports whether worker delivered a record of key.
+func (l *leaseLedger) deliveredKey(worker, key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, d := range l.all {
+		if d.worker == worker && d.key == key {
+			return true
+		}
+	}
+	return false
+}
