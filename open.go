@@ -16,6 +16,7 @@ import (
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/consumer"
+	"github.com/kinesin-go/kinesin/internal/retry"
 	"github.com/kinesin-go/kinesin/internal/svctime"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/polling"
@@ -51,7 +52,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	info, err := describeStream(ctx, api, stream) // describe
+	info, err := describeStream(ctx, api, stream, cfg.logger) // describe
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		API: api, Reader: reader, App: cfg.app, Start: cfg.start.position(),
 		MaxUncommitted: cfg.maxUncommitted, CheckpointInterval: cfg.checkpointInterval,
 		ShardSyncInterval: cfg.shardSync, CloseTimeout: cfg.closeTimeout, StoreOutage: cfg.storeOutage,
-		Deaggregate: cfg.deaggregate, Log: log, Tel: tel, Decode: s.decodeBatch, Assignment: cfg.assignment,
+		Deaggregate: cfg.deaggregate, OpenRetryLimit: OpenRetryLimit, Log: log, Tel: tel, Decode: s.decodeBatch, Assignment: cfg.assignment,
 	})
 	if err != nil {
 		return nil, publicError(err)
@@ -94,16 +95,32 @@ type streamInfo struct {
 // difference between the two.
 const latestSkew = time.Second
 
-// describeStream describes the stream named by name or ARN.
-func describeStream(ctx context.Context, api KinesisAPI, stream string) (streamInfo, error) {
+// OpenRetryLimit bounds how long Open retries a control-plane call
+// (DescribeStreamSummary, ListShards) that fails with an error that may pass:
+// throttling, a server error, a network error. Open's context may end it
+// sooner.
+const OpenRetryLimit = time.Minute
+
+// describeStream describes the stream named by name or ARN, retrying errors
+// that may pass for up to OpenRetryLimit.
+func describeStream(ctx context.Context, api KinesisAPI, stream string, log *slog.Logger) (streamInfo, error) {
 	in := &kinesis.DescribeStreamSummaryInput{}
 	if isARN(stream) {
 		in.StreamARN = aws.String(stream)
 	} else {
 		in.StreamName = aws.String(stream)
 	}
-	asked := time.Now()
-	desc, err := api.DescribeStreamSummary(ctx, in)
+	var (
+		asked time.Time
+		desc  *kinesis.DescribeStreamSummaryOutput
+	)
+	err := retry.Transient(ctx, OpenRetryLimit, awserr.IsTransient, func(err error, wait time.Duration) {
+		log.Warn("describing the stream failed; retrying", "stream", stream, "error", err, "wait", wait)
+	}, func(ctx context.Context) (err error) {
+		asked = time.Now()
+		desc, err = api.DescribeStreamSummary(ctx, in)
+		return err
+	})
 	switch {
 	case awserr.IsNotFound(err):
 		return streamInfo{}, fmt.Errorf("%w: %s: %w", ErrStreamNotFound, stream, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
@@ -328,4 +329,36 @@ func testStartPositions(t *testing.T, m mode) {
 			}
 		}
 	})
+}
+
+// Open retries its control-plane calls (DescribeStreamSummary, ListShards)
+// through errors that may pass: a fleet starting during a blip starts.
+func TestOpenRetriesTransientErrors(t *testing.T) {
+	for _, op := range []string{"DescribeStreamSummary", "ListShards"} {
+		t.Run(op, func(t *testing.T) {
+			fake := newFake(t, 1)
+			fake.Put(testStream, "pk", itemJSON(item{N: 1}))
+			// The SDK's own retryer is off: these are kinesin's retries.
+			in := fake.Script(kinesistest.Match{Op: op}, kinesistest.InternalFailure, kinesistest.ServiceUnavailable,
+				kinesistest.InternalFailure, kinesistest.ServiceUnavailable, kinesistest.InternalFailure)
+			client := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
+			st := openNamed(t, pollingMode, testCtx(t, 20*time.Second), testStream, client, kinesin.JSON[item])
+			if in.Hits() != 5 {
+				t.Errorf("%d %s calls failed, want 5", in.Hits(), op)
+			}
+			for rec, err := range st.Records() {
+				if err != nil || rec.Value.N != 1 {
+					t.Fatalf("(%v, %v), want the record", rec, err)
+				}
+				break
+			}
+		})
+	}
+	// An error that retrying cannot fix is not retried.
+	fake := newFake(t, 1)
+	in := fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "ListShards"}, Action: kinesistest.Fail("AccessDeniedException")})
+	_, err := kinesin.Open(testCtx(t, 20*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()))
+	if err == nil || in.Hits() != 1 {
+		t.Errorf("Open with ListShards denied: %v after %d calls, want an error after 1", err, in.Hits())
+	}
 }

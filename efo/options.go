@@ -77,4 +77,3 @@ func (o Options) WithDefaults() Options {
 // backoff returns the retry schedule of o (with defaults applied): it never
 // gives up, the caller decides when to stop.
 func (o Options) backoff() backoff.BackOff { return retry.Backoff(o.InitialBackoff, o.MaxBackoff) }
-

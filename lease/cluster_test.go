@@ -167,11 +167,25 @@ func shardID(i int) string { return fmt.Sprintf("shardId-%012d", i) }
 func (c *cluster) listed() []lease.Shard {
 	var out []lease.Shard
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
-		if s := c.shards[id]; !s.hidden && !s.trimmed {
+		if s := c.shards[id]; c.exists(s) && !s.trimmed {
 			out = append(out, lease.Shard{ID: id, Parents: s.parents})
 		}
 	}
 	return out
+}
+
+// exists reports whether a listing shows s: it is not hidden, or a
+// descendant of it is not (a shard exists before its children).
+func (c *cluster) exists(s *shardModel) bool {
+	if !s.hidden {
+		return true
+	}
+	for _, o := range c.shards {
+		if slices.Contains(o.parents, s.id) && c.exists(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // add starts a worker and runs its first cycle.
@@ -316,17 +330,26 @@ func (c *cluster) read(n *node) {
 	}
 }
 
-// discover lists the children of ended shards and syncs them, as a
-// scheduler does when a shard ends.
+// discover learns the children of ended shards and syncs them, as a
+// scheduler does when a shard ends (a partial sync of the children the end
+// named), then lists and syncs the whole stream.
 func (c *cluster) discover(n *node) {
-	for _, s := range c.shards {
+	var fresh []lease.Shard
+	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
+		s := c.shards[id]
 		if !s.hidden {
 			continue
 		}
 		for _, p := range s.parents {
-			if ps := c.shards[p]; ps != nil && ps.endedAt >= 0 {
+			if ps := c.shards[p]; ps != nil && ps.endedAt >= 0 && s.hidden {
 				s.hidden = false
+				fresh = append(fresh, lease.Shard{ID: s.id, Parents: s.parents})
 			}
+		}
+	}
+	if len(fresh) > 0 {
+		if _, err := n.m.Sync(c.t.Context(), fresh, false); err != nil {
+			c.t.Errorf("%s: Sync of %v: %v", n.id, fresh, err)
 		}
 	}
 	if _, err := n.m.Sync(c.t.Context(), c.listed(), true); err != nil {

@@ -15,14 +15,17 @@ import (
 	"github.com/kinesin-go/kinesin/lease/memory"
 )
 
-// A finished shard is never read again, whatever shard list Sync is given.
+// A finished shard is never read again, however stale the shard list a
+// scheduler syncs.
 //
 // P1 and P2 are merged into C. A worker reads P1 and P2 to their end, then
-// C; P1's and P2's ended leases are deleted once C has a checkpoint. A
-// scheduler then syncs a shard list from before the merge (P1 and P2, not
-// C), as one does when any shard ends: it syncs the shards it knows, listed
-// up to ShardSyncInterval ago. P1 and P2 must not get leases again: read
-// from their start, every record of both would be delivered twice.
+// C. A scheduler then syncs a shard list from before the merge (P1 and P2,
+// not C), as one does with the shards it knows, listed up to
+// ShardSyncInterval ago. P1 and P2 must not get leases again: read from
+// their start, every record of both would be delivered twice. Their ended
+// leases are kept while the shards are in the stream, so Sync finds them;
+// once the shards left the stream (past retention) and a complete listing
+// says so, the leases are deleted.
 func TestReproSyncStaleListResurrectsFinishedShards(t *testing.T) {
 	const n = 10 // records in each parent
 	shards := []*shardModel{
@@ -33,35 +36,42 @@ func TestReproSyncStaleListResurrectsFinishedShards(t *testing.T) {
 	c := newCluster(t, memory.New(), shards)
 	w := c.add("w1")
 	p1, p2, child := shardID(1), shardID(2), shardID(3)
-	c.until("the parents' ended leases deleted after the child's first checkpoint", 10*cycle+leaseDur, func() bool {
-		ls := c.leases()
-		_, has1 := ls[p1]
-		_, has2 := ls[p2]
-		return !has1 && !has2 && ls[child].HasCheckpoint()
-	})
+	c.until("the child's first checkpoint", 10*cycle+leaseDur, func() bool { return c.leases()[child].HasCheckpoint() })
+	c.run(3 * cycle)
+	for _, id := range []string{p1, p2} {
+		if l, ok := c.leases()[id]; !ok || !l.Ended() {
+			t.Errorf("the lease of %s, read to its end and still in the stream, is %v (present: %v); want it kept, ended", id, l, ok)
+		}
+	}
 	if d := c.duplicates(p1, p2); d != 0 {
 		t.Fatalf("%d records of the parents processed twice before the stale sync, want 0", d)
 	}
 
-	stale := []lease.Shard{{ID: p1}, {ID: p2}}
-	created, err := w.m.Sync(t.Context(), stale)
-	if err != nil {
-		t.Fatalf("Sync(%v): %v", stale, err)
-	}
-	var back []string
-	for _, id := range []string{p1, p2} {
-		if l, ok := c.leases()[id]; ok {
-			back = append(back, l.String())
+	for _, complete := range []bool{false, true} {
+		stale := []lease.Shard{{ID: p1}, {ID: p2}}
+		created, err := w.m.Sync(t.Context(), stale, complete)
+		if err != nil {
+			t.Fatalf("Sync(%v, %v): %v", stale, complete, err)
+		}
+		c.run(3 * cycle)
+		if dups := c.duplicates(p1, p2); created != 0 || dups != 0 {
+			t.Errorf("a stale shard list (%s and %s, listed before their merge into %s, complete %v) was synced after both were read to their end: "+
+				"Sync created %d leases; in the next %v, %d of the parents' %d records were processed a second time. "+
+				"Want no lease created and no record read twice: a finished shard is never read again",
+				p1, p2, child, complete, created, 3*cycle, dups, 2*n)
 		}
 	}
-	c.run(3 * cycle)
-	dups := c.duplicates(p1, p2)
-	if created != 0 || len(back) > 0 || dups != 0 {
-		t.Errorf("a stale shard list (%s and %s, listed before their merge into %s) was synced after both were read to their end "+
-			"and their leases deleted: Sync created %d leases (%s); in the next %v, %d of the parents' %d records were processed a second time "+
-			"(read again from their start). Want no lease created and no record read twice: a finished shard is never read again",
-			p1, p2, child, created, strings.Join(back, "; "), 3*cycle, dups, 2*n)
+	// Past retention, the parents leave the listing: their leases go.
+	c.shards[p1].trimmed, c.shards[p2].trimmed = true, true
+	if _, err := w.m.Sync(t.Context(), c.listed(), true); err != nil {
+		t.Fatal(err)
 	}
+	c.until("the parents' leases deleted once they left the stream", 3*cycle, func() bool {
+		ls := c.leases()
+		_, has1 := ls[p1]
+		_, has2 := ls[p2]
+		return !has1 && !has2
+	})
 }
 
 // Parents before children holds through a chain of resharding: a child is
@@ -70,8 +80,10 @@ func TestReproSyncStaleListResurrectsFinishedShards(t *testing.T) {
 // G is split into P2 and P3, then P1 and P2 are merged into C. The worker
 // reading P1 reaches its end and learns C from ChildShards, C naming P1 and
 // P2 as parents; its shard list does not show P2 yet (it was listed before
-// G's split). It syncs C, with parents P1 and P2. P2 has no lease, G is still
-// being read: C must wait for G, then P2, to be read to their end.
+// G's split). It syncs C, with parents P1 and P2: P2 has no lease, so C gets
+// none yet. The complete listing that follows shows P2 (a child of G) and
+// creates its lease, then C's: C waits for G, then P2, to be read to their
+// end.
 func TestReproGrandparentReadAfterGrandchild(t *testing.T) {
 	g, p1, p2, p3, child := shardID(0), shardID(1), shardID(2), shardID(3), shardID(4)
 	shards := []*shardModel{

@@ -283,7 +283,7 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 
 	mine, busy := m.reconcile(leases)
 	m.mu.Lock()
-	listed := m.listed
+	gone := m.gone
 	m.mu.Unlock()
 	p := makePlan(planInput{
 		self:            m.cfg.workerID,
@@ -295,7 +295,7 @@ func (m *Manager) cycle(base, ctx context.Context, now time.Time) {
 		workers:         workers,
 		mine:            mine,
 		busy:            busy,
-		listed:          listed,
+		gone:            gone,
 		obs:             &m.obs,
 		rand:            m.rand,
 	})

@@ -86,20 +86,20 @@ type Manager struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	mu        sync.Mutex
-	held      map[string]*holding
-	incoming  []Event // emitted, not yet handed to the loop
-	emitted   int
-	snapshot  []Lease
-	// listed is the shard ids of the scheduler's last complete listing
-	// (Sync); nil before one.
-	listed map[string]bool
-	self      Worker // the worker row as last written
-	started   bool
-	closed    bool
-	closeDone chan struct{}
-	closeErr  error
-	cancelRun context.CancelFunc
+	mu       sync.Mutex
+	held     map[string]*holding
+	incoming []Event // emitted, not yet handed to the loop
+	emitted  int
+	snapshot []Lease
+	// seen is the shards of the scheduler's last complete listing (Sync);
+	// gone the shards it showed gone from the stream (see listedNow).
+	seen, gone map[string]bool
+	self       Worker // the worker row as last written
+	started    bool
+	closed     bool
+	closeDone  chan struct{}
+	closeErr   error
+	cancelRun  context.CancelFunc
 
 	// Owned by the loop goroutine.
 	obs       observer
@@ -477,16 +477,16 @@ func (m *Manager) release(ctx, base context.Context, h *holding) error {
 //
 // With complete, shards is the whole stream as just listed: the Manager
 // keeps it to tell ended leases whose shard is gone (past the stream's
-// retention) from those still listed.
+// retention) from those still listed, and a parent missing from it is gone
+// from the stream. Without, shards are new ones (children a shard's end
+// named), and a shard is created only once every parent it names has a
+// lease: a parent without one may be a shard the scheduler has not listed
+// yet (made and closed between two listings, as UpdateShardCount does), and
+// a child created before it would be read before it. The next complete
+// listing creates both, parent first.
 func (m *Manager) Sync(ctx context.Context, shards []Shard, complete bool) (int, error) {
 	if complete {
-		listed := make(map[string]bool, len(shards))
-		for _, s := range shards {
-			listed[s.ID] = true
-		}
-		m.mu.Lock()
-		m.listed = listed
-		m.mu.Unlock()
+		m.listedNow(shards)
 	}
 	leases, _, err := m.store.List(ctx, m.app, m.stream)
 	if err != nil {
@@ -499,6 +499,10 @@ func (m *Manager) Sync(ctx context.Context, shards []Shard, complete bool) (int,
 	created := 0
 	for _, s := range parentsFirst(shards) {
 		if has[s.ID] {
+			continue
+		}
+		if !complete && slices.ContainsFunc(s.Parents, func(p string) bool { return p != "" && !has[p] }) {
+			m.log.Debug("a new shard names a parent without a lease; its lease waits for a complete listing", "shard", s.ID, "parents", s.Parents)
 			continue
 		}
 		var parents []string
@@ -523,6 +527,40 @@ func (m *Manager) Sync(ctx context.Context, shards []Shard, complete bool) (int,
 		m.log.Info("leases created", "count", created)
 	}
 	return created, nil
+}
+
+// listedNow records a complete listing: which shards are gone from the
+// stream (past its retention), for the cleanup of their ended leases. A
+// shard is gone when it was in an earlier listing and is not in this one, or
+// when a shard of this listing names it as parent and it is not there
+// (children outlive their parents). A shard merely missing from a listing is
+// not: it may be newer than the listing.
+func (m *Manager) listedNow(shards []Shard) {
+	listed := make(map[string]bool, len(shards))
+	for _, s := range shards {
+		listed[s.ID] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil {
+		m.seen = make(map[string]bool)
+	}
+	gone := make(map[string]bool)
+	for id := range m.seen {
+		if !listed[id] {
+			gone[id] = true
+			delete(m.seen, id)
+		}
+	}
+	for _, s := range shards {
+		m.seen[s.ID] = true
+		for _, p := range s.Parents {
+			if p != "" && !listed[p] {
+				gone[p] = true
+			}
+		}
+	}
+	m.gone = gone
 }
 
 // parentsFirst orders shards so that each comes after the parents among

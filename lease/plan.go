@@ -101,11 +101,11 @@ type planInput struct {
 	// over or released); busy are every lease it still writes to (mine,
 	// and those being handed over or released): neither kind is taken.
 	mine, busy map[string]bool
-	// listed is the shard ids of the scheduler's last complete listing;
-	// nil before one (no ended lease is deleted then).
-	listed map[string]bool
-	obs    *observer
-	rand       *rand.Rand // shuffles candidates; nil: no shuffle
+	// gone is the shards the scheduler's complete listings showed gone from
+	// the stream (past its retention).
+	gone map[string]bool
+	obs  *observer
+	rand *rand.Rand // shuffles candidates; nil: no shuffle
 }
 
 // plan is what one cycle does.
@@ -166,10 +166,11 @@ func readableLeases(leases []Lease) map[string]bool {
 //     target and MaxStealsPerCycle. Handoffs already promised to it count
 //     as held.
 //  6. Ended leases that are free (or whose owner stopped renewing) are
-//     deleted once their shard is gone from the stream (not in the
-//     scheduler's last complete listing: past the stream's retention), at
-//     least one lease names them as parent, and every lease naming them as
-//     parent has a checkpoint (HasCheckpoint: a
+//     deleted once their shard is gone from the stream (past its retention:
+//     in an earlier complete listing of the scheduler's and not in its last,
+//     or named as parent in the last and not in it), at least one lease
+//     names them as parent, and every lease naming them as parent has a
+//     checkpoint (HasCheckpoint: a
 //     position, a start, or the shard-end marker); an owner alone is not
 //     enough. Kept until then, an ended lease tells every worker, however
 //     stale its list of shards, that its shard was read to its end: none
@@ -274,7 +275,7 @@ func makePlan(in planInput) plan {
 		}
 	}
 	for _, l := range in.leases {
-		if !l.Ended() || (l.Owner != "" && !expired(l)) || in.listed == nil || in.listed[l.Shard] || len(children[l.Shard]) == 0 {
+		if !l.Ended() || (l.Owner != "" && !expired(l)) || !in.gone[l.Shard] || len(children[l.Shard]) == 0 {
 			continue
 		}
 		// Every child must have a checkpoint (or be ended), not merely an

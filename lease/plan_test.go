@@ -23,7 +23,7 @@ type world struct {
 	// stale: leases (by shard) and workers (by id) whose counters did not
 	// change since t0.
 	staleLeases  map[string]bool
-	listed       map[string]bool // the scheduler's last complete listing
+	gone         map[string]bool // the shards gone from the stream
 	staleWorkers map[string]bool
 	maxSteals    int
 }
@@ -72,7 +72,7 @@ func (w *world) plan() plan {
 	o.observe(now.Add(-time.Second), leases, workers)
 	return makePlan(planInput{
 		self: w.self, now: now, leaseDuration: ld, workerRetention: 5 * ld, maxSteals: w.maxSteals,
-		leases: leases, workers: workers, mine: w.mine, busy: w.mine, listed: w.listed, obs: &o,
+		leases: leases, workers: workers, mine: w.mine, busy: w.mine, gone: w.gone, obs: &o,
 	})
 }
 
@@ -215,8 +215,8 @@ func TestPlanParentsBeforeChildren(t *testing.T) {
 }
 
 // TestPlanCleanup: ended leases are deleted once their shard left the stream
-// (not in the last complete listing) and every child has a checkpoint; while
-// listed they are kept, so that no worker creates them again.
+// and every child has a checkpoint; until then they are kept, so that no
+// worker creates them again.
 func TestPlanCleanup(t *testing.T) {
 	ended := checkpoint.Ended()
 	w := newWorld("me").worker("me")
@@ -237,14 +237,10 @@ func TestPlanCleanup(t *testing.T) {
 	}
 	w.staleLeases["p5"] = true
 	if got := shards(w.plan().cleanup); len(got) != 0 {
-		t.Errorf("cleanup %v before any complete listing, want none", got)
+		t.Errorf("cleanup %v while no shard is known gone, want none", got)
 	}
-	// p1 to p5 left the stream (past retention); p6 and the children are
-	// listed.
-	w.listed = map[string]bool{"p6": true}
-	for _, c := range []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7"} {
-		w.listed[c] = true
-	}
+	// p1 to p5 left the stream (past retention); p6 is still in it.
+	w.gone = map[string]bool{"p1": true, "p2": true, "p3": true, "p4": true, "p5": true}
 	got := shards(w.plan().cleanup)
 	if want := []string{"p1", "p5"}; !slices.Equal(got, want) {
 		t.Errorf("cleanup %v, want %v", got, want)
@@ -265,7 +261,7 @@ func TestPlanCleanupWaitsForChildCheckpoints(t *testing.T) {
 		{Shard: "c2", Parents: []string{"p1", "p2"}, Owner: "x", Counter: 2, Checkpoint: checkpoint.At("5")}, // checkpointed
 		{Shard: "c3", Parents: []string{"p2"}, Checkpoint: checkpoint.At("9")},                               // free, checkpointed
 	}
-	w.listed = map[string]bool{"c1": true, "c2": true, "c3": true} // the parents left the stream
+	w.gone = map[string]bool{"p1": true, "p2": true} // the parents left the stream
 	if got, want := shards(w.plan().cleanup), []string{"p2"}; !slices.Equal(got, want) {
 		t.Errorf("cleanup %v, want %v (p1 has a child with an owner but no checkpoint)", got, want)
 	}

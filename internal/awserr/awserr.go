@@ -8,7 +8,9 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 )
 
@@ -31,6 +33,19 @@ func IsThrottle(err error) bool {
 	}
 	var quota ratelimit.QuotaExceededError
 	return errors.As(err, &quota)
+}
+
+// IsTransient reports errors that may pass if the call is made again: those
+// the SDK's own retryer retries (throttling, server errors, timeouts,
+// connection errors: aws/retry's DefaultThrottles and DefaultRetryables), and
+// the throttling codes IsThrottle knows.
+func IsTransient(err error) bool {
+	if err == nil || IsContext(err) {
+		return false
+	}
+	return IsThrottle(err) ||
+		retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary ||
+		retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
 // Is reports whether err carries the service error code.

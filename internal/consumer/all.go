@@ -94,15 +94,15 @@ func (a *allShards) schedule(ctx context.Context, e *Engine) {
 	}
 }
 
-func (a *allShards) listed(context.Context, *Engine, bool)   {}
-func (a *allShards) stopped(context.Context, *Engine, *node) {}
-func (a *allShards) gated() bool                             { return false }
-func (a *allShards) recheck() time.Duration                  { return 0 }
-func (a *allShards) finished(*Engine, string)                {}
-func (a *allShards) seal(*Engine)                            {}
-func (a *allShards) drain(context.Context, *Engine)          {}
-func (a *allShards) close(context.Context, *Engine) error    { return nil }
-func (a *allShards) workerID() string                        { return "" }
+func (a *allShards) listed(_ context.Context, e *Engine, _ bool) { e.graph.takeFresh() }
+func (a *allShards) stopped(context.Context, *Engine, *node)     {}
+func (a *allShards) gated() bool                                 { return false }
+func (a *allShards) recheck() time.Duration                      { return 0 }
+func (a *allShards) finished(*Engine, string)                    {}
+func (a *allShards) seal(*Engine)                                {}
+func (a *allShards) drain(context.Context, *Engine)              {}
+func (a *allShards) close(context.Context, *Engine) error        { return nil }
+func (a *allShards) workerID() string                            { return "" }
 
 // write saves every checkpoint in one Save.
 func (a *allShards) write(ctx context.Context, e *Engine, ps []pending) error {

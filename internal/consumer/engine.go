@@ -10,7 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/retry"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/shard"
 )
@@ -58,8 +60,11 @@ type Config struct {
 	CloseTimeout       time.Duration
 	StoreOutage        time.Duration
 	Deaggregate        bool
-	Log                *slog.Logger
-	Tel                *telemetry.Telemetry
+	// OpenRetryLimit bounds how long Start retries the first listing of
+	// the shards when it fails with an error that may pass.
+	OpenRetryLimit time.Duration
+	Log            *slog.Logger
+	Tel            *telemetry.Telemetry
 	// Decode turns a batch's records into the typed face's (Batch.Typed)
 	// and returns how many the decoder rejected. It runs on the shard
 	// readers' goroutines, concurrently.
@@ -122,7 +127,10 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 		trackers: make(map[string]*commit.Tracker),
 		graph:    newGraph(),
 	}
-	if err := e.list(ctx); err != nil {
+	err := retry.Transient(ctx, cfg.OpenRetryLimit, awserr.IsTransient, func(err error, wait time.Duration) {
+		e.log.Warn("listing shards failed; retrying", "error", err, "wait", wait)
+	}, e.list)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.assign.open(ctx, e); err != nil {

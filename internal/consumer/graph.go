@@ -54,6 +54,9 @@ type node struct {
 
 type graph struct {
 	nodes map[string]*node
+	// fresh are the shards learned since the assignment last heard of the
+	// graph (Assignment.listed): the children a shard's end named.
+	fresh []string
 	// cps are the checkpoints known at start: those loaded from the store
 	// (and the start checkpoints written), or the seed of the assignment.
 	cps map[string]checkpoint.Checkpoint
@@ -114,7 +117,16 @@ func (g *graph) learn(id string, hashRange *types.HashKeyRange, parents ...strin
 		}
 	}
 	g.nodes[id] = n
+	g.fresh = append(g.fresh, id)
 	return n
+}
+
+// takeFresh returns the shards learned since it was last called, and
+// forgets them.
+func (g *graph) takeFresh() []string {
+	f := g.fresh
+	g.fresh = nil
+	return f
 }
 
 // learnChildren records the children a shard's end named, and reports

@@ -121,8 +121,11 @@ func (a *leased) open(ctx context.Context, e *Engine) error {
 	return a.sync(ctx, e, true)
 }
 
-// sync creates the leases of the known shards that have none (see
-// lease.Manager.Sync), parents first.
+// sync creates the leases of shards that have none (see
+// lease.Manager.Sync): with complete, of every shard of the listing just
+// made; otherwise of the shards learned since (children a shard's end
+// named), never of a shard known from an older listing, which may have left
+// the stream since and had its lease deleted.
 //
 // A lease is created with the checkpoint the seed holds for its shard, else,
 // with Latest, a start checkpoint at the group's start time for a shard none
@@ -133,8 +136,14 @@ func (a *leased) open(ctx context.Context, e *Engine) error {
 // startAt).
 func (a *leased) sync(ctx context.Context, e *Engine, complete bool) error {
 	g := e.graph
-	shards := make([]lease.Shard, 0, len(g.nodes))
-	for _, id := range slices.Sorted(maps.Keys(g.nodes)) {
+	fresh := g.takeFresh()
+	ids := fresh
+	if complete {
+		ids = slices.Collect(maps.Keys(g.nodes))
+	}
+	slices.Sort(ids)
+	shards := make([]lease.Shard, 0, len(ids))
+	for _, id := range ids {
 		n := g.nodes[id]
 		if complete && !n.listed {
 			continue // learned from a lease or a shard's end, not listed now
@@ -144,6 +153,9 @@ func (a *leased) sync(ctx context.Context, e *Engine, complete bool) error {
 			s.Checkpoint = checkpoint.StartAt(e.cfg.Latest)
 		}
 		shards = append(shards, s)
+	}
+	if len(shards) == 0 {
+		return nil
 	}
 	_, err := a.m.Sync(ctx, shards, complete)
 	if err != nil && ctx.Err() == nil {

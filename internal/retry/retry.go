@@ -41,3 +41,29 @@ func SleepUntil(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	}
 }
+
+// Transient retries op with backoff (from 100ms, growing to 5s) while it
+// fails with an error transient reports true for, until it succeeds, fails
+// otherwise, ctx ends, or limit has passed since the first call; notify, if
+// not nil, is called before each wait. It returns op's last error (ctx's, if
+// ctx ended during a wait).
+func Transient(ctx context.Context, limit time.Duration, transient func(error) bool, notify func(err error, wait time.Duration), op func(context.Context) error) error {
+	bo := Backoff(100*time.Millisecond, 5*time.Second)
+	deadline := time.Now().Add(limit)
+	for {
+		err := op(ctx)
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := bo.NextBackOff()
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		if notify != nil {
+			notify(err, wait)
+		}
+		if serr := SleepUntil(ctx, time.Now().Add(wait)); serr != nil {
+			return serr
+		}
+	}
+}
