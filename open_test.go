@@ -16,7 +16,10 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/kinesistest"
+	"github.com/kinesin-go/kinesin/lease"
+	leasemem "github.com/kinesin-go/kinesin/lease/memory"
 	"github.com/kinesin-go/kinesin/polling"
+	"go.uber.org/goleak"
 )
 
 func TestOpenUnknownStream(t *testing.T) {
@@ -361,4 +364,58 @@ func TestOpenRetriesTransientErrors(t *testing.T) {
 	if err == nil || in.Hits() != 1 {
 		t.Errorf("Open with ListShards denied: %v after %d calls, want an error after 1", err, in.Hits())
 	}
+}
+
+// failingList is a lease store whose List always fails.
+type failingList struct{ lease.Store }
+
+func (failingList) List(context.Context, string, string) ([]lease.Lease, []lease.Worker, error) {
+	return nil, nil, errors.New("lease store down")
+}
+
+// A failing Open leaves nothing behind: no goroutine, no OpenTelemetry
+// callback, no Enhanced Fan-Out consumer it registered for this run.
+func TestFailingOpenLeavesNothingBehind(t *testing.T) {
+	denyList := func(fake *kinesistest.Fake) {
+		fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "ListShards"}, Action: kinesistest.Fail("AccessDeniedException")})
+	}
+	t.Run("telemetry", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		fake := newFake(t, 2)
+		denyList(fake)
+		o := newOTelSink(t)
+		if _, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item],
+			append(o.options(), kinesin.WithClient(fake.Client()))...); err == nil {
+			t.Fatal("Open succeeded")
+		}
+		for name, in := range o.collect(t) {
+			if len(in.points) > 0 {
+				t.Errorf("%s reports %d points after a failed Open: its callback is still registered", name, len(in.points))
+			}
+		}
+	})
+	t.Run("EFO consumer", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		fake := newFake(t, 1)
+		denyList(fake)
+		if _, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
+			kinesin.WithEFO(testConsumer), kinesin.WithEFOOptions(fastEFO), kinesin.DeregisterOnClose(true)); err == nil {
+			t.Fatal("Open succeeded")
+		}
+		if n := fake.Calls("RegisterStreamConsumer"); n != 1 {
+			t.Fatalf("%d RegisterStreamConsumer calls, want 1", n)
+		}
+		if n := fake.Calls("DeregisterStreamConsumer"); n != 1 {
+			t.Errorf("%d DeregisterStreamConsumer calls after a failed Open, want 1", n)
+		}
+	})
+	t.Run("leases", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		fake := newFake(t, 2)
+		_, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
+			kinesin.WithLeases(failingList{leasemem.New()}))
+		if err == nil || !strings.Contains(err.Error(), "lease store down") {
+			t.Fatalf("Open = %v, want the lease store's error", err)
+		}
+	})
 }

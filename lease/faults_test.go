@@ -425,6 +425,7 @@ func TestOptionsValidated(t *testing.T) {
 		{[]lease.Option{lease.HandoffTimeout(-1)}, []string{"HandoffTimeout"}},
 		{[]lease.Option{lease.MaxStealsPerCycle(-1)}, []string{"MaxStealsPerCycle"}},
 		{[]lease.Option{lease.WorkerID("\xff")}, []string{"WorkerID"}},
+		{[]lease.Option{lease.Concurrency(0)}, []string{"Concurrency"}},
 	} {
 		_, err := lease.New(store, "a", "s", tc.opts...)
 		if !errors.Is(err, lease.ErrInvalidOption) {
@@ -440,7 +441,7 @@ func TestOptionsValidated(t *testing.T) {
 	if _, err := lease.New(store, "a", ""); !errors.Is(err, lease.ErrInvalidOption) {
 		t.Errorf("New with an empty stream = %v, want ErrInvalidOption", err)
 	}
-	m, err := lease.New(store, "a", "s", lease.LeaseDuration(30*time.Second), nil, lease.Concurrency(0))
+	m, err := lease.New(store, "a", "s", lease.LeaseDuration(30*time.Second), nil, lease.Concurrency(1))
 	if err != nil {
 		t.Fatalf("valid options: %v", err)
 	}

@@ -64,8 +64,8 @@ func MaxStealsPerCycle(n int) Option { return func(c *config) { c.maxSteals = n 
 func HandoffTimeout(d time.Duration) Option { return func(c *config) { c.handoffTimeout = d } }
 
 // Concurrency sets how many store writes (renewals, takes, releases) one pass
-// makes at the same time, overriding the default 16. Values below 1 mean 1.
-func Concurrency(n int) Option { return func(c *config) { c.concurrency = max(n, 1) } }
+// makes at the same time, overriding the default 16. It must be at least 1.
+func Concurrency(n int) Option { return func(c *config) { c.concurrency = n } }
 
 // WorkerID sets the id this worker writes as owner, overriding the default
 // of the host name, the process id and random hex, unique per process. A
@@ -148,6 +148,9 @@ func (c *config) validate() error {
 	}
 	if c.maxSteals < 0 {
 		bad("MaxStealsPerCycle %d is negative", c.maxSteals)
+	}
+	if c.concurrency < 1 {
+		bad("Concurrency %d is less than 1", c.concurrency)
 	}
 	if c.workerID == "" {
 		c.workerID = defaultWorkerID()

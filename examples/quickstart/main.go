@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -61,8 +62,16 @@ func run() error {
 	seen := 0
 	start := time.Now()
 	for rec, err := range stream.Records() {
+		var de *kinesin.DecodeError
+		if errors.As(err, &de) {
+			// A record that is not an order: say so and skip it (commit),
+			// or a restart would meet it again.
+			fmt.Fprintf(os.Stderr, "skipping record %s of %s: %v\n", de.SequenceNumber, de.ShardID, de.Err)
+			rec.Commit()
+			continue
+		}
 		if err != nil {
-			return err
+			return err // fatal: the stream ended
 		}
 		o := rec.Value
 		fmt.Printf("%-20s %-8s %-10s %8.2f\n", rec.ShardID, o.ID, o.Customer, o.Amount)
@@ -98,6 +107,13 @@ func produce(ctx context.Context, fake *kinesistest.Fake) {
 		if _, err := fake.Put("orders", o.Customer, data); err != nil {
 			fmt.Fprintln(os.Stderr, "produce:", err)
 			return
+		}
+		if i == orders/2 {
+			// A record that is not JSON, as a buggy producer writes one.
+			if _, err := fake.Put("orders", o.Customer, []byte("not an order")); err != nil {
+				fmt.Fprintln(os.Stderr, "produce:", err)
+				return
+			}
 		}
 		if i%20 == 19 {
 			select {
