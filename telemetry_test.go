@@ -989,8 +989,8 @@ func testTelemetryLogs(t *testing.T, m mode) {
 	if m.efo {
 		retry = "subscribing again after a failure"
 	}
-	if n := logs.find(slog.LevelInfo, retry, "", ""); n != throttles {
-		t.Errorf("%d INFO logs %q, want %d", n, retry, throttles)
+	if n := logs.find(slog.LevelDebug, retry, "", ""); n != throttles {
+		t.Errorf("%d DEBUG logs %q, want %d", n, retry, throttles)
 	}
 	for _, r := range logs.all() {
 		if r.attrs["stream"] != testStream || r.attrs["app"] != kinesin.DefaultApp {
