@@ -12,7 +12,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 )
 
 // Every record of a backlog is yielded exactly once, each shard's in sequence
@@ -26,9 +26,9 @@ func testDeliversEveryRecordOnceInShardOrder(t *testing.T, m mode) {
 	const shards, perShard = 4, 5000
 	fake := m.newFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 40*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 
 	got := map[string][]seen{}
 	count := map[string]int{} // by sequence number
@@ -92,9 +92,9 @@ func testOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T, m mode) {
 			pos[s] = i
 		}
 	}
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 30*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 
 	// Workers commit under gate's read lock and note the commit before
 	// releasing it; the checker takes the write lock, so what it reads is
@@ -228,9 +228,9 @@ func testPoisonRecordRecords(t *testing.T, m mode) {
 		}
 		seqs = append(seqs, res.SequenceNumber)
 	}
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 10*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 	n, decodeErrs := 0, 0
 	for rec, err := range st.Records() {
 		if rec == nil {
@@ -344,7 +344,7 @@ func testBackpressureStopsReaders(t *testing.T, m mode) {
 	fake := m.newFake(t, shards)
 	want := fillPadded(t, fake, testStream, perShard, pad)
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(limit))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(limit))
 	c := collect(st, false)
 
 	eventually(t, 5*time.Second, func() bool { return c.count() == shards*limit }, "%d records delivered, want %d", c.count(), shards*limit)

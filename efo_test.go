@@ -18,7 +18,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/kinesistest"
@@ -121,7 +121,7 @@ func TestEFORegistrationAtOpen(t *testing.T) {
 		// waits until it is ACTIVE, and does not register it again.
 		t.Parallel()
 		const delay = 300 * time.Millisecond
-		fake := newFake(t, 2, kinesistest.ConsumerActivationDelay(delay))
+		fake := newFake(t, 2, kinesistest.WithConsumerActivationDelay(delay))
 		at := time.Now()
 		out, err := fake.Client().RegisterStreamConsumer(context.Background(), &kinesis.RegisterStreamConsumerInput{
 			StreamARN: aws.String(fake.StreamARN(testStream)), ConsumerName: aws.String("app")})
@@ -145,7 +145,7 @@ func TestEFORegistrationAtOpen(t *testing.T) {
 	t.Run("registered and waited for", func(t *testing.T) {
 		t.Parallel()
 		const delay = 300 * time.Millisecond
-		fake := newFake(t, 1, kinesistest.ConsumerActivationDelay(delay))
+		fake := newFake(t, 1, kinesistest.WithConsumerActivationDelay(delay))
 		at := time.Now()
 		st := readSome(t, fake, kinesin.WithEFO("app"))
 		if waited := time.Since(at); waited < delay {
@@ -157,7 +157,7 @@ func TestEFORegistrationAtOpen(t *testing.T) {
 	})
 	t.Run("not ACTIVE in time", func(t *testing.T) {
 		t.Parallel()
-		fake := newFake(t, 1, kinesistest.ConsumerActivationDelay(time.Hour))
+		fake := newFake(t, 1, kinesistest.WithConsumerActivationDelay(time.Hour))
 		o := fastEFO
 		o.RegisterTimeout = 100 * time.Millisecond
 		_, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
@@ -177,7 +177,7 @@ func TestEFODeregisterOnClose(t *testing.T) {
 			fake := newFake(t, 2)
 			opts := []kinesin.Option{kinesin.WithEFO("app")}
 			if deregister {
-				opts = append(opts, kinesin.DeregisterOnClose(true))
+				opts = append(opts, kinesin.WithDeregisterOnClose(true))
 			}
 			st := readSome(t, fake, opts...)
 			arn := st.ConsumerARN()
@@ -217,11 +217,11 @@ func TestEFOOptionConflicts(t *testing.T) {
 		{"WithPolling and WithEFO", []kinesin.Option{kinesin.WithPolling(fastPolling), kinesin.WithEFO("app")}, []string{"WithPolling", "WithEFO"}},
 		{"WithEFO then WithPolling", []kinesin.Option{kinesin.WithEFO("app"), kinesin.WithPolling(polling.Options{})}, []string{"WithPolling", "WithEFO"}},
 		{"WithEFOOptions without WithEFO", []kinesin.Option{kinesin.WithEFOOptions(fastEFO)}, []string{"WithEFOOptions"}},
-		{"DeregisterOnClose without WithEFO", []kinesin.Option{kinesin.DeregisterOnClose(true)}, []string{"DeregisterOnClose"}},
+		{"DeregisterOnClose without WithEFO", []kinesin.Option{kinesin.WithDeregisterOnClose(true)}, []string{"DeregisterOnClose"}},
 		{"empty consumer", []kinesin.Option{kinesin.WithEFO("")}, []string{"WithEFO", "empty"}},
 		{"bad EFO options", []kinesin.Option{kinesin.WithEFO("app"), kinesin.WithEFOOptions(efo.Options{SubscribeInterval: -time.Second})}, []string{"WithEFOOptions", "SubscribeInterval"}},
 		{"bad EFO backoff", []kinesin.Option{kinesin.WithEFO("app"), kinesin.WithEFOOptions(efo.Options{InitialBackoff: time.Second, MaxBackoff: time.Millisecond})}, []string{"WithEFOOptions", "MaxBackoff"}},
-		{"all at once", []kinesin.Option{kinesin.WithEFOOptions(fastEFO), kinesin.DeregisterOnClose(true), kinesin.MaxUncommitted(0)},
+		{"all at once", []kinesin.Option{kinesin.WithEFOOptions(fastEFO), kinesin.WithDeregisterOnClose(true), kinesin.WithMaxUncommitted(0)},
 			[]string{"WithEFOOptions", "DeregisterOnClose", "MaxUncommitted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,10 +240,10 @@ func TestEFOOptionConflicts(t *testing.T) {
 			}
 		})
 	}
-	// DeregisterOnClose(false) without WithEFO asks for nothing: not an error.
-	st, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()), kinesin.DeregisterOnClose(false))
+	// WithDeregisterOnClose(false) without WithEFO asks for nothing: not an error.
+	st, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()), kinesin.WithDeregisterOnClose(false))
 	if err != nil {
-		t.Fatalf("Open with DeregisterOnClose(false): %v", err)
+		t.Fatalf("Open with WithDeregisterOnClose(false): %v", err)
 	}
 	st.Close()
 }
@@ -264,7 +264,7 @@ func TestEFORolloverEvery5Minutes(t *testing.T) {
 	fake := newFake(t, 1, kinesistest.WithClock(clock))
 	want := fillPadded(t, fake, testStream, perShard, 16<<10)[id]
 	ctx := testCtx(t, 60*time.Second)
-	st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(limit))
+	st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(limit))
 	c := collect(st, false)
 	// commitUntil commits what is delivered until cond holds.
 	commitUntil := func(cond func() bool, format string, args ...any) {
@@ -319,9 +319,9 @@ func TestEFOConsumerDeregisteredWhileRead(t *testing.T) {
 	t.Parallel()
 	fake := efoMode.newFake(t, 2)
 	fillShards(t, fake, testStream, 5)
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond))
+	st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(5*time.Millisecond))
 	c := collect(st, true)
 	eventually(t, 10*time.Second, func() bool { return c.count() == 10 }, "10 records")
 	if _, err := fake.Client().DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(st.ConsumerARN())}); err != nil {
@@ -347,10 +347,10 @@ func TestEFOConsumerDeregisteredWhileRead(t *testing.T) {
 func TestEFODeregisterOnFailedOpen(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t, 1)
-	store := checkpointtest.NewFaulty(t, memory.New())
+	store := checkpointtest.NewFaulty(t, memcheckpoint.New())
 	store.Inject(checkpointtest.Fault{Action: checkpointtest.Fail(errors.New("store down"))})
 	_, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-		kinesin.WithEFO("app"), kinesin.WithEFOOptions(fastEFO), kinesin.DeregisterOnClose(true), kinesin.WithCheckpointer(store))
+		kinesin.WithEFO("app"), kinesin.WithEFOOptions(fastEFO), kinesin.WithDeregisterOnClose(true), kinesin.WithApp("billing"), kinesin.WithCheckpointer(store))
 	if err == nil || !strings.Contains(err.Error(), "store down") {
 		t.Fatalf("Open = %v, want the store's error", err)
 	}

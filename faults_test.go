@@ -8,7 +8,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
 )
@@ -218,9 +218,9 @@ func TestCheckpointStoreOutage(t *testing.T) {
 	t.Run("short", func(t *testing.T) {
 		fake := newFake(t, 1)
 		seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
-		store := checkpointtest.NewFaulty(t, memory.New())
+		store := checkpointtest.NewFaulty(t, memcheckpoint.New())
 		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
-			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(time.Minute))
+			kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(5*time.Millisecond), kinesin.WithStoreOutage(time.Minute))
 		store.Inject(checkpointtest.Fault{Match: checkpointtest.Match{Op: checkpointtest.OpSave}, Action: checkpointtest.Fail(errors.New("store down")), Times: 3})
 		c := collect(st, true)
 		// Three failed saves, then one that goes through.
@@ -240,9 +240,9 @@ func TestCheckpointStoreOutage(t *testing.T) {
 	t.Run("long", func(t *testing.T) {
 		fake := newFake(t, 1)
 		fillShards(t, fake, testStream, 5)
-		store := checkpointtest.NewFaulty(t, memory.New())
+		store := checkpointtest.NewFaulty(t, memcheckpoint.New())
 		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
-			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(50*time.Millisecond))
+			kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(5*time.Millisecond), kinesin.WithStoreOutage(50*time.Millisecond))
 		boom := errors.New("store down")
 		store.Inject(checkpointtest.Fault{Action: checkpointtest.Fail(boom)})
 		var fatal error

@@ -21,7 +21,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
@@ -297,6 +297,7 @@ func openNamed[T any](t testing.TB, m mode, ctx context.Context, name string, ap
 	t.Helper()
 	all := append([]kinesin.Option{
 		kinesin.WithClient(api),
+		kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon),
 	}, m.options()...)
 	all = append(all, opts...)
@@ -320,9 +321,9 @@ func load(t testing.TB, store checkpoint.Store) map[string]checkpoint.Checkpoint
 
 // copyStore returns a new store holding what store holds for the default
 // app on testStream: a snapshot, as a crashed process leaves it.
-func copyStore(t testing.TB, store checkpoint.Store) *memory.Store {
+func copyStore(t testing.TB, store checkpoint.Store) *memcheckpoint.Store {
 	t.Helper()
-	cp := memory.New()
+	cp := memcheckpoint.New()
 	if err := cp.Save(context.Background(), kinesin.DefaultApp, testStream, load(t, store)); err != nil {
 		t.Fatal(err)
 	}

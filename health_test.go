@@ -22,7 +22,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/kinesistest"
-	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 // noEFO is a Kinesis client of an endpoint without Enhanced Fan-Out: it does
@@ -173,7 +173,7 @@ func TestStats(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
 		fake := m.newFake(t, 2)
 		const parent, other = "shardId-000000000000", "shardId-000000000001"
-		st := openStream(t, m, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.MaxUncommitted(3),
+		st := openStream(t, m, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(3),
 			kinesin.WithPauseWarning(time.Hour))
 		c := collect(st, false)
 		// Reading, then paused at MaxUncommitted.
@@ -236,7 +236,7 @@ func TestStatsWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := openStream(t, pollingMode, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.MaxUncommitted(2))
+	st := openStream(t, pollingMode, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(2))
 	collect(st, false) // holds the parent's records: the children wait
 	eventually(t, 10*time.Second, func() bool { return statsOf(st, kids[0]).State == kinesin.ShardWaiting }, "the child waiting: %+v", st.Stats())
 }
@@ -244,7 +244,7 @@ func TestStatsWaiting(t *testing.T) {
 // With leases, a shard handed over shows so.
 func TestStatsHandedOver(t *testing.T) {
 	fake := newFake(t, 2)
-	c := newLeaseCluster(t, pollingMode, fake, leasemem.New())
+	c := newLeaseCluster(t, pollingMode, fake, memlease.New())
 	a := c.join("a", nil)
 	c.waitShape(10*time.Second, "[2]", "a")
 	c.join("b", nil)
@@ -265,7 +265,7 @@ func TestStatsHandedOver(t *testing.T) {
 func TestPausedShardWarning(t *testing.T) {
 	fake := newFake(t, 1)
 	logs := &logSink{}
-	st := openStream(t, pollingMode, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.MaxUncommitted(3),
+	st := openStream(t, pollingMode, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(3),
 		kinesin.WithPauseWarning(50*time.Millisecond), kinesin.WithLogger(slog.New(logs)))
 	collect(st, false)
 	fillShards(t, fake, testStream, 5)

@@ -155,7 +155,7 @@ func TestKinesaliteSplitAndMergeWhileConsuming(t *testing.T) {
 	}()
 
 	st, err := kinesin.Open(ctx, name, kinesin.JSON[rec], kinesin.WithClient(c),
-		kinesin.WithStart(kinesin.TrimHorizon), kinesin.ShardSyncInterval(time.Hour),
+		kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithShardSyncInterval(time.Hour),
 		kinesin.WithPolling(polling.Options{MinInterval: 10 * time.Millisecond, IdleInterval: 50 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
@@ -171,9 +171,9 @@ func testKPLDeaggregation(t *testing.T, m mode) {
 		last = res.SequenceNumber
 	}
 
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.Bytes, kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.Bytes, kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 	ch := st.Chan()
 	recs := takeN(t, ch, len(want), 10*time.Second)
 	got := make([]userRec, len(recs))
@@ -194,7 +194,7 @@ func testKPLDeaggregation(t *testing.T, m mode) {
 	}
 }
 
-// With Deaggregation(false) an aggregate is delivered as the Kinesis record
+// With WithDeaggregation(false) an aggregate is delivered as the Kinesis record
 // it is.
 func TestKPLDeaggregationOff(t *testing.T) {
 	eachModeParallel(t, testKPLDeaggregationOff)
@@ -214,7 +214,7 @@ func testKPLDeaggregationOff(t *testing.T, m mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.Bytes, kinesin.Deaggregation(false))
+	st := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.Bytes, kinesin.WithDeaggregation(false))
 	ch := st.Chan()
 	recs := takeN(t, ch, 2, 10*time.Second)
 	if got, want := userRecOf(recs[0]), (userRec{Seq: r1.SequenceNumber, PK: "outer", Data: string(data)}); got != want {
@@ -275,11 +275,11 @@ func testKPLRestartInsideAggregate(t *testing.T, m mode) {
 			put(p1, err, kinesistest.UserRecord{PartitionKey: "p", Data: []byte("p1")})
 
 			// First run: commit p0 and the first k of A, in reverse order.
-			store := memory.New()
+			store := memcheckpoint.New()
 			ctx, crash := context.WithCancel(context.Background())
 			defer crash()
-			st, err := kinesin.Open(ctx, testStream, kinesin.Bytes, append(m.options(), kinesin.WithClient(fake.Client()),
-				kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
+			st, err := kinesin.Open(ctx, testStream, kinesin.Bytes, append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
+				kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,9 +378,9 @@ func testKPLHashRangeDrop(t *testing.T, m mode) {
 		{Seq: seqPlain, PK: "outer", Data: "plain"},
 	}
 
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.Bytes, kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.Bytes, kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 	ch := st.Chan()
 	recs := takeN(t, ch, len(want), 10*time.Second)
 	got := make([]userRec, len(recs))

@@ -12,7 +12,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
-	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 // A worker cut off from its lease store stops handing out a shard's records
@@ -34,8 +34,8 @@ import (
 // usually free when the Lost event comes, and the worker stops in time.)
 func TestReproFencingAfterLocalExpiry(t *testing.T) {
 	fake := newFake(t, 2)
-	store := leasemem.New()
-	c := newLeaseCluster(t, pollingMode, fake, store, kinesin.ShardSyncInterval(250*time.Millisecond))
+	store := memlease.New()
+	c := newLeaseCluster(t, pollingMode, fake, store, kinesin.WithShardSyncInterval(250*time.Millisecond))
 	p := startLeaseProducer(t, fake, 20, 1, 5*time.Millisecond)
 	cut := leasetest.NewFaulty(t, store) // the store as the worker to be cut off reaches it
 	c.join("cut", cut)
@@ -72,9 +72,9 @@ func TestReproFencingAfterLocalExpiry(t *testing.T) {
 		assigned, _ := c.ledger.hookTime("other", "assigned", sh)
 		late := c.ledger.deliveredBy("cut", sh, assigned)
 		afterExpiry := c.ledger.deliveredBy("cut", sh, cutAt.Add(leaseTestDuration))
-		lost := "OnShardLost never called"
+		lost := "ShardHooks.OnLost never called"
 		if at, ok := c.ledger.hookTime("cut", "lost", sh); ok {
-			lost = fmt.Sprintf("OnShardLost called %v after the cut", at.Sub(cutAt).Round(time.Millisecond))
+			lost = fmt.Sprintf("ShardHooks.OnLost called %v after the cut", at.Sub(cutAt).Round(time.Millisecond))
 		}
 		if late > 0 || afterExpiry > 0 {
 			problems = append(problems, fmt.Sprintf("%s: the other worker was assigned it %v after the cut; the cut-off worker then still handed out %d of its records "+

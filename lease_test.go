@@ -34,9 +34,9 @@ import (
 	"github.com/kinesin-go/kinesin/internal/testenv"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease"
-	ddblease "github.com/kinesin-go/kinesin/lease/dynamodb"
+	"github.com/kinesin-go/kinesin/lease/dynamolease"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
-	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 	"github.com/kinesin-go/kinesin/polling"
 )
 
@@ -360,17 +360,19 @@ func (c *leaseCluster) joinWith(id string, store lease.Store, more []kinesin.Opt
 		store = c.store
 	}
 	ctx, crash := context.WithCancel(context.Background())
-	lopts := append([]lease.Option{lease.WorkerID(id), lease.LeaseDuration(leaseTestDuration), lease.CycleInterval(leaseTestCycle)}, extra...)
+	lopts := append([]lease.Option{lease.WithWorkerID(id), lease.WithLeaseDuration(leaseTestDuration), lease.WithCycleInterval(leaseTestCycle)}, extra...)
 	opts := []kinesin.Option{
 		kinesin.WithClient(c.fake.Client()),
 		kinesin.WithApp(c.app),
 		kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.CheckpointInterval(100 * time.Millisecond),
-		kinesin.CloseTimeout(5 * time.Second),
+		kinesin.WithCheckpointInterval(100 * time.Millisecond),
+		kinesin.WithCloseTimeout(5 * time.Second),
 		kinesin.WithLeases(store, lopts...),
-		kinesin.OnShardAssigned(c.ledger.hook(id, "assigned")),
-		kinesin.OnShardRevoked(c.ledger.hook(id, "revoked")),
-		kinesin.OnShardLost(c.ledger.hook(id, "lost")),
+		kinesin.WithShardHooks(kinesin.ShardHooks{
+			OnAssigned: c.ledger.hook(id, "assigned"),
+			OnRevoked:  c.ledger.hook(id, "revoked"),
+			OnLost:     c.ledger.hook(id, "lost"),
+		}),
 	}
 	if c.m.efo {
 		opts = append(opts, c.m.options()...)
@@ -562,7 +564,7 @@ func TestLeaseCluster(t *testing.T) {
 
 func testLeaseCluster(t *testing.T, m mode) {
 	fake := m.newFake(t, 12)
-	store := leasemem.New()
+	store := memlease.New()
 	c := newLeaseCluster(t, m, fake, store)
 	p := startLeaseProducer(t, fake, 120, 2, 5*time.Millisecond)
 	l := c.ledger
@@ -744,7 +746,7 @@ func (z *frozenWrites) Checkpoint(ctx context.Context, app, stream string, held 
 // lost.
 func TestLeaseZombieCannotCheckpoint(t *testing.T) {
 	fake := newFake(t, 4)
-	store := leasemem.New()
+	store := memlease.New()
 	c := newLeaseCluster(t, pollingMode, fake, store)
 	p := startLeaseProducer(t, fake, 40, 1, 5*time.Millisecond)
 	faulty := leasetest.NewFaulty(t, store)
@@ -833,7 +835,7 @@ func TestLeaseLatest(t *testing.T) {
 	}
 	fillShards(t, fake, testStream, 5) // old records of the children
 	nextSecond(t, fake)
-	c := newLeaseCluster(t, pollingMode, fake, leasemem.New(), kinesin.WithStart(kinesin.Latest))
+	c := newLeaseCluster(t, pollingMode, fake, memlease.New(), kinesin.WithStart(kinesin.Latest))
 	c.join("a", nil)
 	c.join("b", nil)
 	// Put at once: the records are the group's, whichever worker reads the
@@ -874,7 +876,7 @@ func TestLeaseLatest(t *testing.T) {
 // Bad combinations of the lease options are refused at Open, each named.
 func TestLeaseOptions(t *testing.T) {
 	fake := newFake(t, 1)
-	store := leasemem.New()
+	store := memlease.New()
 	noop := func(string) {}
 	for _, tc := range []struct {
 		name string
@@ -883,10 +885,10 @@ func TestLeaseOptions(t *testing.T) {
 		also error
 	}{
 		{"nil store", []kinesin.Option{kinesin.WithLeases(nil)}, []string{"WithLeases", "nil"}, nil},
-		{"bad lease option", []kinesin.Option{kinesin.WithLeases(store, lease.LeaseDuration(-time.Second))}, []string{"WithLeases", "LeaseDuration"}, lease.ErrInvalidOption},
-		{"cycle too long", []kinesin.Option{kinesin.WithLeases(store, lease.LeaseDuration(time.Second), lease.CycleInterval(2*time.Second))}, []string{"CycleInterval"}, lease.ErrInvalidOption},
-		{"hooks without leases", []kinesin.Option{kinesin.OnShardAssigned(noop), kinesin.OnShardRevoked(noop), kinesin.OnShardLost(noop)},
-			[]string{"OnShardAssigned given without WithLeases", "OnShardRevoked given without WithLeases", "OnShardLost given without WithLeases"}, nil},
+		{"bad lease option", []kinesin.Option{kinesin.WithLeases(store, lease.WithLeaseDuration(-time.Second))}, []string{"WithLeases", "LeaseDuration"}, lease.ErrInvalidOption},
+		{"cycle too long", []kinesin.Option{kinesin.WithLeases(store, lease.WithLeaseDuration(time.Second), lease.WithCycleInterval(2*time.Second))}, []string{"CycleInterval"}, lease.ErrInvalidOption},
+		{"hooks without leases", []kinesin.Option{kinesin.WithShardHooks(kinesin.ShardHooks{OnAssigned: noop})},
+			[]string{"WithShardHooks given without WithLeases"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]kinesin.Option{kinesin.WithClient(fake.Client())}, tc.opts...)
@@ -929,10 +931,10 @@ func newDynaliteLeases(t *testing.T) (lease.Store, string, string) {
 		HTTPClient:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
 	})
 	table := leasetest.UniqueName("kinesin-leases")
-	if err := ddblease.CreateTable(t.Context(), client, table); err != nil {
+	if err := dynamolease.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
-	return ddblease.New(client, table), table, url
+	return dynamolease.New(client, table), table, url
 }
 
 // On dynalite: three workers share 6 shards; one dies and its shards are
@@ -1005,7 +1007,7 @@ func (b *breakable) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput,
 // before its leases would have expired.
 func TestLeaseFatalErrorHandsOver(t *testing.T) {
 	fake := newFake(t, 4)
-	c := newLeaseCluster(t, pollingMode, fake, leasemem.New())
+	c := newLeaseCluster(t, pollingMode, fake, memlease.New())
 	p := startLeaseProducer(t, fake, 40, 1, 5*time.Millisecond)
 	api := &breakable{KinesisAPI: fake.Client()}
 	failing := c.joinWith("failing", nil, []kinesin.Option{kinesin.WithClient(api)})
@@ -1041,7 +1043,7 @@ func TestLeaseFatalErrorHandsOver(t *testing.T) {
 // the records it handed out are committed: no record is delivered twice.
 func TestLeaseHandoffWaitsForCommits(t *testing.T) {
 	fake := newFake(t, 4)
-	c := newLeaseCluster(t, pollingMode, fake, leasemem.New())
+	c := newLeaseCluster(t, pollingMode, fake, memlease.New())
 	p := startLeaseProducer(t, fake, 40, 2, 5*time.Millisecond)
 	slow := c.join("slow", nil)
 	slow.delay.Store(int64(100 * time.Millisecond))

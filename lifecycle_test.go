@@ -11,7 +11,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
 
@@ -24,13 +24,13 @@ func TestBreakClosesEverything(t *testing.T) {
 func testBreakClosesEverything(t *testing.T, m mode) {
 	fake := m.newFake(t, 4)
 	want := fillShards(t, fake, testStream, 100)
-	store := checkpointtest.NewFaulty(t, memory.New()) // counting the saves
+	store := checkpointtest.NewFaulty(t, memcheckpoint.New()) // counting the saves
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
+		kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,12 +81,12 @@ func testCloseEndsConsumption(t *testing.T, m mode) {
 		t.Run(form, func(t *testing.T) {
 			fake := m.newFake(t, 2)
 			want := fillShards(t, fake, testStream, 5)
-			store := memory.New()
+			store := memcheckpoint.New()
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx := testCtx(t, 10*time.Second)
-			st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+			st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 				kinesin.WithStart(kinesin.TrimHorizon),
-				kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
+				kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,10 +301,10 @@ func TestContextEndIsNotAnError(t *testing.T) {
 func testContextEndIsNotAnError(t *testing.T, m mode) {
 	fake := m.newFake(t, 2)
 	want := fillShards(t, fake, testStream, 5)
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 	n := 0
 	for rec, err := range st.Records() {
 		if err != nil {

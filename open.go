@@ -17,10 +17,11 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/consumer"
 	"github.com/kinesin-go/kinesin/internal/retry"
+	"github.com/kinesin-go/kinesin/internal/shard"
+	"github.com/kinesin-go/kinesin/internal/shard/eforead"
+	"github.com/kinesin-go/kinesin/internal/shard/pollread"
 	"github.com/kinesin-go/kinesin/internal/svctime"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
-	"github.com/kinesin-go/kinesin/polling"
-	"github.com/kinesin-go/kinesin/shard"
 )
 
 // Open opens a stream, named by name or ARN, whose records are decoded by
@@ -170,7 +171,7 @@ func (c *config) telemetry(name string, log *slog.Logger) *telemetry.Telemetry {
 // Close, with DeregisterOnClose).
 func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, hooks shard.Hooks, log *slog.Logger, undo *cleanup) (shard.Reader, string, error) {
 	if !c.efoSet {
-		r, err := polling.New(api, c.polling, shard.Env{Log: log, Hooks: hooks})
+		r, err := pollread.New(api, c.polling, shard.Env{Log: log, Hooks: hooks})
 		return r, "", err
 	}
 	arn, err := efo.Register(ctx, api, info.arn, c.efoConsumer, c.efo)
@@ -187,7 +188,7 @@ func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, ho
 			return nil
 		})
 	}
-	r, err := efo.New(api, arn, c.efo, shard.Env{Log: log, Hooks: hooks})
+	r, err := eforead.New(api, arn, c.efo, shard.Env{Log: log, Hooks: hooks})
 	return r, arn, err
 }
 

@@ -14,10 +14,10 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease"
-	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 	"github.com/kinesin-go/kinesin/polling"
 	"go.uber.org/goleak"
 )
@@ -43,8 +43,8 @@ func TestOpenBadOptions(t *testing.T) {
 		opts   []kinesin.Option
 		want   []string
 	}{
-		{"MaxUncommitted", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.MaxUncommitted(0)}, []string{"MaxUncommitted"}},
-		{"CheckpointInterval", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.CheckpointInterval(-1)}, []string{"CheckpointInterval"}},
+		{"MaxUncommitted", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithMaxUncommitted(0)}, []string{"MaxUncommitted"}},
+		{"CheckpointInterval", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithCheckpointInterval(-1)}, []string{"CheckpointInterval"}},
 		{"WithApp", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithApp("")}, []string{"WithApp"}},
 		{"MaxRecords", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithPolling(polling.Options{MaxRecords: 20000})}, []string{"WithPolling", "MaxRecords"}},
 		{"decoder", testStream, nil, nil, []string{"decoder"}},
@@ -52,10 +52,12 @@ func TestOpenBadOptions(t *testing.T) {
 		{"start", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithStart(kinesin.StartPosition{})}, []string{"WithStart"}},
 		{"timestamp", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithStart(kinesin.AtTimestamp(time.Time{}))}, []string{"AtTimestamp"}},
 		{"store", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithCheckpointer(nil)}, []string{"WithCheckpointer"}},
-		{"intervals", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.ShardSyncInterval(0), kinesin.CloseTimeout(-time.Second), kinesin.StoreOutage(0)},
+		{"store without app", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithCheckpointer(memcheckpoint.New())}, []string{"WithApp is required"}},
+		{"leases without app", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithLeases(memlease.New())}, []string{"WithApp is required"}},
+		{"intervals", testStream, kinesin.JSON[item], []kinesin.Option{kinesin.WithShardSyncInterval(0), kinesin.WithCloseTimeout(-time.Second), kinesin.WithStoreOutage(0)},
 			[]string{"ShardSyncInterval", "CloseTimeout", "StoreOutage"}},
 		{"all at once", "", nil, []kinesin.Option{
-			kinesin.MaxUncommitted(0), kinesin.CheckpointInterval(-1), kinesin.WithApp(""),
+			kinesin.WithMaxUncommitted(0), kinesin.WithCheckpointInterval(-1), kinesin.WithApp(""),
 			kinesin.WithPolling(polling.Options{MaxRecords: 20000}),
 		}, []string{"MaxUncommitted", "CheckpointInterval", "WithApp", "MaxRecords", "decoder", "stream name"}},
 	} {
@@ -149,7 +151,7 @@ func TestOpenByARN(t *testing.T) {
 func testOpenByARN(t *testing.T, m mode) {
 	fake := m.newFake(t, 2)
 	want := fillShards(t, fake, testStream, 10)
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 10*time.Second)
 	st := openNamed(t, m, ctx, fake.StreamARN(testStream), fake.Client(), kinesin.JSON[item], kinesin.WithCheckpointer(store))
 	if st.Name() != testStream || st.ARN() != fake.StreamARN(testStream) {
@@ -175,7 +177,7 @@ func testOpenByARN(t *testing.T, m mode) {
 func TestAppsHaveTheirOwnCheckpoints(t *testing.T) {
 	fake := newFake(t, 1)
 	seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 10*time.Second)
 	st := openStream(t, pollingMode, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithApp("billing"))
 	c := collect(st, true)
@@ -263,7 +265,7 @@ func testStartPositions(t *testing.T, m mode) {
 		fake := m.newFake(t, 2)
 		all := fillShards(t, fake, testStream, 10)
 		nextSecond(t, fake)
-		store := memory.New()
+		store := memcheckpoint.New()
 		const id = "shardId-000000000000"
 		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{id: checkpoint.At(all[id][5])})
 		sp := &spy{Client: fake.Client()}
@@ -399,7 +401,7 @@ func TestFailingOpenLeavesNothingBehind(t *testing.T) {
 		fake := newFake(t, 1)
 		denyList(fake)
 		if _, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-			kinesin.WithEFO(testConsumer), kinesin.WithEFOOptions(fastEFO), kinesin.DeregisterOnClose(true)); err == nil {
+			kinesin.WithEFO(testConsumer), kinesin.WithEFOOptions(fastEFO), kinesin.WithDeregisterOnClose(true)); err == nil {
 			t.Fatal("Open succeeded")
 		}
 		if n := fake.Calls("RegisterStreamConsumer"); n != 1 {
@@ -413,7 +415,7 @@ func TestFailingOpenLeavesNothingBehind(t *testing.T) {
 		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 		fake := newFake(t, 2)
 		_, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
-			kinesin.WithLeases(failingList{leasemem.New()}))
+			kinesin.WithApp("billing"), kinesin.WithLeases(failingList{memlease.New()}))
 		if err == nil || !strings.Contains(err.Error(), "lease store down") {
 			t.Fatalf("Open = %v, want the lease store's error", err)
 		}

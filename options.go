@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/consumer"
 	"github.com/kinesin-go/kinesin/lease"
@@ -47,6 +47,7 @@ type config struct {
 	store              checkpoint.Store
 	storeSet           bool
 	app                string
+	appSet             bool
 	start              StartPosition
 	polling            polling.Options
 	pollingSet         bool
@@ -69,9 +70,8 @@ type config struct {
 	leaseStore         lease.Store
 	leaseSet           bool
 	leaseOpts          []lease.Option
-	onAssigned         func(shard string)
-	onRevoked          func(shard string)
-	onLost             func(shard string)
+	shardHooks         ShardHooks
+	shardHooksSet      bool
 
 	// assignment is made by validate from the options above.
 	assignment consumer.Assignment
@@ -121,10 +121,14 @@ func WithCheckpointer(s checkpoint.Store) Option {
 	return func(cfg *config) { cfg.store, cfg.storeSet = s, true }
 }
 
-// WithApp names the consumer group: the namespace of its checkpoints,
-// overriding the default "kinesin". Processes with the same app name resume
-// from the same checkpoints.
-func WithApp(name string) Option { return func(cfg *config) { cfg.app = name } }
+// WithApp names the consumer group: the namespace of its checkpoints and
+// leases. Processes with the same app name resume from the same checkpoints
+// and share the stream's shards. It is required with WithCheckpointer or
+// WithLeases, so that two services that share a store never share
+// checkpoints by accident (Open fails with ErrInvalidOption naming WithApp).
+// Without a store (the default in-memory checkpoints) it defaults to
+// "kinesin".
+func WithApp(name string) Option { return func(cfg *config) { cfg.app, cfg.appSet = name, true } }
 
 // WithStart sets where the consumer group starts reading a stream: where a
 // shard that has no checkpoint is read from, overriding the default Latest.
@@ -158,10 +162,10 @@ func WithEFOOptions(o efo.Options) Option {
 	return func(cfg *config) { cfg.efo, cfg.efoOptionsSet = o, true }
 }
 
-// DeregisterOnClose sets whether Close deregisters the Enhanced Fan-Out
+// WithDeregisterOnClose sets whether Close deregisters the Enhanced Fan-Out
 // consumer, overriding the default false (the consumer is kept, and billed,
 // for the next run). It needs WithEFO.
-func DeregisterOnClose(deregister bool) Option {
+func WithDeregisterOnClose(deregister bool) Option {
 	return func(cfg *config) { cfg.deregister = deregister }
 }
 
@@ -185,35 +189,35 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(cfg *config) { cfg.tracerProvider = tp }
 }
 
-// CheckpointInterval sets how often committed positions are written to the
+// WithCheckpointInterval sets how often committed positions are written to the
 // store, overriding the default 5s. They are also written at shard end, on
 // Flush and on Close.
-func CheckpointInterval(d time.Duration) Option {
+func WithCheckpointInterval(d time.Duration) Option {
 	return func(cfg *config) { cfg.checkpointInterval = d }
 }
 
-// MaxUncommitted bounds how many records of one shard may be delivered and
+// WithMaxUncommitted bounds how many records of one shard may be delivered and
 // not yet committed, overriding the default 20,000. A shard at the bound is
 // not read until records are committed, so memory stays bounded whatever the
 // backlog. A fetch asks for at most the room left, counted in Kinesis
 // records: when they are KPL aggregates, the user records of one fetch may
 // pass the bound (by at most 10 MiB of data polling, 1 MiB with EFO).
-func MaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncommitted = n } }
+func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncommitted = n } }
 
-// ShardSyncInterval sets how often the shard list is read again to find new
+// WithShardSyncInterval sets how often the shard list is read again to find new
 // shards, overriding the default 30s. Children of a shard that ends are found
 // at once, whatever this interval.
-func ShardSyncInterval(d time.Duration) Option { return func(cfg *config) { cfg.shardSync = d } }
+func WithShardSyncInterval(d time.Duration) Option { return func(cfg *config) { cfg.shardSync = d } }
 
-// CloseTimeout bounds each step of Close that waits on I/O (a shard's
+// WithCloseTimeout bounds each step of Close that waits on I/O (a shard's
 // handover, the last checkpoint writes, the release of leases), overriding
 // the default 30s.
-func CloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.closeTimeout = d } }
+func WithCloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.closeTimeout = d } }
 
-// StoreOutage sets how long checkpoint writes may keep failing before the
+// WithStoreOutage sets how long checkpoint writes may keep failing before the
 // stream ends with a *CheckpointError, overriding the default 1m. Until then
 // the newest committed positions are kept and written again each interval.
-func StoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeOutage = d } }
+func WithStoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeOutage = d } }
 
 // WithStallTimeout sets how long a shard's reads (or the listing of the
 // shards) may keep failing with errors that retrying could fix (throttling,
@@ -233,7 +237,7 @@ func WithPauseWarning(d time.Duration) Option { return func(cfg *config) { cfg.p
 // WithLeases shares the stream's shards among the processes (workers) of one
 // consumer group: every Stream opened on the same stream with the same
 // WithApp name and a lease store holding the same leases (one DynamoDB table
-// of lease/dynamodb for processes on many hosts, one lease/memory store for
+// of lease/dynamolease for processes on many hosts, one lease/memlease store for
 // workers in one process). Each worker reads only the shards it holds a
 // lease on; opts tune the lease manager (see package lease: LeaseDuration,
 // CycleInterval, WorkerID...). Without it, a Stream reads every shard.
@@ -279,51 +283,50 @@ func WithPauseWarning(d time.Duration) Option { return func(cfg *config) { cfg.p
 // from another goroutine than the one holding uncommitted records, or break
 // out of the Records loop.
 //
-// See OnShardAssigned, OnShardRevoked and OnShardLost to follow the shards
-// the worker reads, and Stream.WorkerID for its id.
+// See WithShardHooks to follow the shards the worker reads, and
+// Stream.WorkerID for its id.
 func WithLeases(store lease.Store, opts ...lease.Option) Option {
 	return func(cfg *config) { cfg.leaseStore, cfg.leaseSet, cfg.leaseOpts = store, true, opts }
 }
 
-// OnShardAssigned sets a function called with a shard's id when the worker
-// acquired its lease, just before reading it. It needs WithLeases.
+// ShardHooks are functions called when the worker's shards change, with
+// WithLeases (see WithShardHooks). Every field is optional.
+type ShardHooks struct {
+	// OnAssigned is called with a shard's id when the worker acquired its
+	// lease, just before reading it.
+	OnAssigned func(shard string)
+	// OnRevoked is called with a shard's id when another worker asked for
+	// its lease (balancing): the worker stops reading it and, once the
+	// records of it already received are committed, writes its checkpoint
+	// and releases the lease. Commit those records promptly.
+	OnRevoked func(shard string)
+	// OnLost is called with a shard's id when the worker lost its lease
+	// without handing it over: another worker took it after it expired
+	// (this worker was paused, or could not renew it). The records of it
+	// already received can no longer be checkpointed: the next owner
+	// delivers them again.
+	OnLost func(shard string)
+}
+
+// WithShardHooks sets functions called when the worker's shards change,
+// overriding the default of none. It needs WithLeases.
 //
-// The three shard callbacks (OnShardAssigned, OnShardRevoked, OnShardLost)
-// are called on the Stream's scheduling goroutine, one at a time, in the
-// order of the lease changes: never concurrently with each other. They must
-// return quickly (no shard starts or stops while one runs) and must not call
-// the Stream's methods (Close would wait for them forever).
-func OnShardAssigned(f func(shard string)) Option {
-	return func(cfg *config) { cfg.onAssigned = f }
+// The hooks are called on the Stream's scheduling goroutine, one at a time,
+// in the order of the lease changes: never concurrently with each other.
+// They must return quickly (no shard starts or stops while one runs) and
+// must not call the Stream's methods (Close would wait for them forever).
+func WithShardHooks(h ShardHooks) Option {
+	return func(cfg *config) { cfg.shardHooks, cfg.shardHooksSet = h, true }
 }
 
-// OnShardRevoked sets a function called with a shard's id when another
-// worker asked for its lease (balancing): the worker stops reading it and,
-// once the records of it already received are committed, writes its
-// checkpoint and releases the lease. Commit those records promptly. It needs
-// WithLeases; see OnShardAssigned for how the callbacks are called.
-func OnShardRevoked(f func(shard string)) Option {
-	return func(cfg *config) { cfg.onRevoked = f }
-}
-
-// OnShardLost sets a function called with a shard's id when the worker lost
-// its lease without handing it over: another worker took it after it
-// expired (this worker was paused, or could not renew it). The records of it
-// already received can no longer be checkpointed: the next owner delivers
-// them again. It needs WithLeases; see OnShardAssigned for how the callbacks
-// are called.
-func OnShardLost(f func(shard string)) Option {
-	return func(cfg *config) { cfg.onLost = f }
-}
-
-// Deaggregation sets whether records in the KPL aggregated format are split
+// WithDeaggregation sets whether records in the KPL aggregated format are split
 // into their user records, overriding the default true. Each user record is
 // delivered and committed on its own, with its partition key, explicit hash
 // key and sub-sequence number; a restart inside an aggregate resumes after
 // its last committed user record. A record that is not a well-formed
 // aggregate is delivered as it is. With false, aggregates are delivered as
 // they are.
-func Deaggregation(enabled bool) Option { return func(cfg *config) { cfg.deaggregate = enabled } }
+func WithDeaggregation(enabled bool) Option { return func(cfg *config) { cfg.deaggregate = enabled } }
 
 // configure applies opts over the defaults and checks them with the other
 // arguments of Open, reporting every bad value at once.
@@ -359,20 +362,23 @@ func (c *config) validate() error {
 	if c.app == "" {
 		bad("WithApp: the app name is empty")
 	}
+	if !c.appSet && (c.storeSet || c.leaseSet) {
+		bad("WithApp is required with WithCheckpointer or WithLeases: name the consumer group, so that no other service shares its checkpoints")
+	}
 	if c.checkpointInterval <= 0 {
-		bad("CheckpointInterval %v is not positive", c.checkpointInterval)
+		bad("WithCheckpointInterval %v is not positive", c.checkpointInterval)
 	}
 	if c.maxUncommitted < 1 {
-		bad("MaxUncommitted %d is less than 1", c.maxUncommitted)
+		bad("WithMaxUncommitted %d is less than 1", c.maxUncommitted)
 	}
 	if c.shardSync <= 0 {
-		bad("ShardSyncInterval %v is not positive", c.shardSync)
+		bad("WithShardSyncInterval %v is not positive", c.shardSync)
 	}
 	if c.closeTimeout <= 0 {
-		bad("CloseTimeout %v is not positive", c.closeTimeout)
+		bad("WithCloseTimeout %v is not positive", c.closeTimeout)
 	}
 	if c.storeOutage <= 0 {
-		bad("StoreOutage %v is not positive", c.storeOutage)
+		bad("WithStoreOutage %v is not positive", c.storeOutage)
 	}
 	if c.stallTimeout <= 0 {
 		bad("WithStallTimeout %v is not positive", c.stallTimeout)
@@ -407,7 +413,7 @@ func (c *config) validate() error {
 			bad("WithEFOOptions given without WithEFO")
 		}
 		if c.deregister {
-			bad("DeregisterOnClose given without WithEFO")
+			bad("WithDeregisterOnClose given without WithEFO")
 		}
 	}
 	if c.store == nil && c.storeSet {
@@ -420,21 +426,19 @@ func (c *config) validate() error {
 			var err error
 			c.assignment, err = consumer.Leased(consumer.LeasedConfig{
 				Store: c.leaseStore, Options: c.leaseOpts, Seed: c.store,
-				OnAssigned: c.onAssigned, OnRevoked: c.onRevoked, OnLost: c.onLost,
+				OnAssigned: c.shardHooks.OnAssigned, OnRevoked: c.shardHooks.OnRevoked, OnLost: c.shardHooks.OnLost,
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%w: WithLeases: %w", ErrInvalidOption, err))
 			}
 		}
 	} else {
-		for name, f := range map[string]func(string){"OnShardAssigned": c.onAssigned, "OnShardRevoked": c.onRevoked, "OnShardLost": c.onLost} {
-			if f != nil {
-				bad("%s given without WithLeases", name)
-			}
+		if c.shardHooksSet {
+			bad("WithShardHooks given without WithLeases")
 		}
 		store := c.store
 		if store == nil {
-			store = memory.New()
+			store = memcheckpoint.New()
 		}
 		c.assignment = consumer.AllShards(store)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
 )
@@ -216,7 +216,7 @@ func testChildrenListedAtOpenWaitForParents(t *testing.T, m mode) {
 	}
 	putKeys(1000)
 	ctx := testCtx(t, 20*time.Second)
-	opts := append([]kinesin.Option{kinesin.ShardSyncInterval(5 * time.Millisecond)},
+	opts := append([]kinesin.Option{kinesin.WithShardSyncInterval(5 * time.Millisecond)},
 		m.polling(polling.Options{MaxRecords: 100, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond})...)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item], opts...)
 	c := collect(st, true)
@@ -318,9 +318,9 @@ func testShardEndMarker(t *testing.T, m mode) {
 	fake := m.newFake(t, 1)
 	const parent = "shardId-000000000000"
 	parentSeqs := fillShards(t, fake, testStream, 20)[parent]
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 	c := collect(st, false)
 	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "the parent's records")
 	kids, err := fake.Split(testStream, parent)

@@ -13,7 +13,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
 
@@ -28,7 +28,7 @@ func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	const shards, perShard, committed = 2, 400, 250
 	fake := m.newFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
-	store := checkpointtest.NewFaulty(t, memory.New()) // counting the saves
+	store := checkpointtest.NewFaulty(t, memcheckpoint.New()) // counting the saves
 
 	// First run: commit the first 250 records of each shard, deliver the
 	// rest without committing them, then die (the context ends; no Flush,
@@ -36,9 +36,9 @@ func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	ctx, crash := context.WithCancel(context.Background())
 	defer crash()
 	beforeOpen := goleak.IgnoreCurrent()
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(10*time.Millisecond))...)
+		kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(10*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func testContextEndStopsGoroutinesWithoutClose(t *testing.T, m mode) {
 	fillShards(t, fake, testStream, 10)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()),
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon))...)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func testCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T, m mode) {
 	fake := m.newFake(t, 1, kinesistest.WithClock(clock))
 	const id = "shardId-000000000000"
 	old := fillShards(t, fake, testStream, 100)[id]
-	store := memory.New()
+	store := memcheckpoint.New()
 	store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{id: checkpoint.At(old[9])})
 	clock.Advance(2 * time.Hour)
 	kept := fillShards(t, fake, testStream, 20)[id]
@@ -220,7 +220,7 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		// The app was reading the parent: the children belong to it and
 		// are read from their start, whatever the start position.
 		fake, parentSeqs, kids := setup(t)
-		store := memory.New()
+		store := memcheckpoint.New()
 		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{parent: checkpoint.At(parentSeqs[4])})
 		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
@@ -239,7 +239,7 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		fake := m.newFake(t, 1, kinesistest.WithClock(clock))
 		parentSeqs := fillShards(t, fake, testStream, 10)[parent]
 		ctx := testCtx(t, 10*time.Second)
-		st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.MaxUncommitted(3))
+		st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(3))
 		c := collect(st, false)
 		eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
 		if _, err := fake.Split(testStream, parent); err != nil {
@@ -323,12 +323,12 @@ func TestShardNotFoundWhileDescribeFails(t *testing.T) {
 			clock := kinesistest.NewManualClock(time.Time{})
 			fake := newFake(t, 1, kinesistest.WithClock(clock))
 			fillShards(t, fake, testStream, 10)
-			store := memory.New()
+			store := memcheckpoint.New()
 			ctx := testCtx(t, 10*time.Second)
 			// One attempt per call: the stream's own retries are seen.
 			client := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
-			st := openNamed(t, pollingMode, ctx, testStream, client, kinesin.JSON[item], kinesin.MaxUncommitted(3),
-				kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond))
+			st := openNamed(t, pollingMode, ctx, testStream, client, kinesin.JSON[item], kinesin.WithMaxUncommitted(3),
+				kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(5*time.Millisecond))
 			c := collect(st, false)
 			eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
 			fake.Split(testStream, parent)

@@ -21,10 +21,10 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease"
-	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 // A record delivered and not committed when the first process of a group
@@ -38,7 +38,7 @@ func TestLatestRestartRedeliversUncommitted(t *testing.T) {
 				fake := m.newFake(t, 2)
 				fillShards(t, fake, testStream, 3) // before the group starts
 				nextSecond(t, fake)
-				store := memory.New()
+				store := memcheckpoint.New()
 				ctx, crash := context.WithCancel(context.Background())
 				defer crash()
 				first := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
@@ -82,7 +82,7 @@ func TestLatestSiblingChildAfterRestart(t *testing.T) {
 		}
 		fillShards(t, fake, testStream, 2) // before the group starts
 		nextSecond(t, fake)
-		store := memory.New()
+		store := memcheckpoint.New()
 		first := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 		c1 := collect(first, true)
 		res, err := fake.PutWithHashKey(testStream, "pk", shardByID(openShards(t, fake, testStream), kids[0]).StartingHashKey, itemJSON(item{N: 1}))
@@ -188,7 +188,7 @@ func TestAtTimestampAcrossReshard(t *testing.T) {
 		})
 		t.Run("with leases", func(t *testing.T) {
 			fake, at, want := setup(t, m)
-			cl := newLeaseCluster(t, m, fake, leasemem.New(), kinesin.WithStart(kinesin.AtTimestamp(at)))
+			cl := newLeaseCluster(t, m, fake, memlease.New(), kinesin.WithStart(kinesin.AtTimestamp(at)))
 			cl.join("a", nil)
 			cl.join("b", nil)
 			eventually(t, 10*time.Second, func() bool { return cl.ledger.count() >= 6 }, "the records after the timestamp: %d", cl.ledger.count())
@@ -224,7 +224,7 @@ func TestMaxUncommittedHoldsWithAggregates(t *testing.T) {
 			}
 		}
 		const bound = 5
-		st := openStream(t, m, testCtx(t, 30*time.Second), fake, kinesin.String, kinesin.MaxUncommitted(bound))
+		st := openStream(t, m, testCtx(t, 30*time.Second), fake, kinesin.String, kinesin.WithMaxUncommitted(bound))
 		ch := st.Chan()
 		var got []*kinesin.Record[string]
 		for len(got) < len(want) {
@@ -354,12 +354,12 @@ func TestMovingToLeasesKeepsCheckpoints(t *testing.T) {
 		name   string
 		leases func(t *testing.T) lease.Store
 	}{
-		{"memory", func(*testing.T) lease.Store { return leasemem.New() }},
+		{"memory", func(*testing.T) lease.Store { return memlease.New() }},
 		{"dynamodb", func(t *testing.T) lease.Store { s, _, _ := newDynaliteLeases(t); return s }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := newFake(t, 2)
-			store := memory.New()
+			store := memcheckpoint.New()
 			all := fillShards(t, fake, testStream, 6)
 			// The app, without leases, commits the first 4 of each shard.
 			const app = "billing"
@@ -378,7 +378,7 @@ func TestMovingToLeasesKeepsCheckpoints(t *testing.T) {
 			}
 			// Now with leases, seeded from the store.
 			st := openStream(t, pollingMode, testCtx(t, 20*time.Second), fake, kinesin.JSON[item],
-				kinesin.WithApp(app), kinesin.WithCheckpointer(store), kinesin.WithLeases(tc.leases(t), lease.LeaseDuration(leaseTestDuration), lease.CycleInterval(leaseTestCycle)))
+				kinesin.WithApp(app), kinesin.WithCheckpointer(store), kinesin.WithLeases(tc.leases(t), lease.WithLeaseDuration(leaseTestDuration), lease.WithCycleInterval(leaseTestCycle)))
 			c := collect(st, true)
 			eventually(t, 10*time.Second, func() bool { return c.count() >= 4 }, "the records after the checkpoints: %d", c.count())
 			settle(t, 5*time.Second, 100*time.Millisecond, c.count)

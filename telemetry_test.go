@@ -31,11 +31,11 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease"
-	leasemem "github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 // telApp is the app (consumer group) the telemetry tests consume as.
@@ -262,10 +262,10 @@ func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
 		}
 	}
 	o := newOTelSink(t)
-	store := memory.New()
+	store := memcheckpoint.New()
 	ctx := testCtx(t, 30*time.Second)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item],
-		append(o.options(), kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
+		append(o.options(), kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 	c := collect(st, false)
 	eventually(t, 20*time.Second, func() bool { return c.count() == total }, "%d of %d records delivered", c.count(), total)
 
@@ -561,10 +561,10 @@ func TestTelemetryCheckpointFailure(t *testing.T) {
 	fake := m.newFake(t, 2)
 	fillShards(t, fake, testStream, 10)
 	o := newOTelSink(t)
-	store := checkpointtest.NewFaulty(t, memory.New())
+	store := checkpointtest.NewFaulty(t, memcheckpoint.New())
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item],
-		append(o.options(), kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
+		append(o.options(), kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 	c := collect(st, true)
 	eventually(t, 10*time.Second, func() bool { return c.count() == 20 }, "%d records", c.count())
 
@@ -672,7 +672,7 @@ func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m mode) {
 	logs := &logStore{}
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, m, ctx, fake, dec, append(o.options(), kinesin.WithLogger(slog.New(logs.handler())),
-		kinesin.WithCheckpointer(memory.New()), kinesin.CheckpointInterval(time.Hour))...)
+		kinesin.WithCheckpointer(memcheckpoint.New()), kinesin.WithCheckpointInterval(time.Hour))...)
 	recs := takeN(t, st.Chan(), 3+2+1, 10*time.Second)
 	bad := 0
 	for _, r := range recs {
@@ -791,7 +791,7 @@ func testTelemetryBackgroundSpansAreRoots(t *testing.T, m mode) {
 	fillShards(t, fake, testStream, 10)
 	o := newOTelSink(t)
 	ctx, startup := o.tp.Tracer("app").Start(testCtx(t, 20*time.Second), "startup")
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], append(o.options(), kinesin.CheckpointInterval(time.Hour))...)
+	st := openStream(t, m, ctx, fake, kinesin.JSON[item], append(o.options(), kinesin.WithCheckpointInterval(time.Hour))...)
 	c := collect(st, false)
 	eventually(t, 10*time.Second, func() bool { return c.count() == 20 }, "%d records", c.count())
 	startup.End()
@@ -1051,7 +1051,7 @@ func TestTelemetryLeaseEvents(t *testing.T) {
 	ctx := testCtx(t, 20*time.Second)
 	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(sink.options(),
 		kinesin.WithClient(fake.Client()), kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.WithLeases(leasemem.New(), lease.LeaseDuration(leaseTestDuration), lease.CycleInterval(leaseTestCycle)))...)
+		kinesin.WithLeases(memlease.New(), lease.WithLeaseDuration(leaseTestDuration), lease.WithCycleInterval(leaseTestCycle)))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,10 @@
 // positions that advanced since the last write together with Save, at most
 // once per checkpoint interval, at shard end, on Flush and on Close.
 //
-// Stores provided: checkpoint/memory (in process, the default),
-// checkpoint/dynamodb and checkpoint/redis. Every store passes the suite in
-// checkpoint/checkpointtest. OrderKey gives stores whose conditional writes
-// compare strings a fixed-width key that orders as Compare does.
+// Stores provided: checkpoint/memcheckpoint (in process, the default),
+// checkpoint/dynamocheckpoint and checkpoint/redischeckpoint (a module of its
+// own). Every store passes the suite in checkpoint/checkpointtest; a store of
+// your own should too.
 //
 // # Contract
 //

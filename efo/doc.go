@@ -21,52 +21,50 @@
 //
 // # Subscriptions
 //
-// A [Reader] reads one shard per Read call. It subscribes from the shard
-// reader's start position (AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER,
+// kinesin's EFO reader reads each shard through subscriptions. It subscribes
+// from the shard's start position (AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER,
 // TRIM_HORIZON, LATEST or AT_TIMESTAMP) and hands the records of each event
 // over in order. The service ends every subscription after 5 minutes; the
-// Reader then subscribes again from the last event's
+// reader then subscribes again from the last event's
 // ContinuationSequenceNumber (AFTER_SEQUENCE_NUMBER), so nothing is lost or
 // repeated across subscriptions. At the end of a closed shard (split or
 // merged), the last event carries the child shards and no continuation, and
-// Read returns them in a shard.End.
+// the children are read next.
 //
-// The Reader never calls SubscribeToShard more than once per
+// The reader never calls SubscribeToShard more than once per
 // Options.SubscribeInterval (default 1s, the service's limit per consumer
-// and shard), counted per shard across Read calls of the same Reader.
+// and shard), counted per shard.
 //
-// Backpressure: before taking each event's records the Reader asks its room
-// function how many records it may hand over. While room blocks, the Reader
-// stops reading the event stream; the SDK's reader goroutine then blocks, the
+// Backpressure: before taking each event's records the reader asks how many
+// records it may hand over (MaxUncommitted). While there is no room, the
+// reader stops reading the event stream; the SDK's reader goroutine then blocks, the
 // connection's flow control fills up, and the service stops sending, as TCP
-// would. When room allows fewer records than an event holds, the Reader
+// would. When room allows fewer records than an event holds, the reader
 // hands over the first part and holds the rest, in order, until room allows
 // more. Memory therefore stays bounded by a few events (at most 1 MiB each)
 // per shard, whatever the backlog.
 //
-// Each event stream is closed, and its error checked, before Read subscribes
-// again or returns, and Read waits (up to 5 s) for the SDK's goroutines
+// Each event stream is closed, and its error checked, before the reader
+// subscribes again or stops, and it waits (up to 5 s) for the SDK's goroutines
 // reading it to end: no goroutine started for a subscription outlives Read.
 //
 // # Errors
 //
-// What Read does with each kind of error:
+// What the reader does with each kind of error:
 //
 //   - ResourceInUseException (a previous subscription to the shard started
 //     less than 5 s ago, or another process took the shard over), throttling
 //     (LimitExceededException), InternalFailureException, other server errors,
 //     dropped connections, broken event streams and errors it does not know:
-//     Read subscribes again from where it stopped, after an exponential
+//     the reader subscribes again from where it stopped, after an exponential
 //     backoff with jitter (Options.InitialBackoff growing to
-//     Options.MaxBackoff), reporting each retry to the hooks (OnRetry) and
-//     logging it at DEBUG. They never end a read by themselves: the caller
-//     decides how long is too long (kinesin fails a stream whose shard kept
-//     failing for WithStallTimeout). Two processes reading the same shard with the same
-//     consumer take the subscription from each other every few seconds: use
-//     leases, which stop the loser's Read.
+//     Options.MaxBackoff), each retry logged at DEBUG, until the shard has
+//     failed for kinesin's WithStallTimeout. Two processes reading the same
+//     shard with the same consumer take the subscription from each other
+//     every few seconds: use leases, which stop the loser's reader.
 //   - ResourceNotFoundException from SubscribeToShard: the shard or the stream
-//     is gone, or the consumer was deregistered. Read returns it wrapped; when
-//     the consumer is gone the error also wraps [ErrConsumerGone]. The caller
+//     is gone, or the consumer was deregistered: the reader stops with it; when
+//     the consumer is gone the error also wraps [ErrConsumerGone]. kinesin
 //     tells a shard trimmed away from a deleted stream. A
 //     ResourceNotFoundException ending an open subscription is first retried
 //     once by subscribing again, which tells the cases apart.
@@ -78,8 +76,7 @@
 //     unusable KMS keys, malformed requests, an endpoint that does not know
 //     SubscribeToShard (UnknownOperationException), the same unreadable
 //     response twice, such as an event stream without its initial-response):
-//     Read returns them wrapped, at once.
-//   - Errors of room and deliver, and ctx's, are returned as they are.
+//     the stream fails with them, at once.
 //
 // [Register] returns what retrying cannot fix at once (wrapped: an endpoint
 // without Enhanced Fan-Out answers UnknownOperationException), ctx's error
@@ -111,7 +108,7 @@
 // http.DefaultTransport). Emulators may serve it over HTTP/1.1.
 //
 // The SDK's event stream decoder keeps its state per client, so concurrent
-// subscriptions on one *kinesis.Client race (aws/smithy-go#714); the Reader
+// subscriptions on one *kinesis.Client race (aws/smithy-go#714); the reader
 // gives each SubscribeToShard call a protocol instance of its own, so one
 // client can serve every shard.
 package efo

@@ -157,7 +157,7 @@ func TestRegisterRejectsBadArguments(t *testing.T) {
 
 func TestRegisterWaitsWhileCreating(t *testing.T) {
 	clock := kinesistest.NewManualClock(time.Time{})
-	fake, streamARN := newStreamFake(t, kinesistest.WithClock(clock), kinesistest.ConsumerActivationDelay(30*time.Second))
+	fake, streamARN := newStreamFake(t, kinesistest.WithClock(clock), kinesistest.WithConsumerActivationDelay(30*time.Second))
 	api := &describeWatch{API: fake.Client()}
 	type result struct {
 		arn string
@@ -192,7 +192,7 @@ func TestRegisterWaitsWhileCreating(t *testing.T) {
 
 func TestRegisterWaitsForDeletingConsumerThenRegistersAgain(t *testing.T) {
 	clock := kinesistest.NewManualClock(time.Time{})
-	fake, streamARN := newStreamFake(t, kinesistest.WithClock(clock), kinesistest.ConsumerActivationDelay(10*time.Second))
+	fake, streamARN := newStreamFake(t, kinesistest.WithClock(clock), kinesistest.WithConsumerActivationDelay(10*time.Second))
 	old, err := fake.RegisterConsumer("orders", "billing")
 	if err != nil {
 		t.FailNow()
@@ -241,7 +241,7 @@ func TestRegisterLimitOfCreatingConsumers(t *testing.T) {
 	// Five consumers CREATING at once is the limit: a sixth registration gets
 	// LimitExceededException until one of them is ACTIVE.
 	clock := kinesistest.NewManualClock(time.Time{})
-	fake, streamARN := newStreamFake(t, kinesistest.WithClock(clock), kinesistest.ConsumerActivationDelay(time.Minute))
+	fake, streamARN := newStreamFake(t, kinesistest.WithClock(clock), kinesistest.WithConsumerActivationDelay(time.Minute))
 	c := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		if _, err := c.RegisterStreamConsumer(context.Background(), &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(n)}); err != nil {
@@ -267,7 +267,7 @@ func TestRegisterLimitOfCreatingConsumers(t *testing.T) {
 }
 
 func TestRegisterTimeout(t *testing.T) {
-	fake, streamARN := newStreamFake(t, kinesistest.ConsumerActivationDelay(time.Hour))
+	fake, streamARN := newStreamFake(t, kinesistest.WithConsumerActivationDelay(time.Hour))
 	o := fast
 	o.RegisterTimeout = 50 * time.Millisecond
 	start := time.Now()
@@ -293,7 +293,7 @@ func TestRegisterFatalErrorIsNotRetried(t *testing.T) {
 }
 
 func TestRegisterReturnsContextErrorAsIs(t *testing.T) {
-	fake, streamARN := newStreamFake(t, kinesistest.ConsumerActivationDelay(time.Hour))
+	fake, streamARN := newStreamFake(t, kinesistest.WithConsumerActivationDelay(time.Hour))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	_, err := efo.Register(ctx, fake.Client(), streamARN, "billing", fast)

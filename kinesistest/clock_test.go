@@ -181,7 +181,7 @@ func TestClockScaledFake(t *testing.T) {
 	// A fake on a fast clock ends a subscription after 5 scaled minutes:
 	// 30 ms of real time at factor 10,000.
 	clock := kinesistest.ScaledClock(10000)
-	fake := kinesistest.New(t, kinesistest.WithClock(clock), kinesistest.SubscriptionHeartbeat(time.Minute))
+	fake := kinesistest.New(t, kinesistest.WithClock(clock), kinesistest.WithSubscriptionHeartbeat(time.Minute))
 	fake.CreateStream("s", 1)
 	arn, _ := fake.RegisterConsumer("s", "c")
 	s, err := fxSubscribeWith(t, fake.Client(fxNoRetry), arn, shard0, fxLatest())

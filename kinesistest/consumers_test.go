@@ -50,7 +50,7 @@ func (e *fxEnv) consumerStatus(arn string) types.ConsumerStatus {
 
 func TestConsumerRegisterActivation(t *testing.T) {
 	fxForEachMode(t, func(t *testing.T, mode string) {
-		e := newFx(t, mode, kinesistest.ConsumerActivationDelay(10*time.Second))
+		e := newFx(t, mode, kinesistest.WithConsumerActivationDelay(10*time.Second))
 		streamARN := e.stream("s", 1)
 		start := e.clock.Now()
 		c := e.mustRegister(streamARN, "app")
@@ -94,7 +94,7 @@ func TestConsumerRegisterActivation(t *testing.T) {
 }
 
 func TestConsumerLimits(t *testing.T) {
-	e := newFx(t, "inproc", kinesistest.ConsumerActivationDelay(time.Minute))
+	e := newFx(t, "inproc", kinesistest.WithConsumerActivationDelay(time.Minute))
 	streamARN := e.stream("s", 1)
 	otherARN := e.stream("other", 1)
 	n := 0
@@ -244,7 +244,7 @@ func TestConsumerListPaging(t *testing.T) {
 
 func TestConsumerDeregister(t *testing.T) {
 	fxForEachMode(t, func(t *testing.T, mode string) {
-		e := newFx(t, mode, kinesistest.ConsumerActivationDelay(5*time.Second))
+		e := newFx(t, mode, kinesistest.WithConsumerActivationDelay(5*time.Second))
 		streamARN := e.stream("s", 2)
 		arn := aws.ToString(e.mustRegister(streamARN, "app").ConsumerARN)
 		e.clock.Advance(5 * time.Second)

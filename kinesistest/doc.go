@@ -66,18 +66,18 @@
 // service's errors in tests rather than in production. Each file of the
 // package opens with the behaviour it implements; in short:
 //
-//   - Streams are CREATING for [StreamCreationDelay], UPDATING for
-//     [ReshardDelay] after SplitShard, MergeShards or UpdateShardCount and
-//     for [StreamUpdateDelay] after UpdateStreamMode or a change of
-//     encryption, DELETING for [StreamDeletionDelay] after DeleteStream, then
+//   - Streams are CREATING for [WithStreamCreationDelay], UPDATING for
+//     [WithReshardDelay] after SplitShard, MergeShards or UpdateShardCount and
+//     for [WithStreamUpdateDelay] after UpdateStreamMode or a change of
+//     encryption, DELETING for [WithStreamDeletionDelay] after DeleteStream, then
 //     gone; consumers are CREATING, then DELETING, for
-//     [ConsumerActivationDelay]. All are 0 by default. Resharding, mode and
+//     [WithConsumerActivationDelay]. All are 0 by default. Resharding, mode and
 //     encryption changes need an ACTIVE stream (ResourceInUseException);
 //     records can be read and written while a stream is UPDATING or
 //     DELETING, as the service allows.
 //   - Records older than the stream's retention (24 hours unless changed)
 //     on the fake's clock are gone, and a closed shard whose records all
-//     are gone is no longer listed, as on the service ([RetentionTrimming]).
+//     are gone is no longer listed, as on the service ([WithRetentionTrimming]).
 //     The fake trims lazily, when a call touches a shard: nothing runs in
 //     the background.
 //   - A sequence number belongs to its stream and shard: given to
@@ -114,7 +114,7 @@
 //     default) is answered in CBOR, errors and event stream payloads
 //     included; blobs are byte strings and timestamps tag 1 around epoch
 //     milliseconds, as that SDK reads and writes them.
-//   - The fake holds at most [MaxStoredBytes] of records (1 GiB by default):
+//   - The fake holds at most [WithMaxStoredBytes] of records (1 GiB by default):
 //     a write past it is LimitExceededException, so a long-running fake
 //     stays bounded. Trimmed records and deleted streams free their bytes.
 //
@@ -217,7 +217,7 @@
 //
 // # Realistic profile
 //
-// [Realistic] turns on, in one option, what the fast defaults leave out: the
+// [WithRealistic] turns on, in one option, what the fast defaults leave out: the
 // service's timings (CREATING 10 s, UPDATING 30 s after a reshard and 5 s
 // after a mode or encryption change, DELETING 10 s, consumers CREATING and
 // DELETING 5 s, on the test's clock), retention trimming and every limit of
@@ -227,7 +227,7 @@
 // # Enhanced Fan-Out
 //
 // RegisterStreamConsumer makes a consumer CREATING for
-// [ConsumerActivationDelay], then ACTIVE; DeregisterStreamConsumer makes it
+// [WithConsumerActivationDelay], then ACTIVE; DeregisterStreamConsumer makes it
 // DELETING for the same delay, then it is gone. A stream has at most 20
 // consumers and 5 CREATING at once (LimitExceededException). Consumers are
 // found by ARN or by stream ARN and name; ListStreamConsumers pages with
@@ -240,7 +240,7 @@
 // Each event holds at most 10,000 records and 1 MiB, MillisBehindLatest (0
 // at the tip) and a ContinuationSequenceNumber from which a new subscription
 // with AFTER_SEQUENCE_NUMBER resumes with no gap and no repeat. An empty event
-// comes when [SubscriptionHeartbeat] (5 s) passes without one. At the end of a
+// comes when [WithSubscriptionHeartbeat] (5 s) passes without one. At the end of a
 // closed shard, the last event carries ChildShards and no
 // ContinuationSequenceNumber, then the stream ends. A stream also ends:
 //
@@ -292,6 +292,6 @@
 //     its kin) are not enforced; inject Throttle to test them.
 //   - SequenceNumberForOrdering is accepted and ignored: ordering within a
 //     shard already holds.
-//   - The service's durations are not documented: the delays of [Realistic]
+//   - The service's durations are not documented: the delays of [WithRealistic]
 //     are typical values, not measured ones.
 package kinesistest

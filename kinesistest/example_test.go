@@ -105,7 +105,7 @@ func ExampleManualClock() {
 	clock := kinesistest.NewManualClock(time.Time{})
 	fake := kinesistest.New(nil,
 		kinesistest.WithClock(clock),
-		kinesistest.ConsumerActivationDelay(30*time.Second))
+		kinesistest.WithConsumerActivationDelay(30*time.Second))
 	defer fake.Close()
 	fake.CreateStream("orders", 1)
 	client := fake.Client(func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })

@@ -66,7 +66,7 @@ func TestDeleteStreamDeleting(t *testing.T) {
 		wantErr[*types.ResourceNotFoundException](t, err)
 		// The name is free again.
 		e.createStream(t, "s", 1)
-	}, kinesistest.StreamDeletionDelay(10*time.Second))
+	}, kinesistest.WithStreamDeletionDelay(10*time.Second))
 }
 
 // DeleteStream takes an ACTIVE stream: CREATING and UPDATING ones are
@@ -86,13 +86,13 @@ func TestDeleteStreamNotActive(t *testing.T) {
 		if _, err := e.c.DeleteStream(e.ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("s")}); err != nil {
 			t.Fatal(err)
 		}
-	}, kinesistest.StreamCreationDelay(time.Minute), kinesistest.ReshardDelay(time.Minute))
+	}, kinesistest.WithStreamCreationDelay(time.Minute), kinesistest.WithReshardDelay(time.Minute))
 }
 
 // A subscription to a DELETING stream goes on until the stream is gone, then
 // ends with ResourceNotFoundException.
 func TestDeleteStreamDeletingEndsSubscriptions(t *testing.T) {
-	e := newFx(t, "inproc", kinesistest.StreamDeletionDelay(10*time.Second))
+	e := newFx(t, "inproc", kinesistest.WithStreamDeletionDelay(10*time.Second))
 	e.stream("s", 1)
 	arn := e.consumer("s", "c")
 	sub := e.subscribe(arn, shard0, fxTrimHorizon())
@@ -122,5 +122,5 @@ func TestCreateStreamCreatingLimit(t *testing.T) {
 		wantErr[*types.LimitExceededException](t, err)
 		e.clock.Advance(6 * time.Second) // s0 is ACTIVE: 10 s after its creation
 		e.createStream(t, "s5", 1)
-	}, kinesistest.StreamCreationDelay(10*time.Second), kinesistest.WithServiceLimits(kinesistest.DefaultLimits()))
+	}, kinesistest.WithStreamCreationDelay(10*time.Second), kinesistest.WithServiceLimits(kinesistest.DefaultLimits()))
 }

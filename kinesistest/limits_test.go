@@ -288,7 +288,7 @@ func meter(t *testing.T, s *fxSub) *efoMeter {
 
 func TestLimitEFOThroughput(t *testing.T) {
 	t.Parallel() // moves megabytes through the SDK: slow under -race
-	e := newLimited(t, kinesistest.SubscriptionHeartbeat(time.Hour))
+	e := newLimited(t, kinesistest.WithSubscriptionHeartbeat(time.Hour))
 	e.stream("s", 1)
 	e.fill("s", "k", 36) // 9 MiB
 	// Two consumers of one shard, each with a throughput of its own: were it

@@ -158,51 +158,51 @@ func delay(name string, d time.Duration, set func(*config, time.Duration)) Optio
 	}
 }
 
-// StreamCreationDelay sets how long a stream created through CreateStream
+// WithStreamCreationDelay sets how long a stream created through CreateStream
 // stays CREATING before it becomes ACTIVE, overriding the default 0. The
 // CreateStream helper of the Fake always makes streams ACTIVE at once. A
 // negative delay is refused.
-func StreamCreationDelay(d time.Duration) Option {
+func WithStreamCreationDelay(d time.Duration) Option {
 	return delay("StreamCreationDelay", d, func(c *config, d time.Duration) { c.streamDelay = d })
 }
 
-// StreamDeletionDelay sets how long a stream deleted through DeleteStream
+// WithStreamDeletionDelay sets how long a stream deleted through DeleteStream
 // stays DELETING before it is gone, overriding the default 0. While
 // DELETING, the stream is still described and listed, and its records can
 // still be read and written, as the service allows; control-plane changes
 // are ResourceInUseException. The DeleteStream helper of the Fake removes
 // streams at once. A negative delay is refused.
-func StreamDeletionDelay(d time.Duration) Option {
+func WithStreamDeletionDelay(d time.Duration) Option {
 	return delay("StreamDeletionDelay", d, func(c *config, d time.Duration) { c.deleteDelay = d })
 }
 
-// ReshardDelay sets how long a stream stays UPDATING after SplitShard,
+// WithReshardDelay sets how long a stream stays UPDATING after SplitShard,
 // MergeShards or UpdateShardCount, overriding the default 0. The new shards
 // exist at once; while UPDATING, further resharding fails with
 // ResourceInUseException, as it does on the service. A negative delay is
 // refused.
-func ReshardDelay(d time.Duration) Option {
+func WithReshardDelay(d time.Duration) Option {
 	return delay("ReshardDelay", d, func(c *config, d time.Duration) { c.reshardDelay = d })
 }
 
-// StreamUpdateDelay sets how long a stream stays UPDATING after
+// WithStreamUpdateDelay sets how long a stream stays UPDATING after
 // UpdateStreamMode, StartStreamEncryption or StopStreamEncryption,
 // overriding the default 0. A negative delay is refused.
-func StreamUpdateDelay(d time.Duration) Option {
+func WithStreamUpdateDelay(d time.Duration) Option {
 	return delay("StreamUpdateDelay", d, func(c *config, d time.Duration) { c.updateDelay = d })
 }
 
-// ConsumerActivationDelay sets how long a registered EFO consumer stays
+// WithConsumerActivationDelay sets how long a registered EFO consumer stays
 // CREATING (and a deregistered one DELETING), overriding the default 0. A
 // negative delay is refused.
-func ConsumerActivationDelay(d time.Duration) Option {
+func WithConsumerActivationDelay(d time.Duration) Option {
 	return delay("ConsumerActivationDelay", d, func(c *config, d time.Duration) { c.consumerDelay = d })
 }
 
-// SubscriptionHeartbeat sets how often a SubscribeToShard stream sends an
+// WithSubscriptionHeartbeat sets how often a SubscribeToShard stream sends an
 // empty event while there is nothing new to send, overriding the default 5s.
 // A duration of 0 or less is refused.
-func SubscriptionHeartbeat(d time.Duration) Option {
+func WithSubscriptionHeartbeat(d time.Duration) Option {
 	return func(cfg *config) error {
 		if d <= 0 {
 			return invalid("SubscriptionHeartbeat", "interval %v is not positive", d)
@@ -212,11 +212,11 @@ func SubscriptionHeartbeat(d time.Duration) Option {
 	}
 }
 
-// ShardLimit sets the account's shard limit checked by CreateStream,
+// WithShardLimit sets the account's shard limit checked by CreateStream,
 // UpdateShardCount and SplitShard and reported by DescribeLimits,
 // overriding the default 10000 (the service's default quota). A limit of 0
 // or less is refused.
-func ShardLimit(n int) Option {
+func WithShardLimit(n int) Option {
 	return func(cfg *config) error {
 		if n <= 0 {
 			return invalid("ShardLimit", "limit %d is not positive", n)
@@ -226,7 +226,7 @@ func ShardLimit(n int) Option {
 	}
 }
 
-// RetentionTrimming turns the trimming of records past their stream's
+// WithRetentionTrimming turns the trimming of records past their stream's
 // retention period on or off, overriding the default on. When on, records
 // older than the retention period (24 hours unless changed) on the fake's
 // clock are gone, and a closed shard whose records are all gone stops being
@@ -234,7 +234,7 @@ func ShardLimit(n int) Option {
 // touches it (a read, a write, a listing), so no goroutine runs and a test
 // that never moves its clock past the retention period sees nothing. When
 // off, records stay until Fake.Trim removes them.
-func RetentionTrimming(on bool) Option {
+func WithRetentionTrimming(on bool) Option {
 	return func(cfg *config) error {
 		cfg.trim = on
 		return nil
@@ -244,14 +244,14 @@ func RetentionTrimming(on bool) Option {
 // DefaultMaxStoredBytes is the default of MaxStoredBytes: 1 GiB.
 const DefaultMaxStoredBytes = 1 << 30
 
-// MaxStoredBytes bounds the bytes of records (data and partition keys) the
+// WithMaxStoredBytes bounds the bytes of records (data and partition keys) the
 // fake holds, over all its streams, overriding DefaultMaxStoredBytes. A
 // write that would pass the bound fails whole: PutRecord and PutRecords with
 // LimitExceededException ("kinesistest: the fake holds N bytes of records,
 // its bound is M ..."), the helpers with an error. Records trimmed by
 // retention and deleted streams free their bytes. A bound of 0 or less is
 // refused.
-func MaxStoredBytes(n int64) Option {
+func WithMaxStoredBytes(n int64) Option {
 	return func(cfg *config) error {
 		if n <= 0 {
 			return invalid("MaxStoredBytes", "bound %d is not positive", n)
@@ -264,7 +264,7 @@ func MaxStoredBytes(n int64) Option {
 // defaultSubHistory is how many ended subscriptions Subscriptions keeps.
 const defaultSubHistory = 10000
 
-// Realistic turns on what the service does and the fast defaults leave out,
+// WithRealistic turns on what the service does and the fast defaults leave out,
 // in one option, for tests (and servers) that want the service's timings
 // rather than speed. On the fake's clock (the one the test chose):
 //
@@ -282,7 +282,7 @@ const defaultSubHistory = 10000
 //   - every limit of WithServiceLimits(DefaultLimits()) is on.
 //
 // Options given after Realistic override what it sets.
-func Realistic() Option {
+func WithRealistic() Option {
 	return func(cfg *config) error {
 		cfg.streamDelay = 10 * time.Second
 		cfg.deleteDelay = 10 * time.Second

@@ -103,7 +103,7 @@ func TestRealisticProfile(t *testing.T) {
 		e.clock.Advance(10 * time.Second)
 		_, err = e.c.DescribeStreamSummary(e.ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")})
 		wantErr[*types.ResourceNotFoundException](t, err)
-	}, kinesistest.Realistic())
+	}, kinesistest.WithRealistic())
 }
 
 // Options after Realistic override what it sets.
@@ -111,7 +111,7 @@ func TestRealisticOverridden(t *testing.T) {
 	eachMode(t, func(t *testing.T, e *env) {
 		e.createStream(t, "s", 1)
 		if st := e.summary(t, "s").StreamStatus; st != types.StreamStatusActive {
-			t.Fatalf("status %s with StreamCreationDelay(0) after Realistic", st)
+			t.Fatalf("status %s with WithStreamCreationDelay(0) after Realistic", st)
 		}
-	}, kinesistest.Realistic(), kinesistest.StreamCreationDelay(0))
+	}, kinesistest.WithRealistic(), kinesistest.WithStreamCreationDelay(0))
 }

@@ -301,7 +301,7 @@ func TestUpdateShardCountErrors(t *testing.T) {
 		if err := update(6, types.ScalingTypeUniformScaling); err != nil {
 			t.Fatal(err)
 		}
-	}, kinesistest.ShardLimit(8))
+	}, kinesistest.WithShardLimit(8))
 }
 
 func TestReshardDelay(t *testing.T) {
@@ -349,7 +349,7 @@ func TestReshardDelay(t *testing.T) {
 		if st := e.summary(t, "s").StreamStatus; st != types.StreamStatusUpdating {
 			t.Fatalf("status %s after UpdateShardCount, want UPDATING", st)
 		}
-	}, kinesistest.ReshardDelay(10*time.Second))
+	}, kinesistest.WithReshardDelay(10*time.Second))
 }
 
 func TestReshardOnDemand(t *testing.T) {

@@ -113,7 +113,7 @@ func TestRetentionExpiresClosedShards(t *testing.T) {
 	})
 }
 
-// RetentionTrimming(false) keeps every record until Trim.
+// WithRetentionTrimming(false) keeps every record until Trim.
 func TestRetentionTrimmingOff(t *testing.T) {
 	eachMode(t, func(t *testing.T, e *env) {
 		e.createStream(t, "s", 1)
@@ -128,7 +128,7 @@ func TestRetentionTrimmingOff(t *testing.T) {
 		if recs, _ := e.readShard(t, "s", shardID(0)); len(recs) != 0 {
 			t.Fatalf("read %d records after Trim", len(recs))
 		}
-	}, kinesistest.RetentionTrimming(false))
+	}, kinesistest.WithRetentionTrimming(false))
 }
 
 // A subscription reads from what retention kept, and its continuation
@@ -187,13 +187,13 @@ func TestMaxStoredBytes(t *testing.T) {
 		if got := e.fake.StoredBytes(); got != 0 {
 			t.Fatalf("StoredBytes %d after DeleteStream, want 0", got)
 		}
-	}, kinesistest.MaxStoredBytes(2500))
+	}, kinesistest.WithMaxStoredBytes(2500))
 }
 
 // The helpers that put records are bound by MaxStoredBytes too.
 func TestMaxStoredBytesHelpers(t *testing.T) {
 	t.Parallel()
-	fake, err := kinesistest.NewFake(kinesistest.MaxStoredBytes(100))
+	fake, err := kinesistest.NewFake(kinesistest.WithMaxStoredBytes(100))
 	if err != nil {
 		t.Fatal(err)
 	}

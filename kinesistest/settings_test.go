@@ -171,7 +171,7 @@ func TestUpdateStreamMode(t *testing.T) {
 		wantErr[*types.ValidationException](t, mode("BOGUS"))
 		_, err = e.c.UpdateStreamMode(e.ctx, &kinesis.UpdateStreamModeInput{StreamARN: aws.String(e.fake.StreamARN("nope")), StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
 		wantErr[*types.ResourceNotFoundException](t, err)
-	}, kinesistest.StreamCreationDelay(time.Minute), kinesistest.StreamUpdateDelay(5*time.Second), kinesistest.WithServiceLimits(kinesistest.DefaultLimits()))
+	}, kinesistest.WithStreamCreationDelay(time.Minute), kinesistest.WithStreamUpdateDelay(5*time.Second), kinesistest.WithServiceLimits(kinesistest.DefaultLimits()))
 }
 
 // Start and StopStreamEncryption: through UPDATING; records written once the
@@ -236,7 +236,7 @@ func TestStreamEncryption(t *testing.T) {
 		}
 		_, err := e.c.StartStreamEncryption(e.ctx, &kinesis.StartStreamEncryptionInput{StreamName: aws.String("s"), EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("")})
 		wantErr[*types.ValidationException](t, err)
-	}, kinesistest.StreamUpdateDelay(5*time.Second))
+	}, kinesistest.WithStreamUpdateDelay(5*time.Second))
 }
 
 // Enable and DisableEnhancedMonitoring keep the metrics, which DescribeStream
@@ -287,5 +287,5 @@ func TestDescribeLimits(t *testing.T) {
 			t.Fatalf("DescribeLimits: ShardLimit %d OpenShardCount %d OnDemandStreamCount %d OnDemandStreamCountLimit %d",
 				aws.ToInt32(out.ShardLimit), aws.ToInt32(out.OpenShardCount), aws.ToInt32(out.OnDemandStreamCount), aws.ToInt32(out.OnDemandStreamCountLimit))
 		}
-	}, kinesistest.ShardLimit(50))
+	}, kinesistest.WithShardLimit(50))
 }

@@ -136,7 +136,7 @@ func TestCreateStreamShardLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.createStream(t, "d", 1) // 6 + 2 open + 1 = 9
-	}, kinesistest.ShardLimit(9))
+	}, kinesistest.WithShardLimit(9))
 }
 
 func TestCreateStreamCreatingThenActive(t *testing.T) {
@@ -186,7 +186,7 @@ func TestCreateStreamCreatingThenActive(t *testing.T) {
 		if st := e.summary(t, "h").StreamStatus; st != types.StreamStatusActive {
 			t.Fatalf("helper stream %s", st)
 		}
-	}, kinesistest.StreamCreationDelay(30*time.Second))
+	}, kinesistest.WithStreamCreationDelay(30*time.Second))
 }
 
 func TestDeleteStream(t *testing.T) {
@@ -777,5 +777,5 @@ func TestConsumerCountAfterDeregistering(t *testing.T) {
 		if _, err := e.c.DeleteStream(e.ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("s")}); err != nil {
 			t.Fatal(err)
 		}
-	}, kinesistest.ConsumerActivationDelay(10*time.Second))
+	}, kinesistest.WithConsumerActivationDelay(10*time.Second))
 }

@@ -349,7 +349,7 @@ func TestSubscribeStartingPositions(t *testing.T) {
 
 func TestSubscribeErrorsBeforeTheStream(t *testing.T) {
 	fxForEachMode(t, func(t *testing.T, mode string) {
-		e := newFx(t, mode, kinesistest.ConsumerActivationDelay(time.Minute))
+		e := newFx(t, mode, kinesistest.WithConsumerActivationDelay(time.Minute))
 		streamARN := e.stream("s", 2)
 		reg, err := e.c.RegisterStreamConsumer(e.ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String("c")})
 		if err != nil {
@@ -529,7 +529,7 @@ func TestSubscribeTakeover(t *testing.T) {
 
 func TestSubscribeHeartbeat(t *testing.T) {
 	fxForEachMode(t, func(t *testing.T, mode string) {
-		e := newFx(t, mode, kinesistest.SubscriptionHeartbeat(2*time.Second))
+		e := newFx(t, mode, kinesistest.WithSubscriptionHeartbeat(2*time.Second))
 		e.stream("s", 1)
 		arn := e.consumer("s", "c")
 		e.put("s", "k", "r", 1)

@@ -488,7 +488,7 @@ func serveRaw(t testing.TB, fake *kinesistest.Fake, op string, body []byte) int 
 }
 
 func robustFake(t testing.TB) *kinesistest.Fake {
-	fake := kinesistest.New(t, kinesistest.WithClock(kinesistest.NewManualClock(time.Time{})), kinesistest.ShardLimit(50))
+	fake := kinesistest.New(t, kinesistest.WithClock(kinesistest.NewManualClock(time.Time{})), kinesistest.WithShardLimit(50))
 	fake.CreateStream("s", 2)
 	for i := range 5 {
 		fake.Put("s", fmt.Sprint(i), []byte{byte(i)})

@@ -2,9 +2,9 @@ package lease
 
 import "time"
 
-// Clock is the time source of a Manager. Every duration the Manager measures
-// (how long a counter has not changed, when to renew) is the difference of
-// two Now readings of one Clock in one process, so a Clock must be monotonic;
+// Clock is the time source of a worker's lease protocol. Every duration it
+// measures (how long a counter has not changed, when to renew) is the
+// difference of two Now readings of one Clock in one process, so a Clock must be monotonic;
 // time.Now's readings are (they carry the monotonic clock). Wall clocks of
 // different hosts are never compared.
 //
@@ -19,6 +19,9 @@ type Clock interface {
 }
 
 // realClock is the Clock of the time package.
+// RealClock returns the system clock, the default of WithClock.
+func RealClock() Clock { return realClock{} }
+
 type realClock struct{}
 
 func (realClock) Now() time.Time                         { return time.Now() }

@@ -8,24 +8,20 @@
 // owner.
 //
 // A Lease per (app, stream, shard) carries its owner, a counter, the shard's
-// checkpoint and its parent shards. A Store keeps them (lease/memory in
-// process, lease/dynamodb in a DynamoDB table; both pass the suite in
-// lease/leasetest). A Manager runs the protocol for one worker and tells the
-// worker's scheduler what to read through Events:
+// checkpoint and its parent shards. A Store keeps them (lease/memlease in
+// process, lease/dynamolease in a DynamoDB table; both pass the suite in
+// lease/leasetest; write your own against that suite). kinesin runs the
+// protocol below for every worker that opens a stream with leases:
 //
-//	m, err := lease.New(store, "billing", "orders")
+//	store, err := dynamolease.New(dynamodb.NewFromConfig(cfg), "kinesin-leases")
 //	if err != nil { ... }
-//	m.Sync(ctx, shards)              // create the leases of listed shards
-//	m.Start(ctx)
-//	for ev := range m.Events() {
-//		switch ev.Kind {
-//		case lease.Acquired: // start reading ev.Lease.Shard from ev.Lease.Checkpoint
-//		case lease.Revoke:   // stop, wait for commits, m.Checkpoint(...), m.Release(...)
-//		case lease.Lost:     // stop reading now
-//		}
-//	}
-//	// while reading: m.Checkpoint(ctx, shard, cp) for committed positions
-//	// on shutdown: stop readers, write checkpoints, then m.Close(ctx)
+//	stream, err := kinesin.Open(ctx, "orders", kinesin.JSON[Order],
+//		kinesin.WithApp("billing"),
+//		kinesin.WithLeases(store, lease.WithLeaseDuration(10*time.Second)),
+//		kinesin.WithShardHooks(kinesin.ShardHooks{OnLost: ...}))
+//
+// The options of this package tune the protocol; the checkpoints live in the
+// leases, so no separate checkpointer is needed.
 //
 // # Counters, expiry and fencing
 //
@@ -54,8 +50,8 @@
 // table (one paginated read), and:
 //
 //  1. drops the leases it holds that are listed with another owner, a larger
-//     counter, or not at all (sending Lost), and sends Revoke for held leases
-//     another worker asked for;
+//     counter, or not at all (it stops reading them), and starts handing over
+//     the held leases another worker asked for;
 //  2. counts the readable leases: not ended, and every parent's lease ended
 //     (shard-end marker) or gone. A child shard is read only after all its
 //     parents were read to their end, by whichever worker held them: parents
@@ -70,10 +66,11 @@
 //  5. still below target, asks for handoffs (Store.RequestHandoff) from the
 //     most loaded worker, one lease at a time, as long as that worker has two
 //     more than it would, up to its target (and MaxStealsPerCycle);
-//  6. deletes ended leases once their children have checkpoints (below);
+//  6. deletes ended leases whose shards left the stream once their children
+//     have checkpoints (below);
 //  7. deletes worker rows unchanged for 5 × LeaseDuration.
 //
-// Besides, the Manager wakes up exactly when a lease of another worker
+// Besides, a worker wakes up exactly when a lease of another worker
 // expires, so a dead worker's shards are taken within LeaseDuration plus one
 // CycleInterval of its last renewal (the observers see its last renewal at
 // most one cycle late), in one cycle when the survivors can absorb them.
@@ -83,15 +80,15 @@
 // Stealing is a request, not a take: the new worker sets the lease's
 // NextOwner without changing its counter. The owner sees it in the lease
 // returned by its next write (a checkpoint, usually within a commit interval,
-// or a renewal) or at its next cycle, whichever comes first, and sends
-// Revoke; its scheduler stops reading the shard,
-// waits (bounded) for the records in flight to be committed, writes their
-// checkpoint with Checkpoint and calls Release, which frees the lease. The
-// requester takes the free lease at its next cycle and starts exactly at the
-// checkpoint: zero duplicates on a planned move. A scheduler that does not
-// Release within HandoffTimeout (default LeaseDuration/2) loses the lease
-// (Lost) and the Manager releases it anyway. A new worker asks for its
-// share in its first cycle and owns it in its second.
+// or a renewal) or at its next cycle, whichever comes first. It stops
+// reading the shard, waits (bounded by HandoffTimeout, default
+// LeaseDuration/2) for the records in flight to be committed, writes their
+// checkpoint and frees the lease. The requester takes the free lease at its
+// next cycle and starts exactly at the checkpoint: zero duplicates on a
+// planned move, when the application commits what it was handed within the
+// timeout; past it the lease is freed at the last checkpoint, and the
+// records after it are read again by the next owner. A new worker asks for
+// its share in its first cycle and owns it in its second.
 //
 // Except right after a failover: expiry and liveness are judged on the
 // local clock, from when this worker first saw a counter, and a worker's
@@ -104,60 +101,60 @@
 // handoffs), not within two cycles. The survivors, which saw the row stop
 // earlier, take the dead worker's leases meanwhile as usual.
 //
-// Close is the same for every lease at once: after the scheduler stopped
-// reading and wrote its checkpoints, Close releases every lease and deletes
-// the worker's row, so the others take the shards at their next cycle.
+// Stream.Close is the same for every lease at once: after the worker stopped
+// reading and wrote its checkpoints, it frees every lease and deletes its
+// worker row, so the others take the shards at their next cycle.
 //
 // # Resharding and cleanup
 //
-// The scheduler calls Sync with every shard it lists (with its parents).
-// Sync creates missing leases, except for a shard one of whose descendants
-// already has a lease (its own lease was cleaned up). When a scheduler reads
-// a shard to its end it writes the shard-end marker with
-// Checkpoint(checkpoint.Ended()), which also releases the lease. The children
-// become readable once all their parents are ended or gone.
+// Every worker creates the leases of the shards it lists that have none,
+// parents before children, so that no worker sees a child's lease before
+// the leases of the parents it names; a child that a shard's end names is
+// created at once when all its parents have leases, else at the next
+// listing. A worker that reads a shard to its end writes the shard-end
+// marker (checkpoint.Ended()) into its lease, which also frees it. A child
+// becomes readable once all its parents are ended or gone.
 //
-// An ended lease is deleted, by any worker, once at least one lease names it
-// as a parent and every lease naming it as a parent has a checkpoint
-// (Lease.HasCheckpoint: a position, or the shard-end marker); an owner alone
-// is not enough, and an ended lease without child leases is kept. So a
-// scheduler that decides where a child starts (from its start, because a
-// parent was read) by looking for the parent's lease still finds it when the
-// child's first owner died before its first checkpoint. The deletion is
+// An ended lease is a tombstone: it tells every worker, however stale its
+// listing, that its shard was read to its end, so none creates it again
+// and reads it twice. It is deleted, by any worker, only once its shard is
+// gone from the stream (listed before and missing from the last listing,
+// or named as a parent there and missing), at least one lease names it as
+// a parent, and every lease naming it as a parent has a checkpoint
+// (Lease.HasCheckpoint); an owner alone is not enough. The deletion is
 // conditional on the counter it was listed with.
 //
-// # Events and hooks
+// # Lease changes
 //
-// Events are sent on one channel, in order, never blocking the Manager (they
-// queue). Acquired: start reading. Revoke: hand over (above). Lost: stop now.
-// A Lost may follow a failed Checkpoint, a failed renewal, a listing showing
-// another owner, or a local expiry. Hooks (OnAssigned, OnRevoked, OnLost)
-// run on the Manager's goroutine before the event is sent: they must not
-// block nor call the Manager. OnRenewed, also on the Manager's goroutine and
-// under the same rules, is called with the shard of every lease its renewal
-// pass renewed (no event matches it): for a count of renewals.
-// Manager.HandoffTimeout returns the handoff timeout in effect, for a
-// scheduler to bound its wait for records in flight after a Revoke.
+// A worker starts reading a shard when it takes its lease (from the lease's
+// checkpoint, or from the shard's start when a parent was read), stops
+// reading it and hands it over on a handoff request (above), and stops at
+// once when it loses it: after a failed checkpoint or renewal, a listing
+// showing another owner, or its local expiry. kinesin.WithShardHooks tells
+// the application about each (OnAssigned, OnRevoked, OnLost). A lost
+// shard's records already handed out fail to Commit; the next owner reads
+// them again from the last checkpoint: at-least-once.
 //
 // # Errors
 //
-//   - ErrLost (errors.Is) from Checkpoint or Release: the lease is no longer
-//     this worker's. Stop reading the shard; a Lost event follows a refused
-//     Checkpoint. Store methods return it when their condition fails.
-//   - ErrExists: Store.Create found the lease; Sync ignores it.
-//   - ErrInvalid, checkpoint.ErrInvalid: a malformed argument. Fix the call.
-//   - ErrClosed: the Manager is closed.
-//   - ErrInvalidOption, from New: a bad option; the message names it.
+//   - ErrLost (errors.Is): the lease is no longer this worker's. Store
+//     methods return it when their condition fails; a worker stops reading
+//     the shard.
+//   - ErrExists: Store.Create found the lease.
+//   - ErrInvalid, checkpoint.ErrInvalid: a malformed argument.
+//   - ErrInvalidOption: a bad option; the message names it (kinesin.Open
+//     returns it).
 //   - Anything else is the store's failure (wrapped, e.g. a DynamoDB
-//     throttling error after the store's retries): Checkpoint may be retried;
-//     the Manager retries its own renewals, takes and listings every
-//     RenewInterval or CycleInterval and logs them (WithLogger).
+//     throttling error after the store's retries): the worker retries its
+//     renewals, takes and listings every RenewInterval or CycleInterval and
+//     logs them; a checkpoint that fails is retried at the next commit
+//     interval.
 //
 // A write (take, renew, checkpoint, release) that fails with anything but
 // ErrLost or a validation error (a deadline, a cancellation, a network
 // error) may have been applied by the store, its reply lost: the worker
 // would then hold a stale counter, and its next write would fail with
-// ErrLost. So the Manager reads the lease back (a List, bounded by
+// ErrLost. So the worker reads the lease back (a List, bounded by
 // RenewInterval and by the lease's local expiry, not by the write's ended
 // context) and adopts it when it is this worker's with the counter the write
 // would have produced (for a checkpoint: with that checkpoint; for a

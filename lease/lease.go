@@ -85,28 +85,14 @@ type Worker struct {
 	Counter uint64
 }
 
-// Shard is a shard of the stream as the scheduler lists it, for
-// Manager.Sync.
-type Shard struct {
-	ID string
-	// Parents are the shard's parent ids (ParentShardId and
-	// AdjacentParentShardId), none for a shard of the stream's creation.
-	Parents []string
-	// Checkpoint is the checkpoint a lease created for the shard starts
-	// with: a start checkpoint (the group starts at a time), a checkpoint
-	// carried over from a checkpoint store, or none.
-	Checkpoint checkpoint.Checkpoint
-}
-
-// The errors of stores and of the Manager. Match them with errors.Is: stores
-// and the Manager wrap them with the operation, the app, the stream and the
+// The errors of stores. Match them with errors.Is: stores wrap them with the operation, the app, the stream and the
 // shard.
 var (
 	// ErrLost is returned by a conditional write whose condition failed:
 	// the lease is not (or no longer) held with the owner and counter the
 	// caller gave, or was deleted. A holder that gets it has lost the
 	// lease: it must stop reading the shard at once. It is also returned
-	// for a lease the Manager does not hold.
+	// for a lease the worker does not hold.
 	ErrLost = errors.New("lease: lost")
 	// ErrExists is returned by Store.Create for a lease that exists.
 	ErrExists = errors.New("lease: already exists")
@@ -115,8 +101,6 @@ var (
 	// checkpoint.Checkpoint.Validate are refused with an error wrapping
 	// checkpoint.ErrInvalid instead.
 	ErrInvalid = errors.New("lease: invalid argument")
-	// ErrClosed is returned by a Manager's methods after Close.
-	ErrClosed = errors.New("lease: manager closed")
 	// ErrInvalidOption is wrapped by New's error for bad options.
 	ErrInvalidOption = errors.New("lease: invalid option")
 )
@@ -147,8 +131,8 @@ var (
 //     transient failures for a bounded time, never forever;
 //   - is safe for concurrent use.
 //
-// The checks are the suite in lease/leasetest; lease/memory and
-// lease/dynamodb pass it.
+// The checks are the suite in lease/leasetest; lease/memlease and
+// lease/dynamolease pass it.
 type Store interface {
 	// List returns every lease and every worker row of (app, stream), each
 	// sorted by id, in one (paginated) strongly consistent read.
@@ -200,7 +184,7 @@ type Store interface {
 }
 
 // CheckShardID reports whether id can name a lease: non-empty valid UTF-8.
-// Stores may refuse more (lease/dynamodb refuses ids longer than 1,024 bytes
+// Stores may refuse more (lease/dynamolease refuses ids longer than 1,024 bytes
 // and ids starting with "worker#").
 func CheckShardID(id string) error {
 	switch {

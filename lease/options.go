@@ -11,20 +11,34 @@ import (
 	"unicode/utf8"
 )
 
-// Option configures a Manager.
-type Option func(*config)
+// Option configures the lease protocol of a worker (kinesin.WithLeases takes
+// them).
+type Option func(*Settings)
 
-type config struct {
-	leaseDuration  time.Duration
-	renewInterval  time.Duration
-	cycleInterval  time.Duration
-	handoffTimeout time.Duration
-	maxSteals      int
-	concurrency    int
-	workerID       string
-	clock          Clock
-	logger         *slog.Logger
-	hooks          Hooks
+// Settings are the values the options set, with their defaults, as
+// Configure returns them: what kinesin's lease manager runs with.
+type Settings struct {
+	LeaseDuration  time.Duration
+	RenewInterval  time.Duration
+	CycleInterval  time.Duration
+	HandoffTimeout time.Duration
+	MaxSteals      int
+	Concurrency    int
+	WorkerID       string
+	Clock          Clock
+	Logger         *slog.Logger
+}
+
+// Configure applies opts over the defaults and checks them, naming every bad
+// value in one error wrapping ErrInvalidOption.
+func Configure(opts ...Option) (Settings, error) {
+	c := defaults()
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c, c.validate()
 }
 
 // Defaults.
@@ -34,134 +48,110 @@ const (
 	DefaultConcurrency   = 16
 )
 
-// LeaseDuration sets how long a lease whose counter no observer sees change
+// WithLeaseDuration sets how long a lease whose counter no observer sees change
 // stays its owner's: after it, other workers take it. The owner renews it
 // every RenewInterval and gives up a lease it could not renew for 90% of
 // this. Overrides the default 10s.
-func LeaseDuration(d time.Duration) Option { return func(c *config) { c.leaseDuration = d } }
+func WithLeaseDuration(d time.Duration) Option { return func(c *Settings) { c.LeaseDuration = d } }
 
-// RenewInterval sets how often the held leases are renewed, overriding the
+// WithRenewInterval sets how often the held leases are renewed, overriding the
 // default of a third of LeaseDuration. It must be at most half of
 // LeaseDuration, so that one failed renewal does not lose the lease.
-func RenewInterval(d time.Duration) Option { return func(c *config) { c.renewInterval = d } }
+func WithRenewInterval(d time.Duration) Option { return func(c *Settings) { c.RenewInterval = d } }
 
-// CycleInterval sets how often the worker heartbeats, reads the lease table,
+// WithCycleInterval sets how often the worker heartbeats, reads the lease table,
 // and takes, balances and cleans up leases, overriding the default 2s. It
 // must be shorter than LeaseDuration: a dead worker's shards are taken
 // within LeaseDuration plus one CycleInterval.
-func CycleInterval(d time.Duration) Option { return func(c *config) { c.cycleInterval = d } }
+func WithCycleInterval(d time.Duration) Option { return func(c *Settings) { c.CycleInterval = d } }
 
-// MaxStealsPerCycle bounds how many handoffs a worker asks for in one cycle
+// WithMaxStealsPerCycle bounds how many handoffs a worker asks for in one cycle
 // when it is below its share and no lease is free or expired, overriding the
 // default 0: no bound beyond the worker's need (its target minus what it
 // holds), so that a new worker asks for its whole share in its first cycle
 // and owns it in its second.
-func MaxStealsPerCycle(n int) Option { return func(c *config) { c.maxSteals = n } }
+func WithMaxStealsPerCycle(n int) Option { return func(c *Settings) { c.MaxSteals = n } }
 
-// HandoffTimeout sets how long, after a Revoke event, the Manager waits for
-// the scheduler to call Release before it releases the lease itself and
-// sends Lost, overriding the default of half of LeaseDuration.
-func HandoffTimeout(d time.Duration) Option { return func(c *config) { c.handoffTimeout = d } }
+// WithHandoffTimeout sets how long a worker asked to hand a lease over waits
+// for the records it handed out to be committed before it frees the lease at
+// its last checkpoint anyway, overriding the default of half of
+// LeaseDuration. The next owner reads again what was not committed.
+func WithHandoffTimeout(d time.Duration) Option { return func(c *Settings) { c.HandoffTimeout = d } }
 
-// Concurrency sets how many store writes (renewals, takes, releases) one pass
+// WithConcurrency sets how many store writes (renewals, takes, releases) one pass
 // makes at the same time, overriding the default 16. It must be at least 1.
-func Concurrency(n int) Option { return func(c *config) { c.concurrency = n } }
+func WithConcurrency(n int) Option { return func(c *Settings) { c.Concurrency = n } }
 
-// WorkerID sets the id this worker writes as owner, overriding the default
+// WithWorkerID sets the id this worker writes as owner, overriding the default
 // of the host name, the process id and random hex, unique per process. A
 // fixed id lets a restarted process take back at once the leases its
 // previous run held (fencing that run); two live processes must never share
 // one.
-func WorkerID(id string) Option { return func(c *config) { c.workerID = id } }
+func WithWorkerID(id string) Option { return func(c *Settings) { c.WorkerID = id } }
 
-// WithClock sets the clock the Manager measures time with, overriding the
+// WithClock sets the clock the lease protocol measures time with, overriding the
 // real clock. Tests pass a manual one (leasetest.Clock).
-func WithClock(clock Clock) Option { return func(c *config) { c.clock = clock } }
+func WithClock(clock Clock) Option { return func(c *Settings) { c.Clock = clock } }
 
-// WithLogger sets where the Manager logs lease changes (Info) and failures
-// it retries (Warn), overriding the default of no logging.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+// WithLogger sets where the lease protocol logs lease changes (Info) and
+// failures it retries (Warn), overriding kinesin.WithLogger's logger.
+func WithLogger(l *slog.Logger) Option { return func(c *Settings) { c.Logger = l } }
 
-// WithHooks sets functions called on lease changes; see Hooks.
-func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
-
-// Hooks are optional functions the Manager calls when a lease changes, for
-// metrics and logs, before the matching Event is sent on Events. They are
-// called on the Manager's own goroutine, one at a time, in event order. They
-// must return quickly and must not call the Manager's methods: while one
-// runs, no lease is renewed, and Close would deadlock.
-type Hooks struct {
-	// OnAssigned is called when the worker acquired a lease (Acquired).
-	OnAssigned func(Lease)
-	// OnRevoked is called when the worker is asked to hand a lease over
-	// (Revoke).
-	OnRevoked func(Lease)
-	// OnLost is called when the worker lost a lease (Lost).
-	OnLost func(Lease)
-	// OnRenewed is called with the shard id of every lease the Manager
-	// renewed (every RenewInterval, a successful Store.Renew, or one whose
-	// reply was lost but that reads back as applied), after the renewal
-	// pass, one lease at a time. Checkpoints, which also renew, do not call
-	// it. No Event matches it. Like the other hooks it runs on the Manager's
-	// goroutine and must not block nor call the Manager: count, don't wait.
-	OnRenewed func(shard string)
-}
-
-func defaults() config {
-	return config{
-		leaseDuration: DefaultLeaseDuration,
-		cycleInterval: DefaultCycleInterval,
-		concurrency:   DefaultConcurrency,
+func defaults() Settings {
+	return Settings{
+		LeaseDuration: DefaultLeaseDuration,
+		CycleInterval: DefaultCycleInterval,
+		Concurrency:   DefaultConcurrency,
 	}
 }
 
 // validate fills the defaults that depend on other settings and rejects
 // bad values, naming the options.
-func (c *config) validate() error {
+func (c *Settings) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
 	}
-	if c.leaseDuration <= 0 {
-		bad("LeaseDuration %v is not positive", c.leaseDuration)
+	if c.LeaseDuration <= 0 {
+		bad("LeaseDuration %v is not positive", c.LeaseDuration)
 	}
-	if c.renewInterval == 0 {
-		c.renewInterval = c.leaseDuration / 3
+	if c.RenewInterval == 0 {
+		c.RenewInterval = c.LeaseDuration / 3
 	}
-	if c.handoffTimeout == 0 {
-		c.handoffTimeout = c.leaseDuration / 2
-	}
-	switch {
-	case c.renewInterval <= 0:
-		bad("RenewInterval %v is not positive", c.renewInterval)
-	case c.leaseDuration > 0 && c.renewInterval > c.leaseDuration/2:
-		bad("RenewInterval %v is more than half of LeaseDuration %v: one failed renewal would lose the lease", c.renewInterval, c.leaseDuration)
+	if c.HandoffTimeout == 0 {
+		c.HandoffTimeout = c.LeaseDuration / 2
 	}
 	switch {
-	case c.cycleInterval <= 0:
-		bad("CycleInterval %v is not positive", c.cycleInterval)
-	case c.leaseDuration > 0 && c.cycleInterval >= c.leaseDuration:
-		bad("CycleInterval %v is not shorter than LeaseDuration %v: workers would not see each other alive", c.cycleInterval, c.leaseDuration)
+	case c.RenewInterval <= 0:
+		bad("RenewInterval %v is not positive", c.RenewInterval)
+	case c.LeaseDuration > 0 && c.RenewInterval > c.LeaseDuration/2:
+		bad("RenewInterval %v is more than half of LeaseDuration %v: one failed renewal would lose the lease", c.RenewInterval, c.LeaseDuration)
 	}
-	if c.handoffTimeout <= 0 {
-		bad("HandoffTimeout %v is not positive", c.handoffTimeout)
+	switch {
+	case c.CycleInterval <= 0:
+		bad("CycleInterval %v is not positive", c.CycleInterval)
+	case c.LeaseDuration > 0 && c.CycleInterval >= c.LeaseDuration:
+		bad("CycleInterval %v is not shorter than LeaseDuration %v: workers would not see each other alive", c.CycleInterval, c.LeaseDuration)
 	}
-	if c.maxSteals < 0 {
-		bad("MaxStealsPerCycle %d is negative", c.maxSteals)
+	if c.HandoffTimeout <= 0 {
+		bad("HandoffTimeout %v is not positive", c.HandoffTimeout)
 	}
-	if c.concurrency < 1 {
-		bad("Concurrency %d is less than 1", c.concurrency)
+	if c.MaxSteals < 0 {
+		bad("MaxStealsPerCycle %d is negative", c.MaxSteals)
 	}
-	if c.workerID == "" {
-		c.workerID = defaultWorkerID()
-	} else if !utf8.ValidString(c.workerID) {
-		bad("WorkerID %q is not valid UTF-8", c.workerID)
+	if c.Concurrency < 1 {
+		bad("Concurrency %d is less than 1", c.Concurrency)
 	}
-	if c.clock == nil {
-		c.clock = realClock{}
+	if c.WorkerID == "" {
+		c.WorkerID = defaultWorkerID()
+	} else if !utf8.ValidString(c.WorkerID) {
+		bad("WorkerID %q is not valid UTF-8", c.WorkerID)
 	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
+	if c.Clock == nil {
+		c.Clock = RealClock()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return errors.Join(errs...)
 }

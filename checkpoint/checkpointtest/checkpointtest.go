@@ -13,7 +13,7 @@
 //	func TestConformance(t *testing.T) {
 //		checkpointtest.RunConformanceTests(t, func(t *testing.T) checkpointtest.Harness {
 //			client := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-//			return &harness{client: client, store: redisstore.New(client)}
+//			return &harness{client: client, store: redischeckpoint.New(client)}
 //		})
 //	}
 //
@@ -60,7 +60,7 @@
 //	func TestConsumer(t *testing.T) {
 //		prefix := uniquePrefix()
 //		checkpointtest.RunConsumerTests(t, func(t *testing.T) checkpoint.Store {
-//			return redisstore.New(newClient(t), redisstore.Prefix(prefix))
+//			return redischeckpoint.New(newClient(t), redisstore.Prefix(prefix))
 //		})
 //	}
 //

@@ -7,14 +7,14 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 )
 
 // A store that is down for one Save, then back: what a consumer's
 // checkpoint writes see during a short outage.
 func ExampleFaulty() {
 	ctx := context.Background()
-	store := checkpointtest.NewFaulty(nil, memory.New()) // in a test: NewFaulty(t, ...)
+	store := checkpointtest.NewFaulty(nil, memcheckpoint.New()) // in a test: NewFaulty(t, ...)
 	store.Script(checkpointtest.Match{Op: checkpointtest.OpSave},
 		checkpointtest.Fail(errors.New("store down")), checkpointtest.Pass)
 	cps := map[string]checkpoint.Checkpoint{"shardId-000000000000": checkpoint.At("42")}

@@ -8,13 +8,13 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
-	"github.com/kinesin-go/kinesin/checkpoint/memory"
+	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 )
 
 // TestFaultyConformance: a Faulty without faults is the store it wraps.
 func TestFaultyConformance(t *testing.T) {
 	checkpointtest.RunConformanceTests(t, func(t *testing.T) checkpointtest.Harness {
-		return faultyHarness{checkpointtest.NewFaulty(t, memory.New())}
+		return faultyHarness{checkpointtest.NewFaulty(t, memcheckpoint.New())}
 	})
 }
 
@@ -42,7 +42,7 @@ func TestFaultyOps(t *testing.T) {
 		},
 	}
 	for op := range calls {
-		f := checkpointtest.NewFaulty(t, memory.New())
+		f := checkpointtest.NewFaulty(t, memcheckpoint.New())
 		f.Inject(checkpointtest.Fault{Match: checkpointtest.Match{Op: op, App: "a", Stream: "s"}, Action: checkpointtest.Fail(errDown)})
 		for other, call := range calls {
 			for _, names := range [][2]string{{"a", "s"}, {"b", "s"}, {"a", "t"}} {
@@ -83,7 +83,7 @@ func TestFaultyRefuses(t *testing.T) {
 				t.Errorf("Validate = %v, want ErrInvalidFault", err)
 			}
 			tb := &recorder{TB: t}
-			f := checkpointtest.NewFaulty(tb, memory.New())
+			f := checkpointtest.NewFaulty(tb, memcheckpoint.New())
 			in := f.Inject(ft)
 			if !errors.Is(in.Err(), checkpointtest.ErrInvalidFault) || len(tb.errs) != 1 {
 				t.Errorf("Inject: Err() = %v, %d errors reported; want ErrInvalidFault, 1", in.Err(), len(tb.errs))
@@ -97,7 +97,7 @@ func TestFaultyRefuses(t *testing.T) {
 		t.Errorf("Match.Validate = %v, want ErrInvalidFault", err)
 	}
 	tb := &recorder{TB: t}
-	in := checkpointtest.NewFaulty(tb, memory.New()).Script(checkpointtest.Match{Op: "Loads"}, checkpointtest.Pass)
+	in := checkpointtest.NewFaulty(tb, memcheckpoint.New()).Script(checkpointtest.Match{Op: "Loads"}, checkpointtest.Pass)
 	if !errors.Is(in.Err(), checkpointtest.ErrInvalidFault) || len(tb.errs) != 1 {
 		t.Errorf("Script: Err() = %v, %d errors reported; want ErrInvalidFault, 1", in.Err(), len(tb.errs))
 	}
@@ -107,7 +107,7 @@ func TestFaultyRefuses(t *testing.T) {
 // gets the error; Fail stores nothing.
 func TestFaultyFailAfter(t *testing.T) {
 	ctx := t.Context()
-	f := checkpointtest.NewFaulty(t, memory.New())
+	f := checkpointtest.NewFaulty(t, memcheckpoint.New())
 	f.Script(checkpointtest.Match{Op: checkpointtest.OpSave},
 		checkpointtest.FailAfter(context.DeadlineExceeded), checkpointtest.Fail(errDown))
 	if err := f.Save(ctx, "a", "s", map[string]checkpoint.Checkpoint{"x": checkpoint.At("1")}); !errors.Is(err, context.DeadlineExceeded) {
@@ -126,7 +126,7 @@ func TestFaultyFailAfter(t *testing.T) {
 func TestFaultyHangEndsWithTheTest(t *testing.T) {
 	done := make(chan error, 1)
 	t.Run("hanging", func(t *testing.T) {
-		f := checkpointtest.NewFaulty(t, memory.New())
+		f := checkpointtest.NewFaulty(t, memcheckpoint.New())
 		f.Inject(checkpointtest.Fault{Action: checkpointtest.Hang})
 		go func() { done <- f.Save(context.Background(), "a", "s", nil) }()
 		if err := f.WaitHung(t.Context(), 1); err != nil {

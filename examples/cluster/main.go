@@ -64,7 +64,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/lease"
-	ddblease "github.com/kinesin-go/kinesin/lease/dynamodb"
+	"github.com/kinesin-go/kinesin/lease/dynamolease"
 )
 
 type flags struct {
@@ -117,7 +117,7 @@ func run(f flags) error {
 			o.BaseEndpoint = aws.String(f.dynamoEndpoint)
 		}
 	})
-	if err := ddblease.CreateTable(ctx, db, f.table); err != nil {
+	if err := dynamolease.CreateTable(ctx, db, f.table); err != nil {
 		return err
 	}
 	client := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
@@ -131,9 +131,9 @@ func run(f flags) error {
 		}
 	}
 
-	leaseOpts := []lease.Option{lease.LeaseDuration(f.leaseDuration), lease.CycleInterval(f.cycle)}
+	leaseOpts := []lease.Option{lease.WithLeaseDuration(f.leaseDuration), lease.WithCycleInterval(f.cycle)}
 	if f.worker != "" {
-		leaseOpts = append(leaseOpts, lease.WorkerID(f.worker))
+		leaseOpts = append(leaseOpts, lease.WithWorkerID(f.worker))
 	}
 	var worker string
 	say := func(event string) func(string) {
@@ -143,11 +143,9 @@ func run(f flags) error {
 		kinesin.WithClient(client),
 		kinesin.WithApp(f.app),
 		kinesin.WithStart(start),
-		kinesin.CheckpointInterval(f.checkpoint),
-		kinesin.WithLeases(ddblease.New(db, f.table), leaseOpts...),
-		kinesin.OnShardAssigned(say("assigned")),
-		kinesin.OnShardRevoked(say("revoked")),
-		kinesin.OnShardLost(say("lost")),
+		kinesin.WithCheckpointInterval(f.checkpoint),
+		kinesin.WithLeases(dynamolease.New(db, f.table), leaseOpts...),
+		kinesin.WithShardHooks(kinesin.ShardHooks{OnAssigned: say("assigned"), OnRevoked: say("revoked"), OnLost: say("lost")}),
 	)
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
-	ddbstore "github.com/kinesin-go/kinesin/checkpoint/dynamodb"
+	"github.com/kinesin-go/kinesin/checkpoint/dynamocheckpoint"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
 
@@ -116,11 +116,11 @@ func run(ctx context.Context, f flags) error {
 		}
 	})
 	if f.createTable {
-		if err := ddbstore.CreateTable(ctx, db, f.table); err != nil {
+		if err := dynamocheckpoint.CreateTable(ctx, db, f.table); err != nil {
 			return err
 		}
 	}
-	store := ddbstore.New(db, f.table)
+	store := dynamocheckpoint.New(db, f.table)
 	before, err := store.Load(ctx, f.app, f.stream)
 	if err != nil {
 		return err

@@ -17,8 +17,8 @@
 //     DynamoDB lease table (dynalite), polling or with Enhanced Fan-Out,
 //     and logs every record handed out (shard, sequence number, key, n,
 //     wall time), every commit (made a few milliseconds after the record
-//     came, as processing would), the lease callbacks (OnShardAssigned,
-//     OnShardRevoked, OnShardLost) and its start, Close and exit.
+//     came, as processing would), the lease callbacks (ShardHooks.OnAssigned,
+//     ShardHooks.OnRevoked, ShardHooks.OnLost) and its start, Close and exit.
 //   - soak: the driver and the checker (Soak), for runs outside go test.
 //   - check: the checker alone, on the logs of an earlier run.
 //

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	ddblease "github.com/kinesin-go/kinesin/lease/dynamodb"
+	"github.com/kinesin-go/kinesin/lease/dynamolease"
 )
 
 // slot is a worker slot: one worker process at a time, restarted under a
@@ -164,7 +164,7 @@ func (d *driver) run() error {
 		}
 	}
 	tctx, cancel := context.WithTimeout(d.ctx, time.Minute)
-	err := ddblease.CreateTable(tctx, dynamoClient(cfg.DynamoURL), d.table)
+	err := dynamolease.CreateTable(tctx, dynamoClient(cfg.DynamoURL), d.table)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("creating the lease table: %w", err)

@@ -49,9 +49,9 @@ const (
 	EvOpen     = "open"     // Open returned: Detail = its error, if any
 	EvRecord   = "rec"      // a record handed out: W, Shard, Seq, Key, N
 	EvCommit   = "commit"   // a record committed: W, Shard, Seq
-	EvAssigned = "assigned" // OnShardAssigned: W, Shard
-	EvRevoked  = "revoked"  // OnShardRevoked: W, Shard
-	EvLost     = "lost"     // OnShardLost: W, Shard
+	EvAssigned = "assigned" // ShardHooks.OnAssigned: W, Shard
+	EvRevoked  = "revoked"  // ShardHooks.OnRevoked: W, Shard
+	EvLost     = "lost"     // ShardHooks.OnLost: W, Shard
 	EvTerm     = "term"     // SIGTERM received, Close called
 	EvClosed   = "closed"   // Close returned: Detail = its error, if any
 	EvExit     = "exit"     // the process is exiting: Detail = why

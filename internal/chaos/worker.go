@@ -19,7 +19,7 @@ import (
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/lease"
-	ddblease "github.com/kinesin-go/kinesin/lease/dynamodb"
+	"github.com/kinesin-go/kinesin/lease/dynamolease"
 	"github.com/kinesin-go/kinesin/polling"
 )
 
@@ -99,14 +99,12 @@ func RunWorker(args []string) error {
 		kinesin.WithClient(kinesisClient(*endpoint)),
 		kinesin.WithApp(*app),
 		kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.CheckpointInterval(*checkpointEvery),
-		kinesin.CloseTimeout(*closeTimeout),
+		kinesin.WithCheckpointInterval(*checkpointEvery),
+		kinesin.WithCloseTimeout(*closeTimeout),
 		kinesin.WithLogger(logger),
-		kinesin.WithLeases(ddblease.New(dynamoClient(*dynamo), *table),
-			lease.WorkerID(*leaseID), lease.LeaseDuration(*leaseDuration), lease.CycleInterval(*cycle), lease.WithLogger(logger)),
-		kinesin.OnShardAssigned(hook(EvAssigned)),
-		kinesin.OnShardRevoked(hook(EvRevoked)),
-		kinesin.OnShardLost(hook(EvLost)),
+		kinesin.WithLeases(dynamolease.New(dynamoClient(*dynamo), *table),
+			lease.WithWorkerID(*leaseID), lease.WithLeaseDuration(*leaseDuration), lease.WithCycleInterval(*cycle), lease.WithLogger(logger)),
+		kinesin.WithShardHooks(kinesin.ShardHooks{OnAssigned: hook(EvAssigned), OnRevoked: hook(EvRevoked), OnLost: hook(EvLost)}),
 	}
 	switch *mode {
 	case "polling":

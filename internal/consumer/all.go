@@ -11,7 +11,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/commit"
-	"github.com/kinesin-go/kinesin/shard"
+	"github.com/kinesin-go/kinesin/internal/shard"
 )
 
 // AllShards is the assignment of a process that reads every shard of the

@@ -10,8 +10,8 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/kpl"
+	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
-	"github.com/kinesin-go/kinesin/shard"
 )
 
 // delivery turns the fetches of one read of a shard into batches for the

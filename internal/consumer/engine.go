@@ -13,8 +13,8 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/retry"
+	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
-	"github.com/kinesin-go/kinesin/shard"
 )
 
 // ControlAPI is the part of the Kinesis client the engine calls itself; the

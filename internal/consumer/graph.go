@@ -13,7 +13,7 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/kpl"
-	"github.com/kinesin-go/kinesin/shard"
+	"github.com/kinesin-go/kinesin/internal/shard"
 )
 
 // The graph holds the shards of the stream the engine knows, and decides

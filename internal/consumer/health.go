@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
-	"github.com/kinesin-go/kinesin/shard"
 )
 
 // Health follows what the shard readers report: each call to the

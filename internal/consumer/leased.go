@@ -1,7 +1,7 @@
 package consumer
 
 // The leased assignment: the process reads only the shards whose lease its
-// lease.Manager holds, starts each from the checkpoint in its lease, writes
+// leasing.Manager holds, starts each from the checkpoint in its lease, writes
 // checkpoints through the Manager (fenced by the lease counter), and hands
 // shards over without delivering a record twice.
 //
@@ -35,9 +35,10 @@ import (
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/leasing"
+	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
 	"github.com/kinesin-go/kinesin/lease"
-	"github.com/kinesin-go/kinesin/shard"
 )
 
 // LeasedConfig is what the leased assignment runs with.
@@ -56,9 +57,10 @@ type LeasedConfig struct {
 // others through leases. It checks the lease options and fails with an error
 // wrapping lease.ErrInvalidOption.
 func Leased(cfg LeasedConfig) (Assignment, error) {
-	// New checks the options and does nothing else; the Manager is made
-	// again, with the stream's name and the engine's logger, at open.
-	if _, err := lease.New(cfg.Store, "-", "-", cfg.Options...); err != nil {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("%w: the store is nil", lease.ErrInvalidOption)
+	}
+	if _, err := lease.Configure(cfg.Options...); err != nil {
 		return nil, err
 	}
 	return &leased{cfg: cfg, shards: make(map[string]*leasedShard)}, nil
@@ -75,7 +77,7 @@ const maxHandoffWrite = 200 * time.Millisecond
 
 type leased struct {
 	cfg LeasedConfig
-	m   *lease.Manager
+	m   *leasing.Manager
 	// stop ends the Manager's link to Start's ctx.
 	stop func()
 	// shards: the lease state of the shards, owned by the run goroutine.
@@ -87,7 +89,7 @@ type leasedShard struct {
 	// pending is a lease acquired while the previous read was still
 	// stopping, to start once it returned; handoff cancels the handover of
 	// the shard in progress (see handOver).
-	pending *lease.Event
+	pending *leasing.Event
 	handoff context.CancelFunc
 }
 
@@ -109,20 +111,19 @@ func (a *leased) open(ctx context.Context, e *Engine) error {
 		}
 		maps.Copy(e.graph.cps, cps)
 	}
-	// The renewal hook feeds the lease-event metric; a WithHooks among the
-	// application's lease options replaces it.
-	renewed := lease.WithHooks(lease.Hooks{OnRenewed: func(id string) { e.tel.Lease(telemetry.LeaseRenewed, id) }})
-	opts := append([]lease.Option{lease.WithLogger(e.log), renewed}, a.cfg.Options...)
-	m, err := lease.New(a.cfg.Store, e.cfg.App, e.cfg.Name, opts...)
+	opts := append([]lease.Option{lease.WithLogger(e.log)}, a.cfg.Options...)
+	m, err := leasing.New(a.cfg.Store, e.cfg.App, e.cfg.Name, opts...)
 	if err != nil {
 		return err
 	}
+	// The renewals feed the lease-event metric.
+	m.SetHooks(leasing.Hooks{OnRenewed: func(id string) { e.tel.Lease(telemetry.LeaseRenewed, id) }})
 	a.m = m
 	return a.sync(ctx, e, true)
 }
 
 // sync creates the leases of shards that have none (see
-// lease.Manager.Sync): with complete, of every shard of the listing just
+// leasing.Manager.Sync): with complete, of every shard of the listing just
 // made; otherwise of the shards learned since (children a shard's end
 // named), never of a shard known from an older listing, which may have left
 // the stream since and had its lease deleted.
@@ -142,13 +143,13 @@ func (a *leased) sync(ctx context.Context, e *Engine, complete bool) error {
 		ids = slices.Collect(maps.Keys(g.nodes))
 	}
 	slices.Sort(ids)
-	shards := make([]lease.Shard, 0, len(ids))
+	shards := make([]leasing.Shard, 0, len(ids))
 	for _, id := range ids {
 		n := g.nodes[id]
 		if complete && !n.listed {
 			continue // learned from a lease or a shard's end, not listed now
 		}
-		s := lease.Shard{ID: id, Parents: n.parents, Checkpoint: g.cps[id]}
+		s := leasing.Shard{ID: id, Parents: n.parents, Checkpoint: g.cps[id]}
 		if s.Checkpoint.IsZero() && e.cfg.Start.Kind == StartLatest && !g.knownParent(n) {
 			s.Checkpoint = checkpoint.StartAt(e.cfg.Latest)
 		}
@@ -243,13 +244,13 @@ func (a *leased) workerID() string {
 }
 
 // event handles an event of the Manager, on the run goroutine.
-func (a *leased) event(ctx context.Context, e *Engine, ev lease.Event) {
+func (a *leased) event(ctx context.Context, e *Engine, ev leasing.Event) {
 	id := ev.Lease.Shard
 	switch ev.Kind {
-	case lease.Acquired:
+	case leasing.Acquired:
 		e.tel.Lease(telemetry.LeaseAcquired, id)
 		a.acquired(ctx, e, ev)
-	case lease.Revoke:
+	case leasing.Revoke:
 		e.tel.Lease(telemetry.LeaseStolen, id)
 		e.setState(id, HandedOver)
 		defer callHook(a.cfg.OnRevoked, id) // once the shard is stopped
@@ -260,7 +261,7 @@ func (a *leased) event(ctx context.Context, e *Engine, ev lease.Event) {
 			n.run.cancel()
 		}
 		a.handOver(e, id, ls)
-	case lease.Lost:
+	case leasing.Lost:
 		e.tel.Lease(telemetry.LeaseLost, id)
 		e.setState(id, HandedOver)
 		defer callHook(a.cfg.OnLost, id) // once the shard is stopped
@@ -287,7 +288,7 @@ func (a *leased) event(ctx context.Context, e *Engine, ev lease.Event) {
 
 // acquired starts reading the shard of a lease just acquired, or leaves it
 // pending until its previous read returned.
-func (a *leased) acquired(ctx context.Context, e *Engine, ev lease.Event) {
+func (a *leased) acquired(ctx context.Context, e *Engine, ev leasing.Event) {
 	id := ev.Lease.Shard
 	n := e.graph.nodes[id]
 	if n == nil {
@@ -315,7 +316,7 @@ func (a *leased) acquired(ctx context.Context, e *Engine, ev lease.Event) {
 }
 
 // start reads the shard of a lease held.
-func (a *leased) start(ctx context.Context, e *Engine, n *node, ev lease.Event) {
+func (a *leased) start(ctx context.Context, e *Engine, n *node, ev leasing.Event) {
 	cp := ev.Lease.Checkpoint
 	if cp.ShardEnded {
 		// Read to its end by a previous owner: write the end marker again,
@@ -472,7 +473,9 @@ func (a *leased) writeOne(ctx context.Context, e *Engine, id string, tr *commit.
 
 // isLost reports whether err says the lease is no longer this worker's:
 // not a failure of the store.
-func isLost(err error) bool { return errors.Is(err, lease.ErrLost) || errors.Is(err, lease.ErrClosed) }
+func isLost(err error) bool {
+	return errors.Is(err, lease.ErrLost) || errors.Is(err, leasing.ErrClosed)
+}
 
 // write writes each checkpoint to its shard's lease, conditional on the
 // lease this worker holds, a few at a time.

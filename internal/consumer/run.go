@@ -14,8 +14,8 @@ import (
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/commit"
+	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
-	"github.com/kinesin-go/kinesin/shard"
 )
 
 // The run goroutine owns the graph: it lists shards, lets the assignment

@@ -1,5 +1,5 @@
 // Package dynamo holds what the DynamoDB stores of kinesin share: the stores
-// of checkpoint/dynamodb and lease/dynamodb keep their items in tables of the
+// of checkpoint/dynamocheckpoint and lease/dynamolease keep their items in tables of the
 // same key schema (partition key namespace, sort key shard_id, both strings),
 // store a checkpoint in the same attributes, and retry the same errors.
 //
@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/storekey"
 )
 
 // Attribute names of the key, and of a checkpoint, in the tables of both
@@ -44,7 +45,7 @@ const (
 )
 
 // NamespaceKey returns the partition key of (app, stream),
-// checkpoint.Namespace: the byte length of app in decimal, ':', app, '/',
+// storekey.Namespace: the byte length of app in decimal, ':', app, '/',
 // stream. The length makes the encoding unambiguous whatever the names hold:
 // "3:a/b/c" is app "a/b" and stream "c", "1:a/b/c" is app "a" and stream
 // "b/c". It fails when a name is not valid UTF-8 or the key is longer than
@@ -53,7 +54,7 @@ func NamespaceKey(app, stream string) (string, error) {
 	if !utf8.ValidString(app) || !utf8.ValidString(stream) {
 		return "", errors.New("app and stream names must be valid UTF-8 to be stored in DynamoDB")
 	}
-	ns := checkpoint.Namespace(app, stream)
+	ns := storekey.Namespace(app, stream)
 	if len(ns) > MaxPartitionKey {
 		return "", fmt.Errorf("app and stream names are too long: their partition key %q... has %d bytes, DynamoDB takes at most %d",
 			ns[:32], len(ns), MaxPartitionKey)
@@ -87,12 +88,12 @@ func Configure[O any, F ~func(*O)](o O, opts []F) O {
 }
 
 // CheckpointValues returns the attribute values of cp: the ordering key
-// (checkpoint.OrderKey) and the readable fields; a sequence_number only for a
+// (storekey.OrderKey) and the readable fields; a sequence_number only for a
 // position, a start_time (RFC 3339 in UTC, to the nanosecond) only for a start
 // checkpoint or an end marker that has one.
 func CheckpointValues(cp checkpoint.Checkpoint) map[string]types.AttributeValue {
 	v := map[string]types.AttributeValue{
-		AttrSeqKey:   &types.AttributeValueMemberS{Value: checkpoint.OrderKey(cp)},
+		AttrSeqKey:   &types.AttributeValueMemberS{Value: storekey.OrderKey(cp)},
 		AttrSubSeq:   &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)},
 		AttrPartial:  &types.AttributeValueMemberBOOL{Value: cp.Partial},
 		AttrShardEnd: &types.AttributeValueMemberBOOL{Value: cp.ShardEnded},

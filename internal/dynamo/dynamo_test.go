@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/storekey"
 )
 
 // TestMain fails the package if any goroutine outlives the tests.
@@ -81,8 +82,8 @@ func TestCheckpointAttributes(t *testing.T) {
 		if got, ok, err := DecodeCheckpoint(item); err != nil || !ok || got != cp {
 			t.Errorf("DecodeCheckpoint(CheckpointValues(%v)) = %v, %v, %v", cp, got, ok, err)
 		}
-		if k := item[AttrSeqKey].(*types.AttributeValueMemberS).Value; k != checkpoint.OrderKey(cp) {
-			t.Errorf("%v: seq_key %q, want checkpoint.OrderKey", cp, k)
+		if k := item[AttrSeqKey].(*types.AttributeValueMemberS).Value; k != storekey.OrderKey(cp) {
+			t.Errorf("%v: seq_key %q, want storekey.OrderKey", cp, k)
 		}
 		names, values := map[string]string{"#at": AttrUpdatedAt}, map[string]types.AttributeValue{}
 		update := SetCheckpoint(cp, "#at = :at", names, values)

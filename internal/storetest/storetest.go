@@ -239,7 +239,7 @@ func OutageLosesNoCommit[S any, E error](t *testing.T, k Kind[S], o Outage[S]) {
 	// An outage outlasting the bound ends the stream.
 	fake2 := kinesistest.New(t)
 	backlog(t, fake2, 10)
-	st2 := open(t, t.Context(), fake2, k.Options(o.Store, Worker), uniqueApp(), kinesin.StoreOutage(300*time.Millisecond))
+	st2 := open(t, t.Context(), fake2, k.Options(o.Store, Worker), uniqueApp(), kinesin.WithStoreOutage(300*time.Millisecond))
 	defer st2.Close()
 	recs := receive(t, st2.Chan(), 10)
 	o.Begin(t)
@@ -310,7 +310,7 @@ func open(t *testing.T, ctx context.Context, fake *kinesistest.Fake, store []kin
 		kinesin.WithStart(kinesin.TrimHorizon),
 		kinesin.WithPolling(fastPolling),
 		kinesin.WithApp(app),
-		kinesin.CheckpointInterval(20 * time.Millisecond),
+		kinesin.WithCheckpointInterval(20 * time.Millisecond),
 	}, store...)
 	st, err := kinesin.Open(ctx, Stream, kinesin.JSON[event], append(all, opts...)...)
 	if err != nil {

@@ -9,11 +9,11 @@ import (
 
 // Clock is a manual lease.Clock for tests: its time moves only when Advance
 // is called, and a test can wait until the goroutines using it are parked on
-// a timer, so that tests of the Manager never sleep.
+// a timer, so that tests of the lease protocol never sleep.
 //
-// A Manager arms exactly one timer (After) when it has done the work that was
+// A worker's lease protocol arms exactly one timer (After) when it has done the work that was
 // due and goes back to waiting; Advance fires the timers that are due, and
-// WaitPending(ctx, 1) then returns once the Manager has done the work and
+// WaitPending(ctx, 1) then returns once it has done the work and
 // armed its next timer. Give each simulated process a Clock of its own: a
 // process whose Clock is no longer advanced is frozen (a process killed, or
 // paused and later resumed with one big Advance).

@@ -13,7 +13,7 @@ import (
 // consumer adapts the consumer scenarios to lease stores.
 var consumer = storetest.Kind[lease.Store]{
 	Options: func(store lease.Store, worker string) []kinesin.Option {
-		return []kinesin.Option{kinesin.WithLeases(store, lease.WorkerID(worker))}
+		return []kinesin.Option{kinesin.WithLeases(store, lease.WithWorkerID(worker))}
 	},
 	Held: func(ctx context.Context, store lease.Store, app, stream string) (map[string]checkpoint.Checkpoint, error) {
 		leases, _, err := store.List(ctx, app, stream)

@@ -6,14 +6,14 @@ import (
 
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
-	"github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 // A renewal the store applies but whose reply times out: the caller gets
 // the deadline, and the lease's counter moved all the same.
 func ExampleFaulty() {
 	ctx := context.Background()
-	store := leasetest.NewFaulty(nil, memory.New()) // in a test: NewFaulty(t, ...)
+	store := leasetest.NewFaulty(nil, memlease.New()) // in a test: NewFaulty(t, ...)
 	store.Inject(leasetest.Fault{
 		Match:  leasetest.Match{Op: leasetest.OpRenew, Shard: "shardId-000000000000"},
 		Action: leasetest.FailAfter(context.DeadlineExceeded),

@@ -143,8 +143,8 @@ type faultyConfig struct{ seed uint64 }
 func WithSeed(seed uint64) FaultyOption { return func(c *faultyConfig) { c.seed = seed } }
 
 // Faulty is a lease.Store that passes every call to the store it wraps,
-// except those hit by the faults injected into it: for tests of a Manager,
-// or of a consumer with leases, whose store fails, hangs or answers late,
+// except those hit by the faults injected into it: for tests of a consumer
+// with leases, whose store fails, hangs or answers late,
 // whatever the store. It counts the calls made through it (Calls).
 //
 // Faults are tried in the order they were injected; the first that hits a

@@ -9,14 +9,14 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint"
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
-	"github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 // TestFaultyConformance: a Faulty without faults is the store it wraps.
 func TestFaultyConformance(t *testing.T) {
 	n := 0
 	leasetest.RunConformanceTests(t, func(t *testing.T) leasetest.Harness {
-		return harness{store: leasetest.NewFaulty(t, memory.New()), n: &n}
+		return harness{store: leasetest.NewFaulty(t, memlease.New()), n: &n}
 	})
 }
 
@@ -63,7 +63,7 @@ func TestFaultyOps(t *testing.T) {
 		},
 	}
 	for op := range calls {
-		f := leasetest.NewFaulty(t, memory.New())
+		f := leasetest.NewFaulty(t, memlease.New())
 		f.Inject(leasetest.Fault{Match: leasetest.Match{Op: op}, Action: leasetest.Fail(errDown)})
 		onX := f.Inject(leasetest.Fault{Match: leasetest.Match{Shard: "x"}, Action: leasetest.Fail(errDown)})
 		for other, call := range calls {
@@ -115,7 +115,7 @@ func TestFaultyRefuses(t *testing.T) {
 				t.Errorf("Validate = %v, want ErrInvalidFault", err)
 			}
 			tb := &recorder{TB: t}
-			f := leasetest.NewFaulty(tb, memory.New())
+			f := leasetest.NewFaulty(tb, memlease.New())
 			in := f.Inject(ft)
 			if !errors.Is(in.Err(), leasetest.ErrInvalidFault) || len(tb.errs) != 1 {
 				t.Errorf("Inject: Err() = %v, %d errors reported; want ErrInvalidFault, 1", in.Err(), len(tb.errs))
@@ -126,7 +126,7 @@ func TestFaultyRefuses(t *testing.T) {
 		})
 	}
 	tb := &recorder{TB: t}
-	in := leasetest.NewFaulty(tb, memory.New()).Script(leasetest.Match{Op: "renew"}, leasetest.Pass)
+	in := leasetest.NewFaulty(tb, memlease.New()).Script(leasetest.Match{Op: "renew"}, leasetest.Pass)
 	if !errors.Is(in.Err(), leasetest.ErrInvalidFault) || len(tb.errs) != 1 {
 		t.Errorf("Script: Err() = %v, %d errors reported; want ErrInvalidFault, 1", in.Err(), len(tb.errs))
 	}
@@ -137,7 +137,7 @@ func TestFaultyRefuses(t *testing.T) {
 // not hit.
 func TestFaultyFailAfter(t *testing.T) {
 	ctx := t.Context()
-	f := leasetest.NewFaulty(t, memory.New())
+	f := leasetest.NewFaulty(t, memlease.New())
 	if err := f.Create(ctx, "a", "s", lease.Lease{Shard: "x"}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestFaultyFailAfter(t *testing.T) {
 func TestFaultyHang(t *testing.T) {
 	done := make(chan error, 1)
 	t.Run("hanging", func(t *testing.T) {
-		f := leasetest.NewFaulty(t, memory.New())
+		f := leasetest.NewFaulty(t, memlease.New())
 		f.Inject(leasetest.Fault{Match: leasetest.Match{Op: leasetest.OpHeartbeat}, Action: leasetest.Hang})
 		go func() {
 			_, err := f.Heartbeat(context.Background(), "a", "s", "w")

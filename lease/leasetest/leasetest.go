@@ -1,7 +1,7 @@
 // Package leasetest is the conformance suite every lease.Store passes, the
 // consumer of package kinesin run with its shards leased from a store
 // (RunConsumerTests), a Faulty wrapping any store to inject faults into its
-// calls, and a manual Clock for tests of the lease.Manager.
+// calls, and a manual Clock for tests of the lease protocol.
 //
 // # Wiring a store
 //
@@ -58,7 +58,7 @@
 //	func TestConsumer(t *testing.T) {
 //		table := newTable(t)
 //		leasetest.RunConsumerTests(t, func(t *testing.T) lease.Store {
-//			return ddblease.New(newClient(t), table)
+//			return dynamolease.New(newClient(t), table)
 //		})
 //	}
 //

@@ -13,7 +13,7 @@ import (
 	"github.com/kinesin-go/kinesin/internal/flawtest"
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
-	"github.com/kinesin-go/kinesin/lease/memory"
+	"github.com/kinesin-go/kinesin/lease/memlease"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,7 +46,7 @@ func TestFlawedStore(t *testing.T) {
 	flaw := flawtest.Flaw(t, flawEnv)
 	n := 0
 	leasetest.RunConformanceTests(t, func(*testing.T) leasetest.Harness {
-		return harness{store: &flawed{Store: memory.New(), flaw: flaw, parents: map[string][]string{}}, n: &n}
+		return harness{store: &flawed{Store: memlease.New(), flaw: flaw, parents: map[string][]string{}}, n: &n}
 	})
 }
 
@@ -64,7 +64,7 @@ func (h harness) Close() {}
 
 // flawed is the memory store but for the flaw it is named.
 type flawed struct {
-	*memory.Store
+	*memlease.Store
 	flaw    string
 	mu      sync.Mutex
 	parents map[string][]string

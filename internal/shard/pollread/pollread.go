@@ -1,0 +1,256 @@
+// Package pollread reads Kinesis shards with GetShardIterator and
+// GetRecords for kinesin's engine (internal/consumer), tuned by
+// polling.Options.
+//
+// A Reader reads one shard from a starting position to its end, handing
+// records over in batches. It keeps within the service's limit of 5
+// GetRecords calls a second per shard (MinInterval), calls again as soon as
+// that allows while it is behind the tip of the shard (MillisBehindLatest > 0
+// or a full batch), and waits IdleInterval when it has caught up.
+//
+// # Errors
+//
+// Throttling (ProvisionedThroughputExceededException and the like), server
+// errors, network errors and errors it does not know are retried with
+// exponential backoff and jitter, each retry reported to the hooks (OnRetry)
+// and logged at DEBUG: the caller decides how long is too long. An expired
+// shard iterator is replaced by one just after the last record handed over,
+// so nothing is lost or repeated. A starting sequence number older than the
+// stream's retention (InvalidArgumentException) falls back to TRIM_HORIZON;
+// the batch (or the End) read after it says so in TrimmedAfter. Errors that
+// retrying cannot fix end the read at once: missing permissions or
+// credentials, unusable KMS keys, malformed or unknown operations
+// (UnknownOperationException), the same unreadable response twice, and
+// ResourceNotFoundException, which the caller tells apart (the shard was
+// trimmed away, or the stream was deleted).
+package pollread
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/retry"
+	"github.com/kinesin-go/kinesin/internal/shard"
+	"github.com/kinesin-go/kinesin/internal/svctime"
+	"github.com/kinesin-go/kinesin/polling"
+)
+
+// API is the part of *kinesis.Client a Reader calls.
+type API interface {
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
+
+// Operation names given to the hooks (shard.Hooks).
+const (
+	OpGetRecords       = shard.OpGetRecords
+	OpGetShardIterator = shard.OpGetShardIterator
+)
+
+// Reader reads shards; it implements shard.Reader. It is safe for concurrent
+// use; each Read reads one shard.
+type Reader struct {
+	api   API
+	opts  polling.Options
+	log   *slog.Logger
+	hooks shard.Hooks
+}
+
+// New returns a Reader calling api with opts, logging and reporting to env.
+// It fails, with an error wrapping polling.ErrInvalidOption, for options
+// out of range (see polling.Options.Validate).
+func New(api API, opts polling.Options, env shard.Env) (*Reader, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return &Reader{api: api, opts: opts.WithDefaults(), log: env.Logger(), hooks: env.Hooks}, nil
+}
+
+// latestSkew is how much earlier than a LATEST iterator was asked for, by
+// this host's clock, a read resumes when that iterator expired before any
+// record was handed over and the client did not report the service's clock:
+// a margin for the difference between the two.
+const latestSkew = 5 * time.Second
+
+// noRetry makes the SDK give one attempt: the reader paces its own retries
+// to the shard's limits.
+func noRetry(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
+
+var _ shard.Reader = (*Reader)(nil)
+
+// Read reads sh from sh.Start to the end of the shard, until ctx ends or an
+// error that retrying cannot fix. Before each GetRecords call it calls room,
+// which may block, for how many records it may fetch; it hands each non-empty
+// batch to deliver, which may block. When the shard is closed and read to its
+// end, Read returns its End and a nil error. Errors from room and deliver,
+// and ctx's error, are returned as they are.
+func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliver shard.Deliver) (shard.End, error) {
+	bo := r.backoff()
+	var deser awserr.Deserialization // the same unreadable response twice is permanent
+	start := sh.Start
+	var trimmed string // the start found past retention, until a batch says so
+	iter, err := r.iterator(ctx, sh, &start, &trimmed, bo)
+	if err != nil {
+		return shard.End{}, err
+	}
+	var lastCall time.Time
+	wait := time.Duration(0)
+	for {
+		n, err := room(ctx)
+		if err != nil {
+			return shard.End{}, err
+		}
+		if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
+			return shard.End{}, err
+		}
+		lastCall = time.Now()
+		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
+			ShardIterator: aws.String(iter),
+			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
+		}, noRetry)
+		if r.hooks.OnCall != nil {
+			r.hooks.OnCall(ctx, sh.ID, OpGetRecords, lastCall, time.Since(lastCall), err)
+		}
+		if err == nil && r.hooks.OnFetch != nil {
+			r.hooks.OnFetch(sh.ID, len(out.Records), aws.ToInt64(out.MillisBehindLatest))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return shard.End{}, ctx.Err()
+			}
+			switch {
+			case awserr.IsExpiredIterator(err):
+				// A fresh iterator from just after the last record handed
+				// over: nothing lost, nothing repeated.
+				r.log.DebugContext(ctx, "shard iterator expired", "shard", sh.ID)
+				if iter, err = r.iterator(ctx, sh, &start, &trimmed, bo); err != nil {
+					return shard.End{}, err
+				}
+				wait = r.opts.MinInterval
+				continue
+			case awserr.IsPermanent(err), awserr.IsNotFound(err), deser.Repeated(err):
+				return shard.End{}, fmt.Errorf("polling: GetRecords on %s: %w", sh.ID, err)
+			}
+			d := r.retryWait(bo)
+			if r.hooks.OnRetry != nil {
+				r.hooks.OnRetry(sh.ID, OpGetRecords, d, err, false)
+			}
+			r.log.DebugContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+			wait = d
+			continue
+		}
+		bo.Reset()
+		deser.Reset()
+		behind := aws.ToInt64(out.MillisBehindLatest)
+		if len(out.Records) > 0 {
+			if err := deliver(ctx, shard.Batch{Records: out.Records, MillisBehindLatest: behind, TrimmedAfter: trimmed}); err != nil {
+				return shard.End{}, err
+			}
+			trimmed = ""
+			last := out.Records[len(out.Records)-1]
+			start = shard.Start{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.ToString(last.SequenceNumber)}
+		}
+		if out.NextShardIterator == nil {
+			return shard.End{ChildShards: out.ChildShards, TrimmedAfter: trimmed}, nil
+		}
+		iter = *out.NextShardIterator
+		wait = r.opts.IdleInterval
+		if behind > 0 || len(out.Records) >= min(n, r.opts.MaxRecords) {
+			// Behind: call again as soon as the shard's limits allow, calls
+			// and bytes: a call that read more than the budget of one
+			// interval would only be throttled.
+			wait = max(r.opts.MinInterval, readTime(out.Records, r.opts.ReadRate))
+		}
+	}
+}
+
+// readTime is how long the shard's read budget takes to pay for records.
+func readTime(records []types.Record, rate int) time.Duration {
+	n := 0
+	for i := range records {
+		n += len(records[i].Data) + len(aws.ToString(records[i].PartitionKey))
+	}
+	return time.Duration(float64(n) / float64(rate) * float64(time.Second))
+}
+
+// iterator gets a shard iterator for start, retrying what can be retried. A
+// starting sequence number past the stream's retention falls back to
+// TRIM_HORIZON: start is updated to say so, and trimmed set to that sequence
+// number.
+func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start, trimmed *string, bo backoff.BackOff) (string, error) {
+	var deser awserr.Deserialization
+	for {
+		in := &kinesis.GetShardIteratorInput{ShardId: aws.String(sh.ID), ShardIteratorType: start.Type}
+		if isARN(sh.Stream) {
+			in.StreamARN = aws.String(sh.Stream)
+		} else {
+			in.StreamName = aws.String(sh.Stream)
+		}
+		switch start.Type {
+		case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+			in.StartingSequenceNumber = aws.String(start.SequenceNumber)
+		case types.ShardIteratorTypeAtTimestamp:
+			in.Timestamp = aws.Time(start.Timestamp)
+		}
+		asked := time.Now()
+		out, err := r.api.GetShardIterator(ctx, in, noRetry)
+		if r.hooks.OnCall != nil {
+			r.hooks.OnCall(ctx, sh.ID, OpGetShardIterator, asked, time.Since(asked), err)
+		}
+		if err == nil {
+			bo.Reset()
+			if start.Type == types.ShardIteratorTypeLatest {
+				// Should this iterator expire before a record is handed
+				// over, LATEST again would skip what arrived meanwhile:
+				// resume from when it was asked for instead, on the
+				// service's clock.
+				*start = shard.Start{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: svctime.Before(out.ResultMetadata, asked, latestSkew)}
+			}
+			return aws.ToString(out.ShardIterator), nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		switch {
+		case awserr.IsInvalidArgument(err) && start.SequenceNumber != "":
+			r.log.DebugContext(ctx, "starting sequence number is no longer in the stream (older than its retention?): reading from TRIM_HORIZON",
+				"shard", sh.ID, "sequence_number", start.SequenceNumber, "error", err)
+			*trimmed = start.SequenceNumber
+			*start = shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
+			continue
+		case awserr.IsPermanent(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err), deser.Repeated(err):
+			return "", fmt.Errorf("polling: GetShardIterator on %s: %w", sh.ID, err)
+		}
+		d := r.retryWait(bo)
+		if r.hooks.OnRetry != nil {
+			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err, false)
+		}
+		r.log.DebugContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+		if err := retry.SleepUntil(ctx, time.Now().Add(d)); err != nil {
+			return "", err
+		}
+	}
+}
+
+// retryWait is the next wait of bo, within MaxBackoff despite the jitter, and
+// never below MinInterval: a retry is a call like any other, subject to the
+// shard's limit of 5 calls a second (GetRecords and GetShardIterator alike).
+func (r *Reader) retryWait(bo backoff.BackOff) time.Duration {
+	return max(min(bo.NextBackOff(), r.opts.MaxBackoff), r.opts.MinInterval)
+}
+
+// backoff returns the retry schedule of the reader: it never gives up, the
+// caller decides when to stop.
+func (r *Reader) backoff() backoff.BackOff {
+	return retry.Backoff(r.opts.InitialBackoff, r.opts.MaxBackoff)
+}
+
+func isARN(s string) bool { return len(s) > 4 && s[:4] == "arn:" }
