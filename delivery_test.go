@@ -325,7 +325,7 @@ func testPoisonRecordChan(t *testing.T, m mode) {
 	}
 }
 
-// With MaxUncommitted and no commit, each shard's reader stops at the bound
+// With WithMaxUncommitted and no commit, each shard's reader stops at the bound
 // and stops reading: no GetRecords call in polling mode; in EFO mode the
 // subscription's event stream is not read, so the fake can send no more
 // events (a few sit in the SDK's reader and the pipe). Committing lets it go

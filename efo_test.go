@@ -171,7 +171,7 @@ func TestEFORegistrationAtOpen(t *testing.T) {
 func TestEFODeregisterOnClose(t *testing.T) {
 	t.Parallel()
 	for _, deregister := range []bool{false, true} {
-		name := map[bool]string{false: "kept by default", true: "DeregisterOnClose"}[deregister]
+		name := map[bool]string{false: "kept by default", true: "WithDeregisterOnClose"}[deregister]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fake := newFake(t, 2)
@@ -187,7 +187,7 @@ func TestEFODeregisterOnClose(t *testing.T) {
 			status, _ := describeConsumer(t, fake, arn)
 			switch {
 			case deregister && status != "gone" && status != types.ConsumerStatusDeleting:
-				t.Errorf("after Close with DeregisterOnClose the consumer is %s", status)
+				t.Errorf("after Close with WithDeregisterOnClose the consumer is %s", status)
 			case !deregister && status != types.ConsumerStatusActive:
 				t.Errorf("after Close the consumer is %s, want it kept ACTIVE", status)
 			}
@@ -217,12 +217,12 @@ func TestEFOOptionConflicts(t *testing.T) {
 		{"WithPolling and WithEFO", []kinesin.Option{kinesin.WithPolling(fastPolling), kinesin.WithEFO("app")}, []string{"WithPolling", "WithEFO"}},
 		{"WithEFO then WithPolling", []kinesin.Option{kinesin.WithEFO("app"), kinesin.WithPolling(polling.Options{})}, []string{"WithPolling", "WithEFO"}},
 		{"WithEFOOptions without WithEFO", []kinesin.Option{kinesin.WithEFOOptions(fastEFO)}, []string{"WithEFOOptions"}},
-		{"DeregisterOnClose without WithEFO", []kinesin.Option{kinesin.WithDeregisterOnClose(true)}, []string{"DeregisterOnClose"}},
+		{"WithDeregisterOnClose without WithEFO", []kinesin.Option{kinesin.WithDeregisterOnClose(true)}, []string{"WithDeregisterOnClose"}},
 		{"empty consumer", []kinesin.Option{kinesin.WithEFO("")}, []string{"WithEFO", "empty"}},
 		{"bad EFO options", []kinesin.Option{kinesin.WithEFO("app"), kinesin.WithEFOOptions(efo.Options{SubscribeInterval: -time.Second})}, []string{"WithEFOOptions", "SubscribeInterval"}},
 		{"bad EFO backoff", []kinesin.Option{kinesin.WithEFO("app"), kinesin.WithEFOOptions(efo.Options{InitialBackoff: time.Second, MaxBackoff: time.Millisecond})}, []string{"WithEFOOptions", "MaxBackoff"}},
 		{"all at once", []kinesin.Option{kinesin.WithEFOOptions(fastEFO), kinesin.WithDeregisterOnClose(true), kinesin.WithMaxUncommitted(0)},
-			[]string{"WithEFOOptions", "DeregisterOnClose", "MaxUncommitted"}},
+			[]string{"WithEFOOptions", "WithDeregisterOnClose", "WithMaxUncommitted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := fake.CallCounts()
@@ -343,7 +343,7 @@ func TestEFOConsumerDeregisteredWhileRead(t *testing.T) {
 }
 
 // An Open that fails after registering the consumer deregisters it when
-// DeregisterOnClose is set: there will be no Close to do it.
+// WithDeregisterOnClose is set: there will be no Close to do it.
 func TestEFODeregisterOnFailedOpen(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t, 1)

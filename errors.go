@@ -8,41 +8,8 @@ import (
 	"github.com/kinesin-go/kinesin/internal/consumer"
 )
 
-// The errors a kinesin user can see, and what to do about each:
-//
-//   - ErrInvalidOption, from Open: an option has a bad value or two options
-//     conflict; the message names them. Fix the call.
-//   - ErrNoAWSConfig, from Open: no client was given and the default AWS
-//     configuration has no region or no usable credentials. Configure the
-//     environment, or pass WithClient / WithAWSConfig.
-//   - ErrStreamNotFound, from Open, or the fatal error of a stream whose
-//     Kinesis stream was deleted while it was read. Check the name, region
-//     and account.
-//   - *DecodeError, beside a record whose data the decoder rejected (or
-//     panicked on: its Err wraps ErrDecoderPanic, its Panic holds the value):
-//     the record is still delivered with its raw Data, and the stream goes
-//     on. Commit it (to skip it) or handle its Data; it is not fatal.
-//   - *ReadError, fatal: reading a shard failed in a way retrying cannot fix
-//     (missing permissions, unusable KMS key), or the Enhanced Fan-Out
-//     consumer was deregistered while the stream was read (it then wraps
-//     efo.ErrConsumerGone). Throttling, server and network errors never
-//     surface: they are retried with backoff.
-//   - *CheckpointError, fatal: the checkpoint store (the lease store, with
-//     WithLeases) kept failing for longer than StoreOutage. Committed
-//     positions not yet written are lost to a restart, which delivers those
-//     records again. With leases, a checkpoint refused because the lease
-//     was lost is not a failure: the shard is no longer read, and its next
-//     owner delivers the records after the checkpoint it finds.
-//   - ErrConsumed, yielded by an iterator of Records when the stream's
-//     records were already taken (by an earlier Records call, a range of the
-//     same iterator, or Chan); a Chan called after Records returns a closed
-//     channel instead. A stream is consumed once; the first consumer keeps
-//     it, and the stream's Err is unaffected.
-//   - ErrClosed, from Flush: the stream is closed.
-//
-// A fatal error is yielded once, last, by Records (with a nil record), and
-// returned by Err after the Chan channel closes. The end of the context given
-// to Open, Close, and breaking out of Records are not errors.
+// The sentinel errors; see the package documentation for what to do about
+// each.
 var (
 	// ErrInvalidOption is wrapped by Open's error for bad options.
 	ErrInvalidOption = errors.New("kinesin: invalid option")

@@ -212,7 +212,7 @@ func testStreamDeletedWhileRead(t *testing.T, m mode) {
 	}
 }
 
-// Checkpoint writes failing for longer than StoreOutage end the stream with
+// Checkpoint writes failing for longer than WithStoreOutage end the stream with
 // a *CheckpointError; shorter outages are ridden out.
 func TestCheckpointStoreOutage(t *testing.T) {
 	t.Run("short", func(t *testing.T) {

@@ -176,7 +176,7 @@ func TestStats(t *testing.T) {
 		st := openStream(t, m, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(3),
 			kinesin.WithPauseWarning(time.Hour))
 		c := collect(st, false)
-		// Reading, then paused at MaxUncommitted.
+		// Reading, then paused at WithMaxUncommitted.
 		eventually(t, 10*time.Second, func() bool { return statsOf(st, parent).State == kinesin.ShardReading }, "the shard reading")
 		fillShards(t, fake, testStream, 5)
 		eventually(t, 10*time.Second, func() bool { return statsOf(st, parent).State == kinesin.ShardPaused },
@@ -260,7 +260,7 @@ func TestStatsHandedOver(t *testing.T) {
 	}
 }
 
-// A shard paused at MaxUncommitted for longer than WithPauseWarning is
+// A shard paused at WithMaxUncommitted for longer than WithPauseWarning is
 // warned of, once per pause, with its uncommitted count.
 func TestPausedShardWarning(t *testing.T) {
 	fake := newFake(t, 1)

@@ -105,7 +105,7 @@ func reshard(ctx context.Context, c *kinesis.Client, name string, split bool) er
 // Against kinesalite, which returns no ChildShards at the end of a closed
 // shard: records keep their per-key order, and none is lost, across a split
 // and a merge made while the stream is consumed. The shard list is read
-// again as soon as a shard ends (ShardSyncInterval is an hour here), so the
+// again as soon as a shard ends (WithShardSyncInterval is an hour here), so the
 // children are read without waiting for a periodic refresh.
 func TestKinesaliteSplitAndMergeWhileConsuming(t *testing.T) {
 	c := kinesaliteClient(t, testenv.KinesaliteURL(t))

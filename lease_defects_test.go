@@ -27,10 +27,10 @@ import (
 // them last change). From then on the cut-off worker must hand out nothing
 // of those shards.
 //
-// The cut-off worker lists shards every 250ms (ShardSyncInterval), so its
+// The cut-off worker lists shards every 250ms (WithShardSyncInterval), so its
 // scheduler soon calls the store too (Sync, after each listing) and waits
 // on it: what stops the handing out must not depend on that goroutine
-// being free. (With the default ShardSyncInterval of 30s the scheduler is
+// being free. (With the default WithShardSyncInterval of 30s the scheduler is
 // usually free when the Lost event comes, and the worker stops in time.)
 func TestReproFencingAfterLocalExpiry(t *testing.T) {
 	fake := newFake(t, 2)

@@ -168,7 +168,7 @@ func (c *config) telemetry(name string, log *slog.Logger) *telemetry.Telemetry {
 
 // reader makes the shard reader: polling, or Enhanced Fan-Out once the
 // consumer is registered and ACTIVE (deregistered by a failing Open, or by
-// Close, with DeregisterOnClose).
+// Close, with WithDeregisterOnClose).
 func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, hooks shard.Hooks, log *slog.Logger, undo *cleanup) (shard.Reader, string, error) {
 	if !c.efoSet {
 		r, err := pollread.New(api, c.polling, shard.Env{Log: log, Hooks: hooks})

@@ -229,7 +229,7 @@ func WithStoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.st
 // retry. Errors that retrying cannot fix fail the stream at once.
 func WithStallTimeout(d time.Duration) Option { return func(cfg *config) { cfg.stallTimeout = d } }
 
-// WithPauseWarning sets how long a shard may sit paused at MaxUncommitted
+// WithPauseWarning sets how long a shard may sit paused at WithMaxUncommitted
 // (its records delivered and not committed reached the bound) before a
 // warning names it and the uncommitted count, overriding the default 1m.
 func WithPauseWarning(d time.Duration) Option { return func(cfg *config) { cfg.pauseWarning = d } }
@@ -279,7 +279,7 @@ func WithPauseWarning(d time.Duration) Option { return func(cfg *config) { cfg.p
 // WithCheckpointer option may be dropped.
 //
 // Close hands over every shard: it waits (at most half of
-// CloseTimeout) for the records already received to be committed; call it
+// WithCloseTimeout) for the records already received to be committed; call it
 // from another goroutine than the one holding uncommitted records, or break
 // out of the Records loop.
 //

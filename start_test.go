@@ -206,7 +206,7 @@ func TestAtTimestampAcrossReshard(t *testing.T) {
 	})
 }
 
-// MaxUncommitted bounds user records, KPL aggregates included: a consumer
+// WithMaxUncommitted bounds user records, KPL aggregates included: a consumer
 // that commits nothing holds exactly the bound, then gets the rest, in order,
 // as it commits.
 func TestMaxUncommittedHoldsWithAggregates(t *testing.T) {

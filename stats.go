@@ -18,7 +18,7 @@ const (
 	// ShardReading: its records are being read.
 	ShardReading ShardState = "reading"
 	// ShardPaused: reading waits for records to be committed: those
-	// delivered and not committed reached MaxUncommitted.
+	// delivered and not committed reached WithMaxUncommitted.
 	ShardPaused ShardState = "paused"
 	// ShardRetrying: its reads fail and are retried (RetryingSince,
 	// Operation, LastError); past WithStallTimeout the stream fails.
@@ -50,7 +50,7 @@ type ShardStats struct {
 	// Uncommitted those delivered and not committed.
 	Delivered   uint64
 	Uncommitted int
-	// PausedSince is when the shard paused at MaxUncommitted (ShardPaused).
+	// PausedSince is when the shard paused at WithMaxUncommitted (ShardPaused).
 	PausedSince time.Time
 	// RetryingSince is when its reads started failing, Operation the call
 	// that failed last and LastError its error (ShardRetrying).

@@ -21,7 +21,7 @@ type Stream[T any] struct {
 	name, arn string
 	// consumerARN is the Enhanced Fan-Out consumer, when reading with EFO.
 	consumerARN string
-	// deregister deregisters it on Close (DeregisterOnClose); nil otherwise.
+	// deregister deregisters it on Close (WithDeregisterOnClose); nil otherwise.
 	deregister func(context.Context) error
 
 	consumed  atomic.Bool
@@ -45,7 +45,7 @@ func (s *Stream[T]) ARN() string { return s.arn }
 func (s *Stream[T]) ConsumerARN() string { return s.consumerARN }
 
 // WorkerID returns the id this worker writes as lease owner (see
-// lease.WorkerID), or "" without WithLeases.
+// lease.WithWorkerID), or "" without WithLeases.
 func (s *Stream[T]) WorkerID() string { return s.eng.WorkerID() }
 
 // Err returns the fatal error that ended the stream (see the package's list
@@ -72,16 +72,16 @@ func (s *Stream[T]) Flush(ctx context.Context) error {
 }
 
 // Close stops reading, waits for every goroutine of the stream to end, writes
-// the committed positions (waiting at most CloseTimeout), and returns the
+// the committed positions (waiting at most WithCloseTimeout), and returns the
 // error of that write. It is idempotent; records committed after it are not
 // written.
 //
 // With WithLeases, Close hands the worker's shards over: it stops handing
-// out records, waits (at most half of CloseTimeout) for those already handed
+// out records, waits (at most half of WithCloseTimeout) for those already handed
 // out to be committed, unless the Records loop has ended, writes their
 // checkpoints and releases the leases, so that the other workers take the
 // shards at their next lease cycle and start right after the last record
-// handed out here. With DeregisterOnClose, it then deregisters the Enhanced
+// handed out here. With WithDeregisterOnClose, it then deregisters the Enhanced
 // Fan-Out consumer.
 func (s *Stream[T]) Close() error {
 	s.closeOnce.Do(func() {

@@ -3,8 +3,8 @@
 // service pushes records to it as they arrive, with its own 2 MB/s per shard
 // (not shared with other consumers) and about 70 ms of propagation delay,
 // instead of the 5 GetRecords calls a second that every polling consumer of a
-// shard shares. kinesin.WithEFO chooses it; this package can also be used on
-// its own.
+// shard shares. kinesin.WithEFO chooses it; this package tunes it (Options)
+// and manages the consumer (Register, Deregister).
 //
 // # Registration
 //
@@ -36,7 +36,7 @@
 // and shard), counted per shard.
 //
 // Backpressure: before taking each event's records the reader asks how many
-// records it may hand over (MaxUncommitted). While there is no room, the
+// records it may hand over (WithMaxUncommitted). While there is no room, the
 // reader stops reading the event stream; the SDK's reader goroutine then blocks, the
 // connection's flow control fills up, and the service stops sending, as TCP
 // would. When room allows fewer records than an event holds, the reader

@@ -10,8 +10,8 @@ import (
 	"github.com/kinesin-go/kinesin/internal/retry"
 )
 
-// Options tune a Reader, Register and Deregister. A zero field takes the
-// default its documentation gives.
+// Options tune the EFO readers of a stream (kinesin.WithEFOOptions), Register
+// and Deregister. A zero field takes the default its documentation gives.
 type Options struct {
 	// SubscribeInterval is the least time between the starts of two
 	// SubscribeToShard calls on a shard; default 1s, the service's limit per

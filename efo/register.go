@@ -28,8 +28,9 @@ var _ API = (*kinesis.Client)(nil)
 
 var (
 	// ErrConsumerGone is wrapped by the errors of Register, when the consumer
-	// ARN it was given names no consumer or one being deleted, and of
-	// Reader.Read, when the reader's consumer was deregistered.
+	// ARN it was given names no consumer or one being deleted, and by the
+	// error a stream read with the consumer fails with once the consumer was
+	// deregistered.
 	ErrConsumerGone = errors.New("efo: the consumer is not registered")
 	// ErrRegisterTimeout is wrapped by the error of Register when the
 	// consumer is not ACTIVE within Options.RegisterTimeout, and of

@@ -21,7 +21,7 @@
 //   - [Serve] serves it on an address of your choice for SDKs and tools of
 //     any language: HTTP/1.1 and cleartext HTTP/2 (h2c) on the plain port,
 //     HTTP/2 over TLS with a generated self-signed certificate
-//     ([ServeTLS]), extra handlers beside the protocol ([ServeHandler]) and
+//     ([WithTLS]), extra handlers beside the protocol ([WithHandler]) and
 //     a graceful [Server.Shutdown].
 //   - [Fake.Handler] returns the fake as an http.Handler to serve as you like.
 //

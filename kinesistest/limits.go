@@ -3,7 +3,7 @@ package kinesistest
 import "time"
 
 // Limits are the service's limits, enforced when the fake is built
-// WithServiceLimits (or Realistic). A zero field takes the service's value,
+// WithServiceLimits (or WithRealistic). A zero field takes the service's value,
 // given in its documentation. Limit windows run on the fake's clock.
 //
 // Whatever the limits, every GetRecords call returns at most 10,000 records

@@ -281,7 +281,7 @@ const defaultSubHistory = 10000
 //   - retention trimming is on (as it is by default);
 //   - every limit of WithServiceLimits(DefaultLimits()) is on.
 //
-// Options given after Realistic override what it sets.
+// Options given after WithRealistic override what it sets.
 func WithRealistic() Option {
 	return func(cfg *config) error {
 		cfg.streamDelay = 10 * time.Second

@@ -11,7 +11,7 @@ import (
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
 
-// Realistic turns on, in one option, the service's timings on the test's
+// WithRealistic turns on, in one option, the service's timings on the test's
 // clock, retention trimming and every limit.
 func TestRealisticProfile(t *testing.T) {
 	eachMode(t, func(t *testing.T, e *env) {
@@ -106,12 +106,12 @@ func TestRealisticProfile(t *testing.T) {
 	}, kinesistest.WithRealistic())
 }
 
-// Options after Realistic override what it sets.
+// Options after WithRealistic override what it sets.
 func TestRealisticOverridden(t *testing.T) {
 	eachMode(t, func(t *testing.T, e *env) {
 		e.createStream(t, "s", 1)
 		if st := e.summary(t, "s").StreamStatus; st != types.StreamStatusActive {
-			t.Fatalf("status %s with WithStreamCreationDelay(0) after Realistic", st)
+			t.Fatalf("status %s with WithStreamCreationDelay(0) after WithRealistic", st)
 		}
 	}, kinesistest.WithRealistic(), kinesistest.WithStreamCreationDelay(0))
 }

@@ -5,10 +5,10 @@ package kinesistest
 // Behavior:
 //   - The plain address speaks HTTP/1.1 and cleartext HTTP/2 with prior
 //     knowledge (h2c), the way SDKs reach a local endpoint over HTTP/2; the
-//     TLS address (ServeTLS) speaks HTTP/2 and HTTP/1.1, chosen by ALPN,
+//     TLS address (WithTLS) speaks HTTP/2 and HTTP/1.1, chosen by ALPN,
 //     with a self-signed certificate generated at start.
 //   - Both serve the Kinesis protocol (JSON 1.1 and CBOR, and the
-//     SubscribeToShard event stream) on POST /, and whatever ServeHandler
+//     SubscribeToShard event stream) on POST /, and whatever WithHandler
 //     mounts beside it.
 //   - Shutdown stops accepting connections, ends the subscriptions the
 //     server carries (their streams end cleanly, as the service's do after 5
@@ -45,28 +45,28 @@ type mounted struct {
 	h       http.Handler
 }
 
-// ServeTLS also serves the fake over TLS on addr (host:port; port 0 picks a
+// WithTLS also serves the fake over TLS on addr (host:port; port 0 picks a
 // free one), HTTP/2 and HTTP/1.1, with a self-signed certificate generated
 // at start for localhost, 127.0.0.1, ::1 and the host of addr. The default
 // is no TLS. An empty addr is refused.
-func ServeTLS(addr string) ServeOption {
+func WithTLS(addr string) ServeOption {
 	return func(c *serveConfig) error {
 		if addr == "" {
-			return fmt.Errorf("%w: ServeTLS: empty address", ErrServe)
+			return fmt.Errorf("%w: WithTLS: empty address", ErrServe)
 		}
 		c.tlsAddr = addr
 		return nil
 	}
 }
 
-// ServeHandler serves h for requests matching pattern (an http.ServeMux
+// WithHandler serves h for requests matching pattern (an http.ServeMux
 // pattern, such as "/_control/") beside the Kinesis protocol, which keeps
 // "/". The default is the Kinesis protocol alone. A pattern of "/" or a nil
 // handler is refused.
-func ServeHandler(pattern string, h http.Handler) ServeOption {
+func WithHandler(pattern string, h http.Handler) ServeOption {
 	return func(c *serveConfig) error {
 		if h == nil || pattern == "" || pattern == "/" {
-			return fmt.Errorf("%w: ServeHandler: pattern %q and handler %v cannot be served beside the Kinesis protocol", ErrServe, pattern, h)
+			return fmt.Errorf("%w: WithHandler: pattern %q and handler %v cannot be served beside the Kinesis protocol", ErrServe, pattern, h)
 		}
 		c.handlers = append(c.handlers, mounted{pattern, h})
 		return nil
@@ -74,7 +74,7 @@ func ServeHandler(pattern string, h http.Handler) ServeOption {
 }
 
 // Server serves a Fake on network addresses, for SDKs and tools of any
-// language: HTTP/1.1 and h2c on a plain address, and, with ServeTLS, HTTP/2
+// language: HTTP/1.1 and h2c on a plain address, and, with WithTLS, HTTP/2
 // and HTTP/1.1 over TLS. Its methods are safe for concurrent use.
 type Server struct {
 	fake    *Fake
@@ -211,15 +211,15 @@ func hostOf(addr string) string {
 func (s *Server) URL() string { return s.url }
 
 // TLSURL returns the TLS base URL, such as https://127.0.0.1:4568, or "" when
-// the server was started without ServeTLS.
+// the server was started without WithTLS.
 func (s *Server) TLSURL() string { return s.tlsURL }
 
 // CertificatePEM returns the PEM encoding of the self-signed certificate of
-// the TLS address (a client trusts it as a root), or nil without ServeTLS.
+// the TLS address (a client trusts it as a root), or nil without WithTLS.
 func (s *Server) CertificatePEM() []byte { return append([]byte(nil), s.certPEM...) }
 
 // CertPool returns a pool holding the certificate of the TLS address, for Go
-// clients (tls.Config.RootCAs), or nil without ServeTLS.
+// clients (tls.Config.RootCAs), or nil without WithTLS.
 func (s *Server) CertPool() *x509.CertPool {
 	if s.certPEM == nil {
 		return nil

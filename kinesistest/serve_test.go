@@ -89,7 +89,7 @@ func serveFake(t *testing.T, opts ...kinesistest.ServeOption) (*kinesistest.Fake
 // shard with its children when the shard is split.
 func TestServeHTTP2SubscribeToShard(t *testing.T) {
 	t.Parallel()
-	fake, srv := serveFake(t, kinesistest.ServeTLS("127.0.0.1:0"))
+	fake, srv := serveFake(t, kinesistest.WithTLS("127.0.0.1:0"))
 	if !strings.HasPrefix(srv.URL(), "http://127.0.0.1:") || !strings.HasPrefix(srv.TLSURL(), "https://127.0.0.1:") {
 		t.Fatalf("URL %q, TLSURL %q", srv.URL(), srv.TLSURL())
 	}
@@ -149,11 +149,11 @@ func TestServeHTTP2SubscribeToShard(t *testing.T) {
 	}
 }
 
-// The plain address speaks HTTP/1.1 too, and serves what ServeHandler
+// The plain address speaks HTTP/1.1 too, and serves what WithHandler
 // mounts beside the Kinesis protocol.
 func TestServeHTTP1AndHandlers(t *testing.T) {
 	t.Parallel()
-	_, srv := serveFake(t, kinesistest.ServeHandler("/_extra/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, srv := serveFake(t, kinesistest.WithHandler("/_extra/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "extra "+r.URL.Path)
 	})))
 	var p http.Protocols
@@ -177,7 +177,7 @@ func TestServeHTTP1AndHandlers(t *testing.T) {
 		t.Fatalf("mounted handler answered %q", body)
 	}
 	if srv.TLSURL() != "" || srv.CertificatePEM() != nil || srv.CertPool() != nil {
-		t.Fatal("TLS details without ServeTLS")
+		t.Fatal("TLS details without WithTLS")
 	}
 }
 
@@ -186,7 +186,7 @@ func TestServeHTTP1AndHandlers(t *testing.T) {
 // connections.
 func TestServeShutdown(t *testing.T) {
 	t.Parallel()
-	fake, srv := serveFake(t, kinesistest.ServeTLS("127.0.0.1:0"))
+	fake, srv := serveFake(t, kinesistest.WithTLS("127.0.0.1:0"))
 	fake.CreateStream("s", 1)
 	arn, _ := fake.RegisterConsumer("s", "c")
 	c, _ := serveClient(t, srv.URL(), h2cTransport())
@@ -226,19 +226,19 @@ func TestServeErrors(t *testing.T) {
 		"nil fake":    func() (*kinesistest.Server, error) { return kinesistest.Serve(nil, "127.0.0.1:0") },
 		"bad address": func() (*kinesistest.Server, error) { return kinesistest.Serve(fake, "127.0.0.1:99999") },
 		"empty TLS": func() (*kinesistest.Server, error) {
-			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeTLS(""))
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.WithTLS(""))
 		},
 		"bad TLS": func() (*kinesistest.Server, error) {
-			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeTLS("nohost:-1"))
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.WithTLS("nohost:-1"))
 		},
 		"root handler": func() (*kinesistest.Server, error) {
-			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeHandler("/", http.NotFoundHandler()))
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.WithHandler("/", http.NotFoundHandler()))
 		},
 		"nil handler": func() (*kinesistest.Server, error) {
-			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.ServeHandler("/x/", nil))
+			return kinesistest.Serve(fake, "127.0.0.1:0", kinesistest.WithHandler("/x/", nil))
 		},
 		"nil option set": func() (*kinesistest.Server, error) {
-			return kinesistest.Serve(fake, "127.0.0.1:0", nil, kinesistest.ServeTLS(""))
+			return kinesistest.Serve(fake, "127.0.0.1:0", nil, kinesistest.WithTLS(""))
 		},
 	} {
 		srv, err := f()
@@ -252,7 +252,7 @@ func TestServeErrors(t *testing.T) {
 // names.
 func TestServeCertificate(t *testing.T) {
 	t.Parallel()
-	_, srv := serveFake(t, kinesistest.ServeTLS("localhost:0"))
+	_, srv := serveFake(t, kinesistest.WithTLS("localhost:0"))
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(srv.CertificatePEM()) {
 		t.Fatal("CertificatePEM is not a PEM certificate")

@@ -27,8 +27,8 @@ import (
 	"time"
 )
 
-// Options tune a Reader. A zero field takes the default its documentation
-// gives.
+// Options tune the polling readers of a stream (kinesin.WithPolling). A zero
+// field takes the default its documentation gives.
 type Options struct {
 	// MaxRecords is the most records one GetRecords call asks for, from 1
 	// to 10,000; default 10,000.

@@ -53,7 +53,7 @@
 // against the in-memory Kinesis of package kinesistest: a process that
 // crashes and restarts resumes just after the checkpoints the store kept
 // (RestartResumesAfterCheckpoint), and an outage of the store loses no
-// commit, while one outlasting kinesin.StoreOutage ends the stream
+// commit, while one outlasting kinesin.WithStoreOutage ends the stream
 // (OutageLosesNoCommit). A store needs nothing but a function returning a
 // store on a new client of its storage:
 //

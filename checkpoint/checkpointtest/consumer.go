@@ -76,7 +76,7 @@ type Outage struct {
 
 // OutageLosesNoCommit makes every write of the store fail for a while, then
 // lets them through: the consumer keeps the newest positions and writes them
-// once the store answers. An outage longer than kinesin.StoreOutage then
+// once the store answers. An outage longer than kinesin.WithStoreOutage then
 // ends a stream with a *kinesin.CheckpointError wrapping the store's error,
 // an E.
 func OutageLosesNoCommit[E error](t *testing.T, o Outage) {

@@ -662,7 +662,7 @@ func (d *driver) missing() (int, error) {
 }
 
 // shutdown SIGTERMs every worker and waits for them to close; one that does
-// not within CloseTimeout and 10 seconds is killed (the checker reports it).
+// not within WithCloseTimeout and 10 seconds is killed (the checker reports it).
 func (d *driver) shutdown() {
 	for _, s := range d.slots {
 		if s.proc != nil {

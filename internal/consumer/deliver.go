@@ -62,7 +62,7 @@ func (d *delivery) deliver(ctx context.Context, b shard.Batch) error {
 	items := d.userRecords(b.Records)
 	// The reader took at most the room left in Kinesis records; its user
 	// records may be many more: hand them over as room allows, so that
-	// MaxUncommitted bounds user records.
+	// WithMaxUncommitted bounds user records.
 	for len(items) > 0 {
 		n, err := d.tr.Room(ctx)
 		if err != nil {

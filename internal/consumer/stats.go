@@ -18,7 +18,7 @@ const (
 	// Reading: its reader runs.
 	Reading
 	// Paused: its reader waits for records to be committed
-	// (MaxUncommitted).
+	// (WithMaxUncommitted).
 	Paused
 	// Retrying: its reader's calls fail and are retried.
 	Retrying
@@ -58,7 +58,7 @@ type ShardStats struct {
 	// those delivered and not committed.
 	Delivered   uint64
 	Uncommitted int
-	// PausedSince is when the shard paused at MaxUncommitted (Paused).
+	// PausedSince is when the shard paused at WithMaxUncommitted (Paused).
 	PausedSince time.Time
 	// FailingSince, Operation and LastError describe its failures
 	// (Retrying).

@@ -59,7 +59,7 @@ func RunConsumerTests(t *testing.T, newStore func(t *testing.T) lease.Store) {
 
 // RestartResumesAfterCheckpoint consumes part of a backlog with commits,
 // crashes (the context ends: no Flush, no Close, the leases stay held), and
-// checks that a new process with the same worker id (lease.WorkerID), with
+// checks that a new process with the same worker id (lease.WithWorkerID), with
 // a new store, takes the leases back and gets every record after the
 // checkpoints the leases kept and none before, and that its Close writes
 // the last ones.
@@ -92,7 +92,7 @@ type Outage struct {
 // OutageLosesNoCommit makes every call of the lease store fail for a
 // while, then lets them through: the consumer keeps its leases and the
 // newest positions, and writes them once the store answers. An outage
-// longer than kinesin.StoreOutage then ends a stream with a
+// longer than kinesin.WithStoreOutage then ends a stream with a
 // *kinesin.CheckpointError wrapping the store's error, an E.
 func OutageLosesNoCommit[E error](t *testing.T, o Outage) {
 	t.Helper()

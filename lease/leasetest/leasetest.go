@@ -52,7 +52,7 @@
 // takes its leases back and resumes just after their checkpoints
 // (RestartResumesAfterCheckpoint), and an outage of the store, shorter than
 // the lease duration, loses no commit, while one outlasting
-// kinesin.StoreOutage ends the stream (OutageLosesNoCommit). A store needs
+// kinesin.WithStoreOutage ends the stream (OutageLosesNoCommit). A store needs
 // nothing but a function returning a store on a new client of its storage:
 //
 //	func TestConsumer(t *testing.T) {
