@@ -334,31 +334,31 @@ func slowCall(t *testing.T, endpoint string) {
 }
 
 // A graceful stop waits for the requests in flight up to --shutdown-timeout,
-// then closes them and exits 1.
-func TestFakeShutdownTimeout(t *testing.T) {
-	p := start(t, "fake", "--addr", "127.0.0.1:0", "--shutdown-timeout", "200ms")
-	slowCall(t, p.line())
-	p.signal(syscall.SIGTERM)
-	if code := p.wait(); code != exitError {
-		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitError, p.stderr)
-	}
-	if !strings.Contains(p.stderr.String(), "--shutdown-timeout 200ms passed") {
-		t.Fatalf("stderr does not name the timeout:\n%s", p.stderr)
-	}
-}
-
-// A second signal during a graceful stop stops the fake at once, exit 1.
-func TestFakeSecondSignal(t *testing.T) {
-	p := start(t, "fake", "--addr", "127.0.0.1:0", "--shutdown-timeout", "1h")
-	slowCall(t, p.line())
-	p.signal(syscall.SIGTERM)
-	eventually(t, "the fake is stopping", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
-	p.signal(os.Interrupt)
-	if code := p.wait(); code != exitError {
-		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitError, p.stderr)
-	}
-	if !strings.Contains(p.stderr.String(), "a second signal") {
-		t.Fatalf("stderr does not name the second signal:\n%s", p.stderr)
+// or until a second signal; then it closes them and exits 1, naming why.
+func TestFakeForcedStop(t *testing.T) {
+	for _, tc := range []struct {
+		name, timeout string
+		second        bool
+		want          string
+	}{
+		{"timeout", "200ms", false, "--shutdown-timeout 200ms passed"},
+		{"second signal", "1h", true, "a second signal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := start(t, "fake", "--addr", "127.0.0.1:0", "--shutdown-timeout", tc.timeout)
+			slowCall(t, p.line())
+			p.signal(syscall.SIGTERM)
+			if tc.second {
+				eventually(t, "the fake is stopping", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
+				p.signal(os.Interrupt)
+			}
+			if code := p.wait(); code != exitError {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitError, p.stderr)
+			}
+			if !strings.Contains(p.stderr.String(), tc.want) {
+				t.Fatalf("stderr does not say %q:\n%s", tc.want, p.stderr)
+			}
+		})
 	}
 }
 
