@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
@@ -346,8 +347,8 @@ func TestEFOConsumerDeregisteredWhileRead(t *testing.T) {
 func TestEFODeregisterOnFailedOpen(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t, 1)
-	store := memory.New()
-	store.FailWith(errors.New("store down"))
+	store := checkpointtest.NewFaulty(t, memory.New())
+	store.Inject(checkpointtest.Fault{Action: checkpointtest.Fail(errors.New("store down"))})
 	_, err := kinesin.Open(testCtx(t, 10*time.Second), testStream, kinesin.JSON[item], kinesin.WithClient(fake.Client()),
 		kinesin.WithEFO("app"), kinesin.WithEFOOptions(fastEFO), kinesin.DeregisterOnClose(true), kinesin.WithCheckpointer(store))
 	if err == nil || !strings.Contains(err.Error(), "store down") {

@@ -58,6 +58,10 @@ var (
 	// ErrDecoderPanic is wrapped by the Err of a *DecodeError whose decoder
 	// panicked; DecodeError.Panic holds the value it panicked with.
 	ErrDecoderPanic = errors.New("kinesin: the decoder panicked")
+	// ErrStalled is wrapped by the *ReadError of a shard whose calls kept
+	// failing with errors retrying could fix for longer than
+	// WithStallTimeout.
+	ErrStalled = errors.New("kinesin: kept failing past the stall timeout")
 )
 
 // DecodeError is the error beside a record the decoder rejected.
@@ -82,14 +86,27 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the decoder's error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// ReadError is the fatal error of a shard that could not be read.
+// ReadError is the fatal error of a shard that could not be read: an error
+// retrying cannot fix, or (wrapping ErrStalled) failures that kept going for
+// longer than WithStallTimeout.
 type ReadError struct {
+	// ShardID is the shard, "" for the listing of the shards.
 	ShardID string
-	Err     error
+	// Operation is the call that failed (GetRecords, GetShardIterator,
+	// SubscribeToShard, ListShards), when known.
+	Operation string
+	// Since is when the failures started, for a stall.
+	Since time.Time
+	// Err is the last error.
+	Err error
 }
 
 func (e *ReadError) Error() string {
-	return fmt.Sprintf("kinesin: reading shard %s: %v", e.ShardID, e.Err)
+	what := "reading shard " + e.ShardID
+	if e.ShardID == "" {
+		what = "listing the shards"
+	}
+	return fmt.Sprintf("kinesin: %s: %v", what, e.Err)
 }
 
 // Unwrap returns the cause, typically an error of the AWS SDK.
@@ -122,7 +139,12 @@ func publicError(err error) error {
 	case consumer.StreamGone:
 		return fmt.Errorf("%w: %w", ErrStreamNotFound, f.Err)
 	case consumer.ReadFailed:
-		return &ReadError{ShardID: f.Shard, Err: f.Err}
+		re := &ReadError{ShardID: f.Shard, Operation: f.Op, Since: f.Since, Err: f.Err}
+		if f.Stalled {
+			re.Err = fmt.Errorf("%w: %s failing since %s (%v): %w", ErrStalled, f.Op,
+				f.Since.Format(time.RFC3339), time.Since(f.Since).Round(time.Second), f.Err)
+		}
+		return re
 	case consumer.CheckpointsFailed:
 		return &CheckpointError{Since: f.Since, Err: f.Err}
 	}

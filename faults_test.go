@@ -7,6 +7,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
@@ -217,13 +218,14 @@ func TestCheckpointStoreOutage(t *testing.T) {
 	t.Run("short", func(t *testing.T) {
 		fake := newFake(t, 1)
 		seqs := fillShards(t, fake, testStream, 5)["shardId-000000000000"]
-		store := memory.New()
+		store := checkpointtest.NewFaulty(t, memory.New())
 		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
 			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(time.Minute))
-		store.FailNext(3, errors.New("store down"))
+		store.Inject(checkpointtest.Fault{Match: checkpointtest.Match{Op: checkpointtest.OpSave}, Action: checkpointtest.Fail(errors.New("store down")), Times: 3})
 		c := collect(st, true)
 		// Three failed saves, then one that goes through.
-		eventually(t, 5*time.Second, func() bool { return store.Saves() >= 4 }, "saves retried after failures: %d", store.Saves())
+		saves := func() int { return store.Calls(checkpointtest.OpSave) }
+		eventually(t, 5*time.Second, func() bool { return saves() >= 4 }, "saves retried after failures: %d", saves())
 		eventually(t, 5*time.Second, func() bool {
 			return load(t, store)["shardId-000000000000"] == checkpoint.At(seqs[4])
 		}, "the checkpoint after the outage")
@@ -238,11 +240,11 @@ func TestCheckpointStoreOutage(t *testing.T) {
 	t.Run("long", func(t *testing.T) {
 		fake := newFake(t, 1)
 		fillShards(t, fake, testStream, 5)
-		store := memory.New()
+		store := checkpointtest.NewFaulty(t, memory.New())
 		st := openStream(t, pollingMode, testCtx(t, 10*time.Second), fake, kinesin.JSON[item],
 			kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(5*time.Millisecond), kinesin.StoreOutage(50*time.Millisecond))
 		boom := errors.New("store down")
-		store.FailWith(boom)
+		store.Inject(checkpointtest.Fault{Action: checkpointtest.Fail(boom)})
 		var fatal error
 		n := 0
 		for rec, err := range st.Records() {

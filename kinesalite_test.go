@@ -3,7 +3,9 @@ package kinesin_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/aws/smithy-go"
 	"math/big"
 	"net/http"
 	"slices"
@@ -186,4 +188,30 @@ func TestKinesaliteSplitAndMergeWhileConsuming(t *testing.T) {
 	if len(shardsSeen) < 4 {
 		t.Errorf("records came from %d shards %v; the children of the split and merge should have been read", len(shardsSeen), shardsSeen)
 	}
+}
+
+// WithEFO on kinesalite, which has no Enhanced Fan-Out, fails Open within
+// seconds with the service's error, not after the registration timeout.
+func TestKinesaliteWithoutEFOFailsOpenFast(t *testing.T) {
+	c := kinesaliteClient(t, testenv.KinesaliteURL(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("no-efo-%d", time.Now().UnixNano())
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitActive(ctx, c, name); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_, err := kinesin.Open(ctx, name, kinesin.JSON[item], kinesin.WithClient(c), kinesin.WithEFO("app"))
+	took := time.Since(began)
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("Open = %v, want the service's error", err)
+	}
+	if took > 10*time.Second {
+		t.Errorf("Open took %v to fail, want seconds", took)
+	}
+	t.Logf("Open failed in %v: %v", took, err)
 }

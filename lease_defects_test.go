@@ -11,6 +11,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/kinesistest"
+	"github.com/kinesin-go/kinesin/lease/leasetest"
 	leasemem "github.com/kinesin-go/kinesin/lease/memory"
 )
 
@@ -36,10 +37,10 @@ func TestReproFencingAfterLocalExpiry(t *testing.T) {
 	store := leasemem.New()
 	c := newLeaseCluster(t, pollingMode, fake, store, kinesin.ShardSyncInterval(250*time.Millisecond))
 	p := startLeaseProducer(t, fake, 20, 1, 5*time.Millisecond)
-	cut := &gatedStore{Store: store}
+	cut := leasetest.NewFaulty(t, store) // the store as the worker to be cut off reaches it
 	c.join("cut", cut)
 	c.join("other", nil)
-	t.Cleanup(cut.resume) // before the workers close
+	t.Cleanup(cut.Clear) // before the workers close
 	c.waitShape(15*time.Second, "[1 1]", "cut", "other")
 	owners, _ := c.owners()
 	shards := owners["cut"]
@@ -48,7 +49,7 @@ func TestReproFencingAfterLocalExpiry(t *testing.T) {
 	},
 		"the worker to be cut off reading its shards")
 
-	cut.pause()
+	cut.Inject(leasetest.Fault{Action: leasetest.Hang})
 	cutAt := time.Now()
 	c.waitTaken(leaseTestDuration+leaseTestCycle+leaseSlack+5*time.Second, shards, "cut", cutAt)
 	// Let the new owner read a while: about a second of records put after
@@ -81,7 +82,7 @@ func TestReproFencingAfterLocalExpiry(t *testing.T) {
 				sh, assigned.Sub(cutAt).Round(time.Millisecond), late, afterExpiry, leaseTestDuration, lost))
 		}
 	}
-	cut.resume()
+	cut.Clear()
 	p.halt()
 	if len(problems) > 0 {
 		t.Errorf("a worker whose lease store stopped answering kept handing out records of shards another worker was reading "+

@@ -702,15 +702,14 @@ func row(ws []lease.Worker, id string) lease.Worker {
 	return lease.Worker{}
 }
 
-// gatedStore is a lease store whose calls, once paused, hang until resumed
-// (or their context ends): a process frozen in the middle of its calls. It
-// remembers what the checkpoint writes that hung returned when they went
-// through.
-type gatedStore struct {
+// frozenWrites is a lease store (a leasetest.Faulty, whose calls hang
+// while the process is frozen) that remembers what the checkpoint writes
+// made while frozen returned once they went through: a write whose context
+// ended first has no outcome and is not remembered.
+type frozenWrites struct {
 	lease.Store
+	frozen  atomic.Bool
 	mu      sync.Mutex
-	gate    chan struct{} // non-nil while paused
-	hung    int           // Checkpoint calls waiting at the gate
 	zombies []zombieWrite
 }
 
@@ -720,128 +719,21 @@ type zombieWrite struct {
 	err   error
 }
 
-func (g *gatedStore) pause() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.gate = make(chan struct{})
+func (z *frozenWrites) zombieWrites() []zombieWrite {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return slices.Clone(z.zombies)
 }
 
-func (g *gatedStore) resume() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.gate != nil {
-		close(g.gate)
-		g.gate = nil
-	}
-}
-
-func (g *gatedStore) wait(ctx context.Context) (bool, error) {
-	g.mu.Lock()
-	gate := g.gate
-	g.mu.Unlock()
-	if gate == nil {
-		return false, nil
-	}
-	select {
-	case <-gate:
-		return true, nil
-	case <-ctx.Done():
-		return true, ctx.Err()
-	}
-}
-
-func (g *gatedStore) hungCheckpoints() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.hung
-}
-
-func (g *gatedStore) zombieWrites() []zombieWrite {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return slices.Clone(g.zombies)
-}
-
-func (g *gatedStore) Checkpoint(ctx context.Context, app, stream string, held lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
-	g.mu.Lock()
-	paused := g.gate != nil
-	if paused {
-		g.hung++
-	}
-	g.mu.Unlock()
-	if _, err := g.wait(ctx); err != nil {
-		return lease.Lease{}, err
-	}
-	l, err := g.Store.Checkpoint(ctx, app, stream, held, cp)
-	if paused {
-		g.mu.Lock()
-		g.zombies = append(g.zombies, zombieWrite{shard: held.Shard, cp: cp, err: err})
-		g.mu.Unlock()
+func (z *frozenWrites) Checkpoint(ctx context.Context, app, stream string, held lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
+	frozen := z.frozen.Load()
+	l, err := z.Store.Checkpoint(ctx, app, stream, held, cp)
+	if frozen && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+		z.mu.Lock()
+		z.zombies = append(z.zombies, zombieWrite{shard: held.Shard, cp: cp, err: err})
+		z.mu.Unlock()
 	}
 	return l, err
-}
-
-func (g *gatedStore) List(ctx context.Context, app, stream string) ([]lease.Lease, []lease.Worker, error) {
-	if _, err := g.wait(ctx); err != nil {
-		return nil, nil, err
-	}
-	return g.Store.List(ctx, app, stream)
-}
-
-func (g *gatedStore) Create(ctx context.Context, app, stream string, l lease.Lease) error {
-	if _, err := g.wait(ctx); err != nil {
-		return err
-	}
-	return g.Store.Create(ctx, app, stream, l)
-}
-
-func (g *gatedStore) Take(ctx context.Context, app, stream string, observed lease.Lease, owner string) (lease.Lease, error) {
-	if _, err := g.wait(ctx); err != nil {
-		return lease.Lease{}, err
-	}
-	return g.Store.Take(ctx, app, stream, observed, owner)
-}
-
-func (g *gatedStore) Renew(ctx context.Context, app, stream string, held lease.Lease) (lease.Lease, error) {
-	if _, err := g.wait(ctx); err != nil {
-		return lease.Lease{}, err
-	}
-	return g.Store.Renew(ctx, app, stream, held)
-}
-
-func (g *gatedStore) Release(ctx context.Context, app, stream string, held lease.Lease) (lease.Lease, error) {
-	if _, err := g.wait(ctx); err != nil {
-		return lease.Lease{}, err
-	}
-	return g.Store.Release(ctx, app, stream, held)
-}
-
-func (g *gatedStore) Delete(ctx context.Context, app, stream string, held lease.Lease) error {
-	if _, err := g.wait(ctx); err != nil {
-		return err
-	}
-	return g.Store.Delete(ctx, app, stream, held)
-}
-
-func (g *gatedStore) RequestHandoff(ctx context.Context, app, stream string, observed lease.Lease, to string) (lease.Lease, error) {
-	if _, err := g.wait(ctx); err != nil {
-		return lease.Lease{}, err
-	}
-	return g.Store.RequestHandoff(ctx, app, stream, observed, to)
-}
-
-func (g *gatedStore) Heartbeat(ctx context.Context, app, stream, worker string) (lease.Worker, error) {
-	if _, err := g.wait(ctx); err != nil {
-		return lease.Worker{}, err
-	}
-	return g.Store.Heartbeat(ctx, app, stream, worker)
-}
-
-func (g *gatedStore) DeleteWorker(ctx context.Context, app, stream string, w lease.Worker) error {
-	if _, err := g.wait(ctx); err != nil {
-		return err
-	}
-	return g.Store.DeleteWorker(ctx, app, stream, w)
 }
 
 // A zombie: a worker whose lease store calls hang (a process frozen mid
@@ -855,7 +747,8 @@ func TestLeaseZombieCannotCheckpoint(t *testing.T) {
 	store := leasemem.New()
 	c := newLeaseCluster(t, pollingMode, fake, store)
 	p := startLeaseProducer(t, fake, 40, 1, 5*time.Millisecond)
-	zstore := &gatedStore{Store: store}
+	faulty := leasetest.NewFaulty(t, store)
+	zstore := &frozenWrites{Store: faulty}
 	c.join("zombie", zstore)
 	owner := c.join("owner", nil)
 	c.waitShape(15*time.Second, "[2 2]", "zombie", "owner")
@@ -869,9 +762,11 @@ func TestLeaseZombieCannotCheckpoint(t *testing.T) {
 	owner.hold.Store(true)
 	c.ledger.setPhase("zombie")
 	c.ledger.died("zombie", "zombie")
-	zstore.pause()
+	zstore.frozen.Store(true)
+	hungCheckpoints := faulty.Inject(leasetest.Fault{Match: leasetest.Match{Op: leasetest.OpCheckpoint}, Action: leasetest.Hang})
+	faulty.Inject(leasetest.Fault{Action: leasetest.Hang}) // every other call
 	frozen := time.Now()
-	eventually(t, 5*time.Second, func() bool { return zstore.hungCheckpoints() > 0 }, "a checkpoint write of the zombie in flight")
+	eventually(t, 5*time.Second, func() bool { return hungCheckpoints.Hits() > 0 }, "a checkpoint write of the zombie in flight")
 	taken := c.waitTaken(leaseTestDuration+leaseTestCycle+leaseSlack+5*time.Second, lost, "zombie", frozen)
 	c.waitShape(5*time.Second, "[4]", "owner")
 	t.Logf("the frozen worker's %d shards were read by the other %v after it froze", len(lost), taken.Round(time.Millisecond))
@@ -879,8 +774,8 @@ func TestLeaseZombieCannotCheckpoint(t *testing.T) {
 		"the zombie lost %d leases, want %d", c.ledger.hookCount("zombie", "lost"), len(lost))
 	before, _ := c.leases()
 
-	zstore.resume()
-	eventually(t, 5*time.Second, func() bool { return len(zstore.zombieWrites()) >= zstore.hungCheckpoints() }, "the zombie's writes to go through")
+	faulty.Clear()
+	eventually(t, 5*time.Second, func() bool { return len(zstore.zombieWrites()) >= hungCheckpoints.Hits() }, "the zombie's writes to go through")
 	refused := 0
 	for _, z := range zstore.zombieWrites() {
 		if !slices.Contains(lost, z.shard) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
@@ -23,7 +24,7 @@ func TestBreakClosesEverything(t *testing.T) {
 func testBreakClosesEverything(t *testing.T, m mode) {
 	fake := m.newFake(t, 4)
 	want := fillShards(t, fake, testStream, 100)
-	store := memory.New()
+	store := checkpointtest.NewFaulty(t, memory.New()) // counting the saves
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -46,8 +47,8 @@ func testBreakClosesEverything(t *testing.T, m mode) {
 		rec.Commit()
 		last[rec.ShardID] = rec.SequenceNumber
 	}
-	if store.Saves() != 1 {
-		t.Errorf("%d saves after break, want the 1 of the implicit Close", store.Saves())
+	if n := store.Calls(checkpointtest.OpSave); n != 1 {
+		t.Errorf("%d saves after break, want the 1 of the implicit Close", n)
 	}
 	cps := load(t, store)
 	for id := range want {

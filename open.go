@@ -62,7 +62,8 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	log := cfg.logger.With("stream", info.name, "app", cfg.app)
 	tel := cfg.telemetry(info.name, log)
 	undo.add(func(context.Context) error { tel.Close(); return nil })
-	reader, consumerARN, err := cfg.reader(ctx, api, info, tel, log, &undo) // reader
+	health := consumer.NewHealth(tel, log, cfg.stallTimeout)
+	reader, consumerARN, err := cfg.reader(ctx, api, info, health.Hooks(), log, &undo) // reader
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +73,8 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		API: api, Reader: reader, App: cfg.app, Start: cfg.start.position(),
 		MaxUncommitted: cfg.maxUncommitted, CheckpointInterval: cfg.checkpointInterval,
 		ShardSyncInterval: cfg.shardSync, CloseTimeout: cfg.closeTimeout, StoreOutage: cfg.storeOutage,
-		Deaggregate: cfg.deaggregate, OpenRetryLimit: OpenRetryLimit, Log: log, Tel: tel, Decode: s.decodeBatch, Assignment: cfg.assignment,
+		Deaggregate: cfg.deaggregate, OpenRetryLimit: OpenRetryLimit, StallTimeout: cfg.stallTimeout, PauseWarning: cfg.pauseWarning,
+		Health: health, Log: log, Tel: tel, Decode: s.decodeBatch, Assignment: cfg.assignment,
 	})
 	if err != nil {
 		return nil, publicError(err)
@@ -166,9 +168,9 @@ func (c *config) telemetry(name string, log *slog.Logger) *telemetry.Telemetry {
 // reader makes the shard reader: polling, or Enhanced Fan-Out once the
 // consumer is registered and ACTIVE (deregistered by a failing Open, or by
 // Close, with DeregisterOnClose).
-func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, tel *telemetry.Telemetry, log *slog.Logger, undo *cleanup) (shard.Reader, string, error) {
+func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, hooks shard.Hooks, log *slog.Logger, undo *cleanup) (shard.Reader, string, error) {
 	if !c.efoSet {
-		r, err := polling.New(api, c.polling, shard.Env{Log: log, Hooks: readerHooks(tel)})
+		r, err := polling.New(api, c.polling, shard.Env{Log: log, Hooks: hooks})
 		return r, "", err
 	}
 	arn, err := efo.Register(ctx, api, info.arn, c.efoConsumer, c.efo)
@@ -185,7 +187,7 @@ func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, te
 			return nil
 		})
 	}
-	r, err := efo.New(api, arn, c.efo, shard.Env{Log: log, Hooks: readerHooks(tel)})
+	r, err := efo.New(api, arn, c.efo, shard.Env{Log: log, Hooks: hooks})
 	return r, arn, err
 }
 

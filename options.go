@@ -60,6 +60,8 @@ type config struct {
 	shardSync          time.Duration
 	closeTimeout       time.Duration
 	storeOutage        time.Duration
+	stallTimeout       time.Duration
+	pauseWarning       time.Duration
 	deaggregate        bool
 	logger             *slog.Logger
 	meterProvider      metric.MeterProvider
@@ -83,6 +85,8 @@ const (
 	DefaultShardSyncInterval  = 30 * time.Second
 	DefaultCloseTimeout       = 30 * time.Second
 	DefaultStoreOutage        = time.Minute
+	DefaultStallTimeout       = 5 * time.Minute
+	DefaultPauseWarning       = time.Minute
 )
 
 func defaults() config {
@@ -94,6 +98,8 @@ func defaults() config {
 		shardSync:          DefaultShardSyncInterval,
 		closeTimeout:       DefaultCloseTimeout,
 		storeOutage:        DefaultStoreOutage,
+		stallTimeout:       DefaultStallTimeout,
+		pauseWarning:       DefaultPauseWarning,
 		deaggregate:        true,
 	}
 }
@@ -208,6 +214,21 @@ func CloseTimeout(d time.Duration) Option { return func(cfg *config) { cfg.close
 // stream ends with a *CheckpointError, overriding the default 1m. Until then
 // the newest committed positions are kept and written again each interval.
 func StoreOutage(d time.Duration) Option { return func(cfg *config) { cfg.storeOutage = d } }
+
+// WithStallTimeout sets how long a shard's reads (or the listing of the
+// shards) may keep failing with errors that retrying could fix (throttling,
+// server and network errors, unknown errors) before the stream fails with a
+// *ReadError wrapping ErrStalled that names the shard, the operation, since
+// when, and the last error, overriding the default 5m. Until then the calls
+// are retried with backoff, and logged once at WARN (after a tenth of the
+// timeout, at most 30s), then once at ERROR (after half of it), never per
+// retry. Errors that retrying cannot fix fail the stream at once.
+func WithStallTimeout(d time.Duration) Option { return func(cfg *config) { cfg.stallTimeout = d } }
+
+// WithPauseWarning sets how long a shard may sit paused at MaxUncommitted
+// (its records delivered and not committed reached the bound) before a
+// warning names it and the uncommitted count, overriding the default 1m.
+func WithPauseWarning(d time.Duration) Option { return func(cfg *config) { cfg.pauseWarning = d } }
 
 // WithLeases shares the stream's shards among the processes (workers) of one
 // consumer group: every Stream opened on the same stream with the same
@@ -352,6 +373,12 @@ func (c *config) validate() error {
 	}
 	if c.storeOutage <= 0 {
 		bad("StoreOutage %v is not positive", c.storeOutage)
+	}
+	if c.stallTimeout <= 0 {
+		bad("WithStallTimeout %v is not positive", c.stallTimeout)
+	}
+	if c.pauseWarning <= 0 {
+		bad("WithPauseWarning %v is not positive", c.pauseWarning)
 	}
 	if c.start.kind == startAtTimestamp && c.start.ts.IsZero() {
 		bad("WithStart: AtTimestamp needs a time")

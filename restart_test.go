@@ -12,6 +12,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
@@ -27,7 +28,7 @@ func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	const shards, perShard, committed = 2, 400, 250
 	fake := m.newFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
-	store := memory.New()
+	store := checkpointtest.NewFaulty(t, memory.New()) // counting the saves
 
 	// First run: commit the first 250 records of each shard, deliver the
 	// rest without committing them, then die (the context ends; no Flush,
@@ -62,7 +63,7 @@ func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 				return false
 			}
 		}
-		return store.Saves() > 0
+		return store.Calls(checkpointtest.OpSave) > 0
 	}, "the periodic checkpoint of the committed records")
 	crash()
 	// The stream stops with its context: the channel closes, and every

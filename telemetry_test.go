@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	"github.com/kinesin-go/kinesin/checkpoint/memory"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/kinesistest"
@@ -560,14 +561,14 @@ func TestTelemetryCheckpointFailure(t *testing.T) {
 	fake := m.newFake(t, 2)
 	fillShards(t, fake, testStream, 10)
 	o := newOTelSink(t)
-	store := memory.New()
+	store := checkpointtest.NewFaulty(t, memory.New())
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item],
 		append(o.options(), kinesin.WithCheckpointer(store), kinesin.CheckpointInterval(time.Hour))...)
 	c := collect(st, true)
 	eventually(t, 10*time.Second, func() bool { return c.count() == 20 }, "%d records", c.count())
 
-	store.FailWith(errors.New("store down"))
+	down := store.Inject(checkpointtest.Fault{Action: checkpointtest.Fail(errors.New("store down"))})
 	if err := st.Flush(ctx); err == nil {
 		t.Fatal("Flush succeeded with the store down")
 	}
@@ -597,7 +598,7 @@ func TestTelemetryCheckpointFailure(t *testing.T) {
 		t.Errorf("%d checkpoint spans, want 1 with an Error status and error.type _OTHER", len(spans))
 	}
 
-	store.FailWith(nil)
+	down.Remove()
 	if err := st.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -989,8 +990,8 @@ func testTelemetryLogs(t *testing.T, m mode) {
 	if m.efo {
 		retry = "subscribing again after a failure"
 	}
-	if n := logs.find(slog.LevelInfo, retry, "", ""); n != throttles {
-		t.Errorf("%d INFO logs %q, want %d", n, retry, throttles)
+	if n := logs.find(slog.LevelDebug, retry, "", ""); n != throttles {
+		t.Errorf("%d DEBUG logs %q, want %d", n, retry, throttles)
 	}
 	for _, r := range logs.all() {
 		if r.attrs["stream"] != testStream || r.attrs["app"] != kinesin.DefaultApp {

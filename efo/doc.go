@@ -55,10 +55,13 @@
 //   - ResourceInUseException (a previous subscription to the shard started
 //     less than 5 s ago, or another process took the shard over), throttling
 //     (LimitExceededException), InternalFailureException, other server errors,
-//     dropped connections and broken event streams: Read subscribes again from
-//     where it stopped, after an exponential backoff with jitter
-//     (Options.InitialBackoff growing to Options.MaxBackoff), forever. They
-//     never end a read. Two processes reading the same shard with the same
+//     dropped connections, broken event streams and errors it does not know:
+//     Read subscribes again from where it stopped, after an exponential
+//     backoff with jitter (Options.InitialBackoff growing to
+//     Options.MaxBackoff), reporting each retry to the hooks (OnRetry) and
+//     logging it at DEBUG. They never end a read by themselves: the caller
+//     decides how long is too long (kinesin fails a stream whose shard kept
+//     failing for WithStallTimeout). Two processes reading the same shard with the same
 //     consumer take the subscription from each other every few seconds: use
 //     leases, which stop the loser's Read.
 //   - ResourceNotFoundException from SubscribeToShard: the shard or the stream
@@ -72,10 +75,14 @@
 //     to TRIM_HORIZON, as the polling reader does; the next batch's
 //     TrimmedAfter (or the End's) tells the caller, which warns.
 //   - Errors that retrying cannot fix (missing permissions or credentials,
-//     unusable KMS keys, malformed requests): Read returns them wrapped.
+//     unusable KMS keys, malformed requests, an endpoint that does not know
+//     SubscribeToShard (UnknownOperationException), the same unreadable
+//     response twice, such as an event stream without its initial-response):
+//     Read returns them wrapped, at once.
 //   - Errors of room and deliver, and ctx's, are returned as they are.
 //
-// [Register] returns what retrying cannot fix at once (wrapped), ctx's error
+// [Register] returns what retrying cannot fix at once (wrapped: an endpoint
+// without Enhanced Fan-Out answers UnknownOperationException), ctx's error
 // as it is, and an error wrapping [ErrRegisterTimeout] when the consumer is
 // not ACTIVE within Options.RegisterTimeout.
 //

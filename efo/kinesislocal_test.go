@@ -1,12 +1,9 @@
 package efo_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,44 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/eventstream"
 
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/testenv"
+	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/shard"
 )
-
-// initialResponseShim is a TEST-ONLY http.RoundTripper for kinesis-local,
-// which never sends the initial-response event the SDK expects first on a
-// SubscribeToShard stream: it prepends one to every successful
-// SubscribeToShard response.
-type initialResponseShim struct{ base http.RoundTripper }
-
-func (s initialResponseShim) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := s.base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK ||
-		req.Header.Get("X-Amz-Target") != "Kinesis_20131202.SubscribeToShard" ||
-		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/vnd.amazon.eventstream") {
-		return resp, err
-	}
-	var msg eventstream.Message
-	msg.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.EventMessageType))
-	msg.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("initial-response"))
-	msg.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
-	msg.Payload = []byte("{}")
-	var first bytes.Buffer
-	if err := eventstream.NewEncoder().Encode(&first, msg); err != nil {
-		resp.Body.Close()
-		return nil, err
-	}
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(&first, resp.Body), resp.Body}
-	resp.ContentLength = -1
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
 
 // TestKinesisLocal registers a consumer on kinesis-local, subscribes, and
 // receives records put before and while subscribed.
@@ -65,7 +30,7 @@ func TestKinesisLocal(t *testing.T) {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEFOTEST", "secret", ""),
 		BaseEndpoint: aws.String(url),
-		HTTPClient:   &http.Client{Transport: initialResponseShim{base: tr}},
+		HTTPClient:   &http.Client{Transport: kinesistest.AddInitialResponse(tr)},
 	})
 
 	stream := fmt.Sprintf("efo-it-%d", time.Now().UnixNano())

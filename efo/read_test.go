@@ -524,7 +524,7 @@ func TestPacingHoldsAcrossReadsOfAShard(t *testing.T) {
 	for range 4 {
 		// Another shard is not held back by this one.
 		for _, id := range ids {
-			if _, err := r.Read(context.Background(), trimHorizon(id), room(1), (&collector{}).deliver); !awserr.IsFatal(err) {
+			if _, err := r.Read(context.Background(), trimHorizon(id), room(1), (&collector{}).deliver); !awserr.IsPermanent(err) {
 				t.Fatalf("Read: %v, want AccessDenied", err)
 			}
 		}
@@ -545,7 +545,7 @@ func TestFatalErrorsEndTheRead(t *testing.T) {
 			e.fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: fault})
 			r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 			_, err := r.Read(context.Background(), trimHorizon(e.shardIDs()[0]), room(10), (&collector{}).deliver)
-			if !awserr.IsFatal(err) {
+			if !awserr.IsPermanent(err) {
 				t.Fatalf("Read: %v, want a fatal error", err)
 			}
 			if n := e.fake.Calls("SubscribeToShard"); n != 1 {
@@ -734,7 +734,7 @@ func TestNoGoroutineOutlivesRead(t *testing.T) {
 		}},
 		{"fatal in stream", func(t *testing.T, e *env, r *efo.Reader) {
 			e.fake.Script(kinesistest.Match{Op: "SubscribeToShard"}, kinesistest.StreamException(kinesistest.CodeAccessDenied, 1))
-			if _, err := r.Read(context.Background(), trimHorizon(e.shardIDs()[0]), room(10), (&collector{}).deliver); !awserr.IsFatal(err) {
+			if _, err := r.Read(context.Background(), trimHorizon(e.shardIDs()[0]), room(10), (&collector{}).deliver); !awserr.IsPermanent(err) {
 				t.Fatal(err)
 			}
 		}},

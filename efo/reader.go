@@ -160,6 +160,7 @@ type reading struct {
 	// trimmed is the start found past the stream's retention, until a
 	// batch (or the End) says so.
 	trimmed string
+	deser   awserr.Deserialization // the same unreadable response twice is permanent
 	bo      backoff.BackOff
 }
 
@@ -192,7 +193,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 			if r.hooks.OnRetry != nil {
 				r.hooks.OnRetry(rd.id, shard.OpSubscribeToShard, wait, why, broken)
 			}
-			r.log.InfoContext(ctx, "subscribing again after a failure", "shard", rd.id, "wait", wait, "error", why)
+			r.log.DebugContext(ctx, "subscribing again after a failure", "shard", rd.id, "wait", wait, "error", why)
 			if err := retry.SleepUntil(ctx, time.Now().Add(wait)); err != nil {
 				return shard.End{}, err
 			}
@@ -212,10 +213,15 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 		}
 		if o.events > 0 {
 			rd.bo.Reset()
+			rd.deser.Reset()
 		}
 		err := o.err
 		switch {
-		case !o.subscribed && awserr.IsFatal(err):
+		case err != nil && rd.deser.Repeated(err):
+			// The same unreadable response twice (an endpoint whose event
+			// stream the SDK cannot read): retrying will not help.
+			return shard.End{}, fmt.Errorf("efo: SubscribeToShard on %s: %w", rd.id, err)
+		case !o.subscribed && awserr.IsPermanent(err):
 			return shard.End{}, fmt.Errorf("efo: SubscribeToShard on %s: %w", rd.id, err)
 		case !o.subscribed && awserr.IsNotFound(err):
 			return shard.End{}, rd.notFound(ctx, err)
@@ -238,7 +244,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 			continue
 		case err == nil:
 			err = errors.New("the subscription ended without an event")
-		case awserr.IsFatal(err):
+		case awserr.IsPermanent(err):
 			return shard.End{}, fmt.Errorf("efo: subscription to %s: %w", rd.id, err)
 		default:
 			// The stream broke: ResourceInUse (taken over), InternalFailure,

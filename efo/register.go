@@ -168,7 +168,7 @@ func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || awserr.IsContext(err) || errors.Is(err, ErrRegisterTimeout) {
 		return false
 	}
-	return !awserr.IsFatal(err) && !awserr.IsNotFound(err) && !awserr.IsInvalidArgument(err)
+	return !awserr.IsPermanent(err) && !awserr.IsNotFound(err) && !awserr.IsInvalidArgument(err)
 }
 
 // failed returns the error to end a registration call with: ctx's, as it is,

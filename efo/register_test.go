@@ -146,7 +146,7 @@ func TestRegisterRejectsBadArguments(t *testing.T) {
 		t.Errorf("Register with two Options: %v", err)
 	}
 	// A consumer name the service rejects is not retried.
-	if _, err := efo.Register(context.Background(), c, streamARN, "bad name!", fast); !awserr.IsFatal(err) {
+	if _, err := efo.Register(context.Background(), c, streamARN, "bad name!", fast); !awserr.IsPermanent(err) {
 		t.Errorf("Register with an invalid name: %v, want a validation error", err)
 	}
 	// A missing stream is a ResourceNotFoundException.
@@ -284,7 +284,7 @@ func TestRegisterFatalErrorIsNotRetried(t *testing.T) {
 	fake, streamARN := newStreamFake(t)
 	fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "RegisterStreamConsumer"}, Action: kinesistest.Fail(kinesistest.CodeAccessDenied)})
 	_, err := efo.Register(context.Background(), fake.Client(), streamARN, "billing", fast)
-	if !awserr.IsFatal(err) {
+	if !awserr.IsPermanent(err) {
 		t.Fatalf("Register: %v, want AccessDenied", err)
 	}
 	if n := fake.Calls("RegisterStreamConsumer"); n != 1 {

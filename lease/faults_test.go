@@ -18,82 +18,7 @@ import (
 	"github.com/kinesin-go/kinesin/lease/memory"
 )
 
-// partitioned is a store one worker reaches through: while down, every call
-// fails, as when that worker is cut off from the store.
-type partitioned struct {
-	lease.Store
-	down atomic.Bool
-}
-
 var errUnreachable = errors.New("store unreachable")
-
-func (p *partitioned) fail() error {
-	if p.down.Load() {
-		return errUnreachable
-	}
-	return nil
-}
-
-func (p *partitioned) List(ctx context.Context, app, stream string) ([]lease.Lease, []lease.Worker, error) {
-	if err := p.fail(); err != nil {
-		return nil, nil, err
-	}
-	return p.Store.List(ctx, app, stream)
-}
-func (p *partitioned) Create(ctx context.Context, app, stream string, l lease.Lease) error {
-	if err := p.fail(); err != nil {
-		return err
-	}
-	return p.Store.Create(ctx, app, stream, l)
-}
-func (p *partitioned) Take(ctx context.Context, app, stream string, l lease.Lease, owner string) (lease.Lease, error) {
-	if err := p.fail(); err != nil {
-		return lease.Lease{}, err
-	}
-	return p.Store.Take(ctx, app, stream, l, owner)
-}
-func (p *partitioned) Renew(ctx context.Context, app, stream string, l lease.Lease) (lease.Lease, error) {
-	if err := p.fail(); err != nil {
-		return lease.Lease{}, err
-	}
-	return p.Store.Renew(ctx, app, stream, l)
-}
-func (p *partitioned) Checkpoint(ctx context.Context, app, stream string, l lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
-	if err := p.fail(); err != nil {
-		return lease.Lease{}, err
-	}
-	return p.Store.Checkpoint(ctx, app, stream, l, cp)
-}
-func (p *partitioned) Release(ctx context.Context, app, stream string, l lease.Lease) (lease.Lease, error) {
-	if err := p.fail(); err != nil {
-		return lease.Lease{}, err
-	}
-	return p.Store.Release(ctx, app, stream, l)
-}
-func (p *partitioned) Delete(ctx context.Context, app, stream string, l lease.Lease) error {
-	if err := p.fail(); err != nil {
-		return err
-	}
-	return p.Store.Delete(ctx, app, stream, l)
-}
-func (p *partitioned) RequestHandoff(ctx context.Context, app, stream string, l lease.Lease, to string) (lease.Lease, error) {
-	if err := p.fail(); err != nil {
-		return lease.Lease{}, err
-	}
-	return p.Store.RequestHandoff(ctx, app, stream, l, to)
-}
-func (p *partitioned) Heartbeat(ctx context.Context, app, stream, worker string) (lease.Worker, error) {
-	if err := p.fail(); err != nil {
-		return lease.Worker{}, err
-	}
-	return p.Store.Heartbeat(ctx, app, stream, worker)
-}
-func (p *partitioned) DeleteWorker(ctx context.Context, app, stream string, w lease.Worker) error {
-	if err := p.fail(); err != nil {
-		return err
-	}
-	return p.Store.DeleteWorker(ctx, app, stream, w)
-}
 
 // TestCutOffWorkerStopsFirst: a worker cut off from the store gives its
 // leases up (Lost) before anyone can take them, so no shard is ever read by
@@ -102,14 +27,14 @@ func (p *partitioned) DeleteWorker(ctx context.Context, app, stream string, w le
 func TestCutOffWorkerStopsFirst(t *testing.T) {
 	store := memory.New()
 	c := newCluster(t, store, openShards(12))
-	p := &partitioned{Store: store}
+	p := leasetest.NewFaulty(t, store) // the store as w1 reaches it
 	w1 := c.addWith("w1", p)
 	c.add("w2")
 	c.add("w3")
 	c.until("4/4/4", 10*cycle, c.balanced(4, 4, 4))
 	c.run(3 * time.Second)
 	held := slices.Sorted(maps.Keys(w1.reading))
-	p.down.Store(true)
+	cut := p.Inject(leasetest.Fault{Action: leasetest.Fail(errUnreachable)})
 	w1.storeDown = true
 	cutAt := c.now
 	stopped := c.until("the cut-off worker stops reading", leaseDur, func() bool { return len(w1.reading) == 0 })
@@ -130,7 +55,7 @@ func TestCutOffWorkerStopsFirst(t *testing.T) {
 			t.Errorf("event %v, want Lost", ev)
 		}
 	}
-	p.down.Store(false)
+	cut.Remove()
 	w1.storeDown = false
 	back := c.until("4/4/4 after the store is back", 4*cycle, c.balanced(4, 4, 4))
 	t.Logf("store reachable again at %v: 4/4/4 %v later", c.now-back-cutAt, back)
@@ -198,7 +123,7 @@ func TestRestartSameWorkerID(t *testing.T) {
 // the Manager renews never fail each other: writes of one lease are
 // serialized.
 func TestCheckpointsRaceRenewals(t *testing.T) {
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	// A lease duration far beyond the simulated time: fake seconds pass in
 	// microseconds here, and a checkpoint goroutine descheduled for a while
 	// would see its lease expire.
@@ -222,7 +147,7 @@ func TestCheckpointsRaceRenewals(t *testing.T) {
 			}
 		})
 	}
-	renewals := store.Calls(memory.OpRenew)
+	renewals := store.Calls(leasetest.OpRenew)
 	for range 50 {
 		n.clock.Advance(time.Second)
 		c.settle(n)
@@ -239,20 +164,20 @@ func TestCheckpointsRaceRenewals(t *testing.T) {
 		}
 	}
 	t.Logf("%d checkpoints and %d renewals of 8 leases, none refused",
-		store.Calls(memory.OpCheckpoint), store.Calls(memory.OpRenew)-renewals)
+		store.Calls(leasetest.OpCheckpoint), store.Calls(leasetest.OpRenew)-renewals)
 }
 
 // TestCloseBounded: Close gives up when its context ends, with the store
 // stuck and a checkpoint in flight, and leaves no goroutine behind.
 func TestCloseBounded(t *testing.T) {
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	c := newCluster(t, store, openShards(2))
 	n := c.add("w1")
-	resume := store.Pause()
-	defer resume()
+	stuck := store.Inject(leasetest.Fault{Action: leasetest.Hang})
+	defer stuck.Remove()
 	inFlight := make(chan error, 1)
 	go func() { inFlight <- n.m.Checkpoint(context.Background(), shardID(0), checkpoint.At("7")) }()
-	if err := store.Paused(t.Context(), 1); err != nil {
+	if err := store.WaitHung(t.Context(), 1); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -265,7 +190,7 @@ func TestCloseBounded(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("Close returned after %v", elapsed)
 	}
-	resume()
+	stuck.Remove()
 	if err := <-inFlight; err != nil {
 		t.Errorf("the checkpoint in flight: %v", err)
 	}
@@ -490,7 +415,7 @@ func (c *creates) Create(ctx context.Context, app, stream string, l lease.Lease)
 // parents before children; a failure creates nothing after it.
 func TestSync(t *testing.T) {
 	ctx := t.Context()
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	rec := &creates{Store: store}
 	m, err := lease.New(rec, "a", "s", lease.WorkerID("w"))
 	if err != nil {
@@ -526,20 +451,20 @@ func TestSync(t *testing.T) {
 	}
 	// A failure stops the sync: no lease is created below a parent whose
 	// lease could not be.
-	store2 := memory.New()
+	store2 := leasetest.NewFaulty(t, memory.New())
 	m2, err := lease.New(store2, "a", "s", lease.WorkerID("w"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m2.Close(ctx)
-	store2.FailNext(1, errUnreachable, memory.OpCreate)
+	store2.Inject(once(leasetest.OpCreate, leasetest.Fail(errUnreachable)))
 	if _, err := m2.Sync(ctx, shards, true); !errors.Is(err, errUnreachable) {
 		t.Errorf("Sync with Create failing = %v, want its error", err)
 	}
 	if ls, _, _ := store2.List(ctx, "a", "s"); len(ls) != 0 {
 		t.Errorf("%d leases created after the first failed, want none", len(ls))
 	}
-	store.FailNext(1, errUnreachable, memory.OpList)
+	store.Inject(once(leasetest.OpList, leasetest.Fail(errUnreachable)))
 	if _, err := m.Sync(ctx, shards, true); !errors.Is(err, errUnreachable) {
 		t.Errorf("Sync with the store down = %v, want its error", err)
 	}
@@ -630,7 +555,7 @@ func TestRealClock(t *testing.T) {
 // leases up (Lost) when it could not renew them for 90% of the lease
 // duration: store calls of the Manager's own passes end in time.
 func TestHungStore(t *testing.T) {
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	const ld = 200 * time.Millisecond
 	clock := leasetest.NewClock(epoch)
 	m, err := lease.New(store, "a", "s", lease.WorkerID("w"), lease.WithClock(clock),
@@ -655,8 +580,8 @@ func TestHungStore(t *testing.T) {
 			t.Fatalf("event %v, want Acquired", ev)
 		}
 	}
-	resume := store.Pause()
-	defer resume()
+	hung := store.Inject(leasetest.Fault{Action: leasetest.Hang})
+	defer hung.Remove()
 	var lostAt time.Duration
 	for elapsed := time.Duration(0); lostAt == 0; {
 		if elapsed > ld {

@@ -18,7 +18,7 @@ import (
 // single lease "s1", and returns it with its clock and a function that
 // advances the clock by d and waits for the Manager to be done with what
 // came due. Events are collected in *events.
-func oneLease(t *testing.T, store *memory.Store, opts ...lease.Option) (m *lease.Manager, advance func(time.Duration), events func() []lease.Event) {
+func oneLease(t *testing.T, store lease.Store, opts ...lease.Option) (m *lease.Manager, advance func(time.Duration), events func() []lease.Event) {
 	t.Helper()
 	clock := leasetest.NewClock(epoch)
 	m, err := lease.New(store, "a", "s", append([]lease.Option{lease.WorkerID("w"), lease.WithClock(clock)}, opts...)...)
@@ -62,7 +62,12 @@ func oneLease(t *testing.T, store *memory.Store, opts ...lease.Option) (m *lease
 	return m, advance, func() []lease.Event { return got }
 }
 
-func storedLease(t *testing.T, store *memory.Store, shard string) lease.Lease {
+// once returns a fault doing a to the next call of op.
+func once(op leasetest.Op, a leasetest.Action) leasetest.Fault {
+	return leasetest.Fault{Match: leasetest.Match{Op: op}, Action: a, Times: 1}
+}
+
+func storedLease(t *testing.T, store lease.Store, shard string) lease.Lease {
 	t.Helper()
 	ls, _, err := store.List(t.Context(), "a", "s")
 	if err != nil {
@@ -81,12 +86,12 @@ func storedLease(t *testing.T, store *memory.Store, shard string) lease.Lease {
 // reply timed out does not leave the Manager with a stale counter: it reads
 // the lease back and adopts it, and keeps the lease.
 func TestRenewalAppliedThenTimedOut(t *testing.T) {
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	m, advance, events := oneLease(t, store)
-	store.FailAfterWrite(1, context.DeadlineExceeded, memory.OpRenew)
+	store.Inject(once(leasetest.OpRenew, leasetest.FailAfter(context.DeadlineExceeded)))
 	advance(lease.DefaultLeaseDuration / 3) // the renewal, applied then failed, and a cycle
-	if store.Calls(memory.OpRenew) != 1 {
-		t.Fatalf("%d renewals, want 1", store.Calls(memory.OpRenew))
+	if store.Calls(leasetest.OpRenew) != 1 {
+		t.Fatalf("%d renewals, want 1", store.Calls(leasetest.OpRenew))
 	}
 	advance(lease.DefaultCycleInterval) // another cycle: reconcile with the listing
 	if err := m.Checkpoint(t.Context(), "s1", checkpoint.At("10")); err != nil {
@@ -109,9 +114,9 @@ func TestRenewalAppliedThenTimedOut(t *testing.T) {
 func TestCheckpointAppliedThenTimedOut(t *testing.T) {
 	for _, fault := range []error{context.DeadlineExceeded, context.Canceled, errors.New("connection reset")} {
 		t.Run(fault.Error(), func(t *testing.T) {
-			store := memory.New()
+			store := leasetest.NewFaulty(t, memory.New())
 			m, _, _ := oneLease(t, store)
-			store.FailAfterWrite(1, fault, memory.OpCheckpoint)
+			store.Inject(once(leasetest.OpCheckpoint, leasetest.FailAfter(fault)))
 			if err := m.Checkpoint(t.Context(), "s1", checkpoint.At("10")); err != nil {
 				t.Errorf("Checkpoint applied then failed = %v, want nil (read back)", err)
 			}
@@ -123,7 +128,7 @@ func TestCheckpointAppliedThenTimedOut(t *testing.T) {
 			}
 			// The write was not applied: the error is returned and the
 			// lease stays held.
-			store.FailNext(1, fault, memory.OpCheckpoint)
+			store.Inject(once(leasetest.OpCheckpoint, leasetest.Fail(fault)))
 			if err := m.Checkpoint(t.Context(), "s1", checkpoint.At("30")); !errors.Is(err, fault) || errors.Is(err, lease.ErrLost) {
 				t.Errorf("Checkpoint not applied = %v, want %v", err, fault)
 			}
@@ -131,7 +136,7 @@ func TestCheckpointAppliedThenTimedOut(t *testing.T) {
 				t.Errorf("Checkpoint retried = %v, want nil", err)
 			}
 			// Release applied then failed: released.
-			store.FailAfterWrite(1, fault, memory.OpRelease)
+			store.Inject(once(leasetest.OpRelease, leasetest.FailAfter(fault)))
 			if err := m.Release(t.Context(), "s1"); err != nil {
 				t.Errorf("Release applied then failed = %v, want nil", err)
 			}
@@ -145,13 +150,13 @@ func TestCheckpointAppliedThenTimedOut(t *testing.T) {
 // TestCheckpointTimedOutLeaseTaken: when the lease read back after an
 // unclear failure is another worker's, the write is lost.
 func TestCheckpointTimedOutLeaseTaken(t *testing.T) {
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	m, _, _ := oneLease(t, store)
 	l := storedLease(t, store, "s1")
 	if _, err := store.Take(t.Context(), "a", "s", l, "other"); err != nil {
 		t.Fatal(err)
 	}
-	store.FailNext(1, context.DeadlineExceeded, memory.OpCheckpoint)
+	store.Inject(once(leasetest.OpCheckpoint, leasetest.Fail(context.DeadlineExceeded)))
 	if err := m.Checkpoint(t.Context(), "s1", checkpoint.At("10")); !errors.Is(err, lease.ErrLost) {
 		t.Errorf("Checkpoint = %v, want ErrLost", err)
 	}
@@ -163,8 +168,8 @@ func TestCheckpointTimedOutLeaseTaken(t *testing.T) {
 // TestTakeAppliedThenTimedOut: a take the store applied whose reply timed
 // out is adopted at once.
 func TestTakeAppliedThenTimedOut(t *testing.T) {
-	store := memory.New()
-	store.FailAfterWrite(1, context.DeadlineExceeded, memory.OpTake)
+	store := leasetest.NewFaulty(t, memory.New())
+	store.Inject(once(leasetest.OpTake, leasetest.FailAfter(context.DeadlineExceeded)))
 	m, _, _ := oneLease(t, store)
 	if err := m.Checkpoint(t.Context(), "s1", checkpoint.At("10")); err != nil {
 		t.Errorf("Checkpoint = %v, want nil", err)
@@ -175,7 +180,7 @@ func TestTakeAppliedThenTimedOut(t *testing.T) {
 // including one whose reply was lost but that read back as applied, and
 // not for a failed one.
 func TestOnRenewedHook(t *testing.T) {
-	store := memory.New()
+	store := leasetest.NewFaulty(t, memory.New())
 	var renewed atomic.Int64
 	var mu sync.Mutex
 	var shards []string
@@ -187,12 +192,12 @@ func TestOnRenewedHook(t *testing.T) {
 	}}))
 	renewEvery := lease.DefaultLeaseDuration / 3
 	advance(renewEvery)
-	store.FailAfterWrite(1, context.DeadlineExceeded, memory.OpRenew)
+	store.Inject(once(leasetest.OpRenew, leasetest.FailAfter(context.DeadlineExceeded)))
 	advance(renewEvery)
-	store.FailNext(1, errors.New("throttled"), memory.OpRenew)
+	store.Inject(once(leasetest.OpRenew, leasetest.Fail(errors.New("throttled"))))
 	advance(renewEvery)
-	if got, want := renewed.Load(), int64(2); got != want || store.Calls(memory.OpRenew) != 3 {
-		t.Errorf("OnRenewed called %d times for %d renewals (one failed), want %d", got, store.Calls(memory.OpRenew), want)
+	if got, want := renewed.Load(), int64(2); got != want || store.Calls(leasetest.OpRenew) != 3 {
+		t.Errorf("OnRenewed called %d times for %d renewals (one failed), want %d", got, store.Calls(leasetest.OpRenew), want)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -10,16 +10,19 @@
 // # Errors
 //
 // Throttling (ProvisionedThroughputExceededException and the like), server
-// errors and network errors are retried with exponential backoff and jitter,
-// forever: they never end a read. An expired shard iterator is replaced by one
-// just after the last record handed over, so nothing is lost or repeated. A
-// starting sequence number older than the stream's retention
-// (InvalidArgumentException) falls back to TRIM_HORIZON with a warning.
-// Errors that retrying cannot fix end the read: missing permissions or
-// credentials, unusable KMS keys, malformed requests, and
+// errors, network errors and errors it does not know are retried with
+// exponential backoff and jitter, each retry reported to the hooks (OnRetry)
+// and logged at DEBUG: the caller decides how long is too long (kinesin
+// fails a stream whose shard kept failing for WithStallTimeout). An expired
+// shard iterator is replaced by one just after the last record handed over,
+// so nothing is lost or repeated. A starting sequence number older than the
+// stream's retention (InvalidArgumentException) falls back to TRIM_HORIZON;
+// the batch (or the End) read after it says so in TrimmedAfter. Errors that
+// retrying cannot fix end the read at once: missing permissions or
+// credentials, unusable KMS keys, malformed or unknown operations
+// (UnknownOperationException), the same unreadable response twice, and
 // ResourceNotFoundException, which the caller tells apart (the shard was
-// trimmed away, or the stream was deleted). The batch (or the End) read
-// after such a fallback says so in TrimmedAfter.
+// trimmed away, or the stream was deleted).
 package polling
 
 import (
@@ -181,6 +184,7 @@ var _ shard.Reader = (*Reader)(nil)
 // and ctx's error, are returned as they are.
 func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliver shard.Deliver) (shard.End, error) {
 	bo := r.backoff()
+	var deser awserr.Deserialization // the same unreadable response twice is permanent
 	start := sh.Start
 	var trimmed string // the start found past retention, until a batch says so
 	iter, err := r.iterator(ctx, sh, &start, &trimmed, bo)
@@ -222,18 +226,19 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 				}
 				wait = r.opts.MinInterval
 				continue
-			case awserr.IsFatal(err), awserr.IsNotFound(err):
+			case awserr.IsPermanent(err), awserr.IsNotFound(err), deser.Repeated(err):
 				return shard.End{}, fmt.Errorf("polling: GetRecords on %s: %w", sh.ID, err)
 			}
 			d := r.retryWait(bo)
 			if r.hooks.OnRetry != nil {
 				r.hooks.OnRetry(sh.ID, OpGetRecords, d, err, false)
 			}
-			r.log.InfoContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+			r.log.DebugContext(ctx, "GetRecords failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 			wait = d
 			continue
 		}
 		bo.Reset()
+		deser.Reset()
 		behind := aws.ToInt64(out.MillisBehindLatest)
 		if len(out.Records) > 0 {
 			if err := deliver(ctx, shard.Batch{Records: out.Records, MillisBehindLatest: behind, TrimmedAfter: trimmed}); err != nil {
@@ -271,6 +276,7 @@ func readTime(records []types.Record, rate int) time.Duration {
 // TRIM_HORIZON: start is updated to say so, and trimmed set to that sequence
 // number.
 func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start, trimmed *string, bo backoff.BackOff) (string, error) {
+	var deser awserr.Deserialization
 	for {
 		in := &kinesis.GetShardIteratorInput{ShardId: aws.String(sh.ID), ShardIteratorType: start.Type}
 		if isARN(sh.Stream) {
@@ -310,14 +316,14 @@ func (r *Reader) iterator(ctx context.Context, sh shard.Spec, start *shard.Start
 			*trimmed = start.SequenceNumber
 			*start = shard.Start{Type: types.ShardIteratorTypeTrimHorizon}
 			continue
-		case awserr.IsFatal(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err):
+		case awserr.IsPermanent(err), awserr.IsNotFound(err), awserr.IsInvalidArgument(err), deser.Repeated(err):
 			return "", fmt.Errorf("polling: GetShardIterator on %s: %w", sh.ID, err)
 		}
 		d := r.retryWait(bo)
 		if r.hooks.OnRetry != nil {
 			r.hooks.OnRetry(sh.ID, OpGetShardIterator, d, err, false)
 		}
-		r.log.InfoContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
+		r.log.DebugContext(ctx, "GetShardIterator failed, retrying", "shard", sh.ID, "wait", d, "error", err)
 		if err := retry.SleepUntil(ctx, time.Now().Add(d)); err != nil {
 			return "", err
 		}

@@ -440,9 +440,9 @@ func TestFatalErrorsEndTheRead(t *testing.T) {
 		name, op, code string
 		check          func(error) bool
 	}{
-		{"access denied on GetRecords", "GetRecords", kinesistest.CodeAccessDenied, awserr.IsFatal},
-		{"access denied on GetShardIterator", "GetShardIterator", kinesistest.CodeAccessDenied, awserr.IsFatal},
-		{"KMS key disabled", "GetRecords", "KMSDisabledException", awserr.IsFatal},
+		{"access denied on GetRecords", "GetRecords", kinesistest.CodeAccessDenied, awserr.IsPermanent},
+		{"access denied on GetShardIterator", "GetShardIterator", kinesistest.CodeAccessDenied, awserr.IsPermanent},
+		{"KMS key disabled", "GetRecords", "KMSDisabledException", awserr.IsPermanent},
 		{"not found", "GetRecords", kinesistest.CodeResourceNotFound, awserr.IsNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

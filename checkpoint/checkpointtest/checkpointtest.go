@@ -1,7 +1,9 @@
 // Package checkpointtest is the conformance suite every checkpoint.Store
 // passes: one set of behaviour tests, run by each store package against its
 // own store, so that all stores keep the contract written in package
-// checkpoint.
+// checkpoint. It also runs the consumer of package kinesin on a store
+// (RunConsumerTests), and wraps any store in a Faulty that injects faults
+// into its calls.
 //
 // # Wiring a store
 //
@@ -44,12 +46,52 @@
 // contexts already done, which fail Load and Save with an error wrapping
 // ctx.Err() and let Save write nothing; concurrent Saves and Loads; maps owned
 // by the caller; a state of 1,000 shards.
+//
+// # The consumer on a store
+//
+// RunConsumerTests runs the consumer of package kinesin with the store,
+// against the in-memory Kinesis of package kinesistest: a process that
+// crashes and restarts resumes just after the checkpoints the store kept
+// (RestartResumesAfterCheckpoint), and an outage of the store loses no
+// commit, while one outlasting kinesin.StoreOutage ends the stream
+// (OutageLosesNoCommit). A store needs nothing but a function returning a
+// store on a new client of its storage:
+//
+//	func TestConsumer(t *testing.T) {
+//		prefix := uniquePrefix()
+//		checkpointtest.RunConsumerTests(t, func(t *testing.T) checkpoint.Store {
+//			return redisstore.New(newClient(t), redisstore.Prefix(prefix))
+//		})
+//	}
+//
+// The outage is injected by a Faulty. A store with a way to fail for real (a
+// server the test can stop) runs OutageLosesNoCommit again with an Outage
+// that stops and restarts it.
+//
+// # Faults
+//
+// A Faulty wraps any checkpoint.Store and passes its calls through, but for
+// those hit by the faults injected into it, in the vocabulary of
+// kinesistest's faults: a Fault selects calls by operation (OpLoad, OpSave),
+// app and stream (Match), bounded by a count (Times) or a seeded chance
+// (Probability), or a Script gives successive calls successive actions. An
+// Action fails a call before the store (Fail), after the store applied it
+// (FailAfter: an unclear outcome), hangs it until the fault is removed
+// (Hang; WaitHung waits until calls hang), or delays it (Latency). A fault on
+// an unknown operation, or with a value out of range, is refused with an
+// error wrapping ErrInvalidFault.
+//
+//	store := checkpointtest.NewFaulty(t, memory.New())
+//	store.Inject(checkpointtest.Fault{
+//		Match:  checkpointtest.Match{Op: checkpointtest.OpSave},
+//		Action: checkpointtest.Fail(errors.New("store down")),
+//		Times:  3,
+//	})
+//	// ... open a stream WithCheckpointer(store): its first three saves fail
 package checkpointtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -57,11 +99,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/storetest"
 )
 
 // Harness adapts one store implementation to the suite. The suite makes a
@@ -82,17 +124,10 @@ type Harness interface {
 	Close()
 }
 
-var uniqueSeq atomic.Uint64
-
 // UniqueName returns prefix followed by a suffix unique across processes and
 // runs (a timestamp, random bytes and a counter), made of lowercase letters,
 // digits and '-' only, for Harness.Names of a store with durable state.
-func UniqueName(prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:]) // never fails
-	return fmt.Sprintf("%s-%s-%s-%d", prefix,
-		strconv.FormatInt(time.Now().UnixMilli(), 36), hex.EncodeToString(b[:]), uniqueSeq.Add(1))
-}
+func UniqueName(prefix string) string { return storetest.UniqueName(prefix) }
 
 // RunConformanceTests runs every case of the suite, each as a subtest of t
 // with a harness made by newHarness. newHarness may skip or fail the test it

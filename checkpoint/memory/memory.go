@@ -11,12 +11,8 @@
 // Checkpoints live as long as the Store: a process restart starts from an
 // empty state.
 //
-// # Faults
-//
-// For tests of a consumer whose store is down, FailWith makes every call fail
-// until it is called again with nil, and FailNext fails only the next few
-// calls. Saves and Writes count the calls made and the checkpoints actually
-// changed.
+// To test a consumer whose store fails, hangs or answers late, wrap a Store
+// in a checkpointtest.Faulty.
 package memory
 
 import (
@@ -32,13 +28,8 @@ import (
 // Store is an in-process checkpoint.Store. The zero value is an empty store,
 // as New returns.
 type Store struct {
-	mu     sync.Mutex
-	state  map[namespace]map[string]checkpoint.Checkpoint
-	fail   error // set by FailWith
-	next   error // set by FailNext
-	nextN  int   // calls left to fail with next
-	saves  int
-	writes int
+	mu    sync.Mutex
+	state map[namespace]map[string]checkpoint.Checkpoint
 }
 
 type namespace struct{ app, stream string }
@@ -53,17 +44,13 @@ func New() *Store {
 // Load returns a copy of every checkpoint stored for (app, stream), by shard
 // id: an empty non-nil map when there is none.
 //
-// It fails with an error wrapping ctx.Err() when ctx is done, and with the
-// error set by FailWith or FailNext.
+// It fails with an error wrapping ctx.Err() when ctx is done.
 func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkpoint.Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: load %s/%s: %w", app, stream, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.injected(); err != nil {
-		return nil, fmt.Errorf("memory: load %s/%s: %w", app, stream, err)
-	}
 	cps := maps.Clone(s.state[namespace{app, stream}])
 	if cps == nil {
 		cps = make(map[string]checkpoint.Checkpoint)
@@ -78,16 +65,12 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 // Save is all or nothing: when one checkpoint fails Validate, it returns an
 // error wrapping checkpoint.ErrInvalid that names the shard (the first in
 // lexical order) and stores nothing. It also fails, storing nothing, with an
-// error wrapping ctx.Err() when ctx is done, and with the error set by
-// FailWith or FailNext. Save keeps no reference to checkpoints.
+// error wrapping ctx.Err() when ctx is done. Save keeps no reference to
+// checkpoints.
 func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.saves++
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: save %s/%s: %w", app, stream, err)
-	}
-	if err := s.injected(); err != nil {
 		return fmt.Errorf("memory: save %s/%s: %w", app, stream, err)
 	}
 	for _, shard := range slices.Sorted(maps.Keys(checkpoints)) {
@@ -112,59 +95,6 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 			continue
 		}
 		stored[shard] = cp
-		s.writes++
 	}
 	return nil
-}
-
-// FailWith makes every later Load and Save fail with an error wrapping err,
-// without touching the stored checkpoints, until FailWith(nil) is called. A
-// failed Save still counts in Saves. FailWith takes precedence over FailNext,
-// whose count it does not consume.
-func (s *Store) FailWith(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = err
-}
-
-// FailNext makes the next n calls of Load or Save fail with an error
-// wrapping err, then lets calls through again: a store that is down for a
-// while. It replaces any earlier FailNext; FailNext(0, nil) cancels it. A
-// call that fails on its done context does not count among the n.
-func (s *Store) FailNext(n int, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil || n <= 0 {
-		s.next, s.nextN = nil, 0
-		return
-	}
-	s.next, s.nextN = err, n
-}
-
-// injected returns the error a call must fail with, if any, consuming one
-// FailNext failure. s.mu is held.
-func (s *Store) injected() error {
-	if s.fail != nil {
-		return s.fail
-	}
-	if s.nextN > 0 {
-		s.nextN--
-		return s.next
-	}
-	return nil
-}
-
-// Saves returns how many times Save was called, whatever its outcome.
-func (s *Store) Saves() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.saves
-}
-
-// Writes returns how many shard checkpoints Save actually changed: a
-// checkpoint ignored because it is not above the stored one does not count.
-func (s *Store) Writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
 }

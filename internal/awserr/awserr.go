@@ -43,6 +43,11 @@ func IsTransient(err error) bool {
 	if err == nil || IsContext(err) {
 		return false
 	}
+	switch Code(err) {
+	case "InternalFailure", "InternalFailureException", "InternalServerError", "InternalError",
+		"ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException":
+		return true // server-side, whatever HTTP status carried them
+	}
 	return IsThrottle(err) ||
 		retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary ||
 		retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
@@ -63,20 +68,77 @@ func IsInvalidArgument(err error) bool { return Is(err, "InvalidArgumentExceptio
 // IsResourceInUse reports a ResourceInUseException.
 func IsResourceInUse(err error) bool { return Is(err, "ResourceInUseException") }
 
-// IsFatal reports errors that retrying cannot fix: missing permissions or
-// credentials, unusable KMS keys, malformed requests. A consumer stops on
-// them and tells the user.
-func IsFatal(err error) bool {
+// IsPermanent reports errors that retrying cannot fix: missing permissions
+// or credentials, unusable KMS keys, malformed or unsupported requests (an
+// endpoint that does not know the operation, as an emulator without Enhanced
+// Fan-Out). A consumer stops on them at once and tells the user.
+func IsPermanent(err error) bool {
 	code := Code(err)
 	switch code {
 	case "KMSAccessDeniedException", "KMSDisabledException", "KMSInvalidStateException",
 		"KMSNotFoundException", "KMSOptInRequired", "ValidationException",
 		"UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
 		"MissingAuthenticationTokenException", "ExpiredTokenException", "InvalidClientTokenId",
-		"SignatureDoesNotMatch", "OptInRequired":
+		"SignatureDoesNotMatch", "OptInRequired", "UnknownOperationException", "InvalidAction",
+		"SerializationException", "NotImplemented", "UnsupportedOperation", "InvalidParameterValue",
+		"MissingParameter":
 		return true
 	}
 	return strings.Contains(code, "AccessDenied")
+}
+
+// Deserialization follows the failures of one caller's calls to tell a
+// response that cannot be read: the same deserialization failure twice
+// without a success between is permanent (an endpoint the client cannot
+// read, not a garbled response).
+type Deserialization struct{ last string }
+
+// Repeated reports whether err is a deserialization failure with the same
+// cause as the caller's previous deserialization failure since its last
+// success (other failures in between, such as throttling, do not count),
+// and remembers it. Call it with every failure, and Reset after a success.
+func (d *Deserialization) Repeated(err error) bool {
+	if !isDeserialization(err) {
+		return false
+	}
+	msg := root(err).Error() // the cause, without the request id around it
+	repeated := msg == d.last
+	d.last = msg
+	return repeated
+}
+
+// root returns the innermost error err wraps (the first, where it wraps
+// several).
+func root(err error) error {
+	for {
+		var next error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			next = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if es := u.Unwrap(); len(es) > 0 {
+				next = es[0]
+			}
+		}
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+// Reset forgets the previous failure.
+func (d *Deserialization) Reset() { d.last = "" }
+
+// isDeserialization reports whether err says a response could not be read
+// as the API defines it.
+func isDeserialization(err error) bool {
+	var de *smithy.DeserializationError
+	if errors.As(err, &de) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "deserialize") || strings.Contains(msg, "deserialization failed")
 }
 
 // IsContext reports whether err comes from a context that ended.

@@ -13,6 +13,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
 )
@@ -40,6 +41,10 @@ type Tracker struct {
 	sealed  bool          // no more records are yielded
 	drained chan struct{} // closed once sealed with nothing in hand
 	valid   func() bool   // when set, Yield refuses once it reports false
+
+	added       uint64    // records registered with Add, in all
+	last        string    // the sequence number of the last record added
+	pausedSince time.Time // when Room started waiting for room; zero while it does not
 }
 
 type slot struct {
@@ -68,9 +73,13 @@ func New(limit int, from checkpoint.Checkpoint) *Tracker {
 // returns how many more may be delivered. It returns ctx's error if ctx ends
 // first.
 func (t *Tracker) Room(ctx context.Context) (int, error) {
+	defer t.unpause()
 	for {
 		t.mu.Lock()
 		n := t.limit - t.outstanding
+		if n <= 0 && t.pausedSince.IsZero() {
+			t.pausedSince = time.Now()
+		}
 		t.mu.Unlock()
 		if n > 0 {
 			return n, nil
@@ -81,6 +90,28 @@ func (t *Tracker) Room(ctx context.Context) (int, error) {
 			return 0, ctx.Err()
 		}
 	}
+}
+
+func (t *Tracker) unpause() {
+	t.mu.Lock()
+	t.pausedSince = time.Time{}
+	t.mu.Unlock()
+}
+
+// PausedSince returns since when Room has been waiting for records to be
+// committed (the shard is paused at the limit), or the zero time.
+func (t *Tracker) PausedSince() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pausedSince
+}
+
+// Added returns how many records were registered with Add in all, and the
+// sequence number of the last one.
+func (t *Tracker) Added() (n uint64, last string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.added, t.last
 }
 
 // Add registers n delivered records, whose positions pos(0)..pos(n-1) grow,
@@ -99,6 +130,10 @@ func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint) uint64 {
 	for i := range n {
 		t.pending = append(t.pending, slot{pos: pos(i)})
 	}
+	if n > 0 {
+		t.last = t.pending[len(t.pending)-1].pos.SequenceNumber
+	}
+	t.added += uint64(n)
 	t.outstanding += n
 	return first
 }

@@ -85,6 +85,7 @@ func (a *allShards) schedule(ctx context.Context, e *Engine) {
 				continue
 			}
 			if !g.parentsDone(n) {
+				e.setState(id, Waiting)
 				continue
 			}
 			start := e.startOf(n, cp)
@@ -130,3 +131,4 @@ func newTracker(e *Engine, cp checkpoint.Checkpoint, start shard.Start) *commit.
 	}
 	return commit.New(e.cfg.MaxUncommitted, cp)
 }
+func (a *allShards) held() int { return 0 }

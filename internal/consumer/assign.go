@@ -41,6 +41,8 @@ type Assignment interface {
 	drain(ctx context.Context, e *Engine)
 	// close ends the assignment after the last write.
 	close(ctx context.Context, e *Engine) error
-	// workerID is the process's id among the workers, "" when none.
+	// workerID is the process's id among the workers, "" when none;
+	// held how many shards it was assigned.
 	workerID() string
+	held() int
 }

@@ -63,8 +63,14 @@ type Config struct {
 	// OpenRetryLimit bounds how long Start retries the first listing of
 	// the shards when it fails with an error that may pass.
 	OpenRetryLimit time.Duration
-	Log            *slog.Logger
-	Tel            *telemetry.Telemetry
+	// StallTimeout is how long a shard, or the listing of the shards, may
+	// keep failing before the engine fails; PauseWarning how long a shard
+	// may sit paused at MaxUncommitted before a warning.
+	StallTimeout, PauseWarning time.Duration
+	// Health follows the readers; its Hooks are theirs.
+	Health *Health
+	Log    *slog.Logger
+	Tel    *telemetry.Telemetry
 	// Decode turns a batch's records into the typed face's (Batch.Typed)
 	// and returns how many the decoder rejected. It runs on the shard
 	// readers' goroutines, concurrently.
@@ -94,8 +100,14 @@ type Engine struct {
 
 	mu       sync.Mutex
 	trackers map[string]*commit.Tracker
+	states   map[string]ShardState // for Stats
 	fatal    error
 	closing  bool
+
+	ckMu      sync.Mutex // guards the outcome of the last checkpoint writes
+	ckLast    time.Time
+	ckFailing time.Time
+	ckErr     error
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -125,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 		calls:    make(chan func(context.Context)),
 		iterDone: make(chan struct{}),
 		trackers: make(map[string]*commit.Tracker),
+		states:   make(map[string]ShardState),
 		graph:    newGraph(),
 	}
 	err := retry.Transient(ctx, cfg.OpenRetryLimit, awserr.IsTransient, func(err error, wait time.Duration) {
@@ -140,7 +153,8 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 	// caller: its spans are roots, whatever span ctx carries.
 	e.ctx, e.cancel = context.WithCancel(trace.ContextWithSpanContext(ctx, trace.SpanContext{}))
 	e.assign.begin(ctx, e)
-	e.wg.Add(2)
+	e.tel.ShardStates(e.stateCounts)
+	e.wg.Add(3)
 	go func() {
 		defer e.wg.Done()
 		e.run(e.ctx)
@@ -148,6 +162,10 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 	go func() {
 		defer e.wg.Done()
 		e.flusher(e.ctx)
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.watch(e.ctx)
 	}()
 	return e, nil
 }

@@ -23,11 +23,17 @@ const (
 // stream is not found. The typed face turns it into its public errors.
 type Failure struct {
 	Kind FailureKind
-	// Shard is the shard a ReadFailed is about.
-	Shard string
-	// Since is when the checkpoint writes started failing.
+	// Shard is the shard a ReadFailed is about ("" for the listing of
+	// the shards), and Op the call that failed, when known.
+	Shard, Op string
+	// Since is when the failures started: of the shard's calls (a stall),
+	// or of the checkpoint writes.
 	Since time.Time
-	Err   error
+	// Stalled: the shard's calls failed with errors retrying could fix,
+	// for longer than the stall timeout (Since to the failure); Err is the
+	// last one.
+	Stalled bool
+	Err     error
 }
 
 func (f *Failure) Error() string { return f.Err.Error() }

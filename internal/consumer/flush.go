@@ -72,6 +72,7 @@ func (e *Engine) flush(ctx context.Context) error {
 	t0 := time.Now()
 	err := e.assign.write(ctx, e, ps)
 	e.tel.CheckpointWrite(ctx, len(ps), time.Since(t0), err)
+	e.wrote(err)
 	for _, p := range ps {
 		switch {
 		case p.err == nil:
@@ -97,6 +98,7 @@ func (e *Engine) flush(ctx context.Context) error {
 func (e *Engine) written(p pending) {
 	p.tr.MarkWritten(p.version)
 	if p.tr.Finished() && e.untrack(p.id, p.tr) {
+		e.setState(p.id, Finished)
 		e.assign.finished(e, p.id)
 		e.log.Info("shard finished", "shard", p.id)
 	}

@@ -228,6 +228,13 @@ func (a *leased) recheck() time.Duration {
 	return min(max(a.m.LeaseDuration()/40, 10*time.Millisecond), 250*time.Millisecond)
 }
 
+func (a *leased) held() int {
+	if a.m == nil {
+		return 0
+	}
+	return len(a.m.Held())
+}
+
 func (a *leased) workerID() string {
 	if a.m == nil {
 		return ""
@@ -244,6 +251,7 @@ func (a *leased) event(ctx context.Context, e *Engine, ev lease.Event) {
 		a.acquired(ctx, e, ev)
 	case lease.Revoke:
 		e.tel.Lease(telemetry.LeaseStolen, id)
+		e.setState(id, HandedOver)
 		defer callHook(a.cfg.OnRevoked, id) // once the shard is stopped
 		ls := a.state(id)
 		ls.pending = nil
@@ -254,6 +262,7 @@ func (a *leased) event(ctx context.Context, e *Engine, ev lease.Event) {
 		a.handOver(e, id, ls)
 	case lease.Lost:
 		e.tel.Lease(telemetry.LeaseLost, id)
+		e.setState(id, HandedOver)
 		defer callHook(a.cfg.OnLost, id) // once the shard is stopped
 		ls := a.state(id)
 		ls.pending = nil
@@ -312,6 +321,7 @@ func (a *leased) start(ctx context.Context, e *Engine, n *node, ev lease.Event) 
 		// Read to its end by a previous owner: write the end marker again,
 		// which releases the lease and lets the children be read.
 		n.phase, n.read, n.from = done, true, cp.Timestamp
+		e.setState(n.id, Ended)
 		tr := commit.New(e.cfg.MaxUncommitted, cp)
 		e.track(n.id, tr)
 		tr.End()

@@ -46,7 +46,10 @@ func (e *Engine) run(ctx context.Context) {
 	e.assign.schedule(ctx, e)
 	sync := time.NewTicker(e.cfg.ShardSyncInterval)
 	defer sync.Stop()
-	var retry <-chan time.Time
+	var (
+		retry   <-chan time.Time
+		failing time.Time // since the listing has failed, zero when it has not
+	)
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
 	bo.Reset() // NewExponentialBackOff started it at its default interval
@@ -56,17 +59,26 @@ func (e *Engine) run(ctx context.Context) {
 				return
 			}
 			var f *Failure
-			if errors.As(err, &f) || awserr.IsFatal(err) {
+			if errors.As(err, &f) || awserr.IsPermanent(err) {
 				e.fail(err)
 				return
 			}
-			d := bo.NextBackOff()
-			e.log.Warn("listing shards failed; retrying", "error", err, "wait", d)
-			retry = time.After(d)
+			if failing.IsZero() {
+				failing = time.Now()
+				e.log.Warn("listing shards failed; retrying", "error", err)
+			}
+			if time.Since(failing) >= e.cfg.StallTimeout {
+				e.fail(&Failure{Kind: ReadFailed, Op: "ListShards", Since: failing, Stalled: true, Err: err})
+				return
+			}
+			retry = time.After(bo.NextBackOff())
 			return
 		}
+		if !failing.IsZero() {
+			e.log.Info("listing shards recovered", "failed_for", time.Since(failing).Round(time.Millisecond))
+		}
 		bo.Reset()
-		retry = nil
+		retry, failing = nil, time.Time{}
 		e.assign.listed(ctx, e, true)
 		e.assign.schedule(ctx, e)
 	}
@@ -99,6 +111,7 @@ func (e *Engine) run(ctx context.Context) {
 // the read starts from (the zero Checkpoint when there is none).
 func (e *Engine) startRead(ctx context.Context, n *node, start shard.Start, tr *commit.Tracker) *run {
 	n.phase, n.read = reading, true
+	e.setState(n.id, Reading)
 	n.position = describeStart(start)
 	n.from = time.Time{}
 	if start.Type == types.ShardIteratorTypeAtTimestamp {
@@ -135,6 +148,7 @@ func (e *Engine) readerEnded(ctx context.Context, ev readerEnd) (relist bool) {
 	if n.run == ev.run {
 		n.run = nil
 	}
+	e.cfg.Health.forget(n.id)
 	if ev.err == nil && ev.end.TrimmedAfter != "" {
 		e.trimmed(n.id, e.tel.Lookup(n.id), ev.end.TrimmedAfter, "")
 	}
@@ -152,6 +166,7 @@ func (e *Engine) readerEnded(ctx context.Context, ev readerEnd) (relist bool) {
 	switch {
 	case ev.err == nil:
 		n.phase = done
+		e.setState(n.id, Ended)
 		ev.run.tr.End()
 		e.log.Info("shard ended", "shard", n.id, "children", childIDs(ev.end.ChildShards))
 		e.tel.ShardEnded(ctx, n.id, childIDs(ev.end.ChildShards))
@@ -229,7 +244,7 @@ func (e *Engine) describe(ctx context.Context) (*kinesis.DescribeStreamSummaryOu
 	}
 	for {
 		out, err := e.cfg.API.DescribeStreamSummary(ctx, in)
-		if err == nil || awserr.IsNotFound(err) || awserr.IsFatal(err) || ctx.Err() != nil {
+		if err == nil || awserr.IsNotFound(err) || awserr.IsPermanent(err) || ctx.Err() != nil {
 			return out, err
 		}
 		d := bo.NextBackOff()

@@ -47,6 +47,7 @@
 //	kinesin.checkpoint.write.duration    Histogram                s          outcome                                   duration of those writes
 //	kinesin.shards.owned                 ObservableUpDownCounter  {shard}                                              shards this consumer is reading
 //	kinesin.lease.events                 Counter                  {event}    partition.id, event                       lease changes: acquired, renewed, lost, released, stolen
+//	kinesin.shards.state                 ObservableUpDownCounter  {shard}    kinesin.shard.state                       shards known, by state: waiting, reading, paused, retrying, ended, finished, handed_over
 //
 // The durations' buckets are those the semantic conventions advise for
 // messaging.client.operation.duration (5ms to 10s). Uncommitted records and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -55,6 +56,7 @@ const (
 const (
 	ModeKey          = attribute.Key("kinesin.mode")
 	OutcomeKey       = attribute.Key("outcome")
+	ShardStateKey    = attribute.Key("kinesin.shard.state")
 	EventKey         = attribute.Key("event")
 	StartPositionKey = attribute.Key("kinesin.shard.start_position")
 	ChildShardsKey   = attribute.Key("kinesin.shard.children")
@@ -101,6 +103,8 @@ type Telemetry struct {
 	lag             metric.Int64ObservableGauge
 	uncommitted     metric.Int64ObservableUpDownCounter
 	owned           metric.Int64ObservableUpDownCounter
+	states          metric.Int64ObservableUpDownCounter
+	stateCounts     atomic.Pointer[func() map[string]int64]
 	meter           metric.Meter
 	reg             metric.Registration
 	checkpointOK    []metric.RecordOption // outcome=ok
@@ -190,6 +194,9 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, stream, app, mode str
 	uncommitted, err := m.Int64ObservableUpDownCounter(MetricUncommitted, metric.WithUnit("{record}"),
 		metric.WithDescription("Records delivered and not yet committed."))
 	t.uncommitted = orNoop(uncommitted, err, metric.Int64ObservableUpDownCounter(metricnoop.Int64ObservableUpDownCounter{}), &errs)
+	states, err := m.Int64ObservableUpDownCounter(MetricShardStates, metric.WithUnit("{shard}"),
+		metric.WithDescription("Shards this consumer knows, by state (kinesin.shard.state): waiting, reading, paused, retrying, ended, finished, handed_over."))
+	t.states = orNoop(states, err, metric.Int64ObservableUpDownCounter(metricnoop.Int64ObservableUpDownCounter{}), &errs)
 	owned, err := m.Int64ObservableUpDownCounter(MetricShardsOwned, metric.WithUnit("{shard}"),
 		metric.WithDescription("Shards this consumer is reading."))
 	t.owned = orNoop(owned, err, metric.Int64ObservableUpDownCounter(metricnoop.Int64ObservableUpDownCounter{}), &errs)
@@ -209,8 +216,13 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, stream, app, mode str
 		}
 		t.mu.Unlock()
 		o.ObserveInt64(t.owned, int64(n), ownedOpt...)
+		if f := t.stateCounts.Load(); f != nil {
+			for state, count := range (*f)() {
+				o.ObserveInt64(t.states, count, metric.WithAttributeSet(attribute.NewSet(append(t.baseAttrs[:len(t.baseAttrs):len(t.baseAttrs)], ShardStateKey.String(state))...)))
+			}
+		}
 		return nil
-	}, t.owned)
+	}, t.owned, t.states)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -218,6 +230,15 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, stream, app, mode str
 		return t, fmt.Errorf("telemetry: %w", errors.Join(errs...))
 	}
 	return t, nil
+}
+
+// ShardStates sets the function kinesin.shards.state reads at each
+// collection: how many shards are in each state. It must be cheap and safe
+// for concurrent use.
+func (t *Telemetry) ShardStates(f func() map[string]int64) {
+	if t != nil {
+		t.stateCounts.Store(&f)
+	}
 }
 
 // Names of the instruments.
@@ -237,6 +258,7 @@ const (
 	MetricKPLDropped         = "kinesin.kpl.dropped"
 	MetricCheckpointExpired  = "kinesin.checkpoint.expired"
 	MetricLeaseEvents        = "kinesin.lease.events"
+	MetricShardStates        = "kinesin.shards.state"
 )
 
 // orNoop returns inst, or fallback when the provider returned none; err,

@@ -62,6 +62,17 @@ func TestConformanceSmallPages(t *testing.T) {
 	}
 }
 
+// TestConsumer runs the consumer of package kinesin with its shards leased
+// from the store (see leasetest.RunConsumerTests): a restart, with a new
+// client of the same table, resumes after the leases' checkpoints, and an
+// outage of the store loses no commit.
+func TestConsumer(t *testing.T) {
+	table := newTable(t, dynamotest.NewClient(t))
+	leasetest.RunConsumerTests(t, func(t *testing.T) lease.Store {
+		return ddblease.New(dynamotest.NewClient(t), table)
+	})
+}
+
 func internal() error { return &types.InternalServerError{Message: aws.String("injected")} }
 
 // setup returns a store on a fresh table through a faulty API, and a free

@@ -1,5 +1,7 @@
-// Package leasetest is the conformance suite every lease.Store passes, and a
-// manual Clock for tests of the lease.Manager.
+// Package leasetest is the conformance suite every lease.Store passes, the
+// consumer of package kinesin run with its shards leased from a store
+// (RunConsumerTests), a Faulty wrapping any store to inject faults into its
+// calls, and a manual Clock for tests of the lease.Manager.
 //
 // # Wiring a store
 //
@@ -41,6 +43,45 @@
 // of one lease (exactly one wins) and concurrent writes on one counter;
 // contexts already done; leases owned by the caller; 300 leases in one List;
 // malformed arguments refused with ErrInvalid or checkpoint.ErrInvalid.
+//
+// # The consumer with leases from a store
+//
+// RunConsumerTests runs the consumer of package kinesin with
+// kinesin.WithLeases and the store, against the in-memory Kinesis of package
+// kinesistest: a worker that crashes and restarts with the same worker id
+// takes its leases back and resumes just after their checkpoints
+// (RestartResumesAfterCheckpoint), and an outage of the store, shorter than
+// the lease duration, loses no commit, while one outlasting
+// kinesin.StoreOutage ends the stream (OutageLosesNoCommit). A store needs
+// nothing but a function returning a store on a new client of its storage:
+//
+//	func TestConsumer(t *testing.T) {
+//		table := newTable(t)
+//		leasetest.RunConsumerTests(t, func(t *testing.T) lease.Store {
+//			return ddblease.New(newClient(t), table)
+//		})
+//	}
+//
+// # Faults
+//
+// A Faulty wraps any lease.Store and passes its calls through, but for those
+// hit by the faults injected into it, in the vocabulary of kinesistest's
+// faults: a Fault selects calls by operation (OpRenew, OpCheckpoint, ...),
+// app, stream and shard (Match), bounded by a count (Times) or a seeded
+// chance (Probability), or a Script gives successive calls successive
+// actions. An Action fails a call before the store (Fail), after the store
+// applied it (FailAfter: a write whose reply was lost), hangs it until the
+// fault is removed (Hang: a frozen process; WaitHung waits until calls hang),
+// or delays it (Latency). A fault on an unknown operation, or with a value
+// out of range, is refused with an error wrapping ErrInvalidFault.
+//
+//	store := leasetest.NewFaulty(t, memory.New())
+//	store.Inject(leasetest.Fault{
+//		Match:  leasetest.Match{Op: leasetest.OpRenew},
+//		Action: leasetest.FailAfter(context.DeadlineExceeded),
+//		Times:  1,
+//	})
+//	// ... the next renewal applies, and its caller gets the deadline
 package leasetest
 
 import (
@@ -55,7 +96,7 @@ import (
 	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
-	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
+	"github.com/kinesin-go/kinesin/internal/storetest"
 	"github.com/kinesin-go/kinesin/lease"
 )
 
@@ -76,7 +117,7 @@ type Harness interface {
 
 // UniqueName returns prefix followed by a suffix unique across processes and
 // runs, made of lowercase letters, digits and '-'.
-func UniqueName(prefix string) string { return checkpointtest.UniqueName(prefix) }
+func UniqueName(prefix string) string { return storetest.UniqueName(prefix) }
 
 // RunConformanceTests runs every case of the suite, each as a subtest of t
 // with a harness made by newHarness. newHarness may skip or fail the test it

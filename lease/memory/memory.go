@@ -8,14 +8,8 @@
 // checkpoint backwards. Returned leases are copies the caller owns. Every
 // method is safe for concurrent use. Leases live as long as the Store.
 //
-// # Faults
-//
-// For tests of a Manager whose store misbehaves: FailNext fails the next n
-// calls (of some operations, or of all), FailAfterWrite makes the next n
-// lease writes apply and then fail (as a write whose reply was lost to a
-// timeout), FailWith fails every call until it is reset, and Pause makes calls wait until the returned function is called
-// (or their context ends); Paused waits until calls are stuck there. Calls
-// counts the calls made per operation.
+// To test a Manager or a consumer whose store fails, hangs or answers late,
+// wrap a Store in a leasetest.Faulty.
 package memory
 
 import (
@@ -29,32 +23,11 @@ import (
 	"github.com/kinesin-go/kinesin/lease"
 )
 
-// Operation names, as FailNext and Calls take them.
-const (
-	OpList           = "List"
-	OpCreate         = "Create"
-	OpTake           = "Take"
-	OpRenew          = "Renew"
-	OpCheckpoint     = "Checkpoint"
-	OpRelease        = "Release"
-	OpDelete         = "Delete"
-	OpRequestHandoff = "RequestHandoff"
-	OpHeartbeat      = "Heartbeat"
-	OpDeleteWorker   = "DeleteWorker"
-)
-
 // Store is an in-process lease.Store. The zero value is an empty store, as
 // New returns.
 type Store struct {
 	mu     sync.Mutex
 	spaces map[namespace]*space
-	faults []*fault
-	late   []*fault // FailAfterWrite: consumed by lease writes, after they apply
-	always error
-	paused chan struct{} // non-nil while paused: closed on resume
-	held   int           // calls waiting at the pause
-	moved  chan struct{} // closed and replaced when held changes
-	calls  map[string]int
 }
 
 type namespace struct{ app, stream string }
@@ -64,192 +37,19 @@ type space struct {
 	workers map[string]uint64
 }
 
-type fault struct {
-	n   int
-	err error
-	ops map[string]bool // nil: every operation
-}
-
 var _ lease.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store { return &Store{} }
 
-// FailNext makes the next n calls of the given operations (of every
-// operation when none is given) fail with an error wrapping err, without
-// touching the state. Several FailNext are consumed in the order they were
-// made. A call failing on its done context does not consume one.
-func (s *Store) FailNext(n int, err error, ops ...string) {
-	if f := newFault(n, err, ops); f != nil {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.faults = append(s.faults, f)
-	}
-}
-
-// newFault returns a fault for the next n calls of ops (of every operation
-// when none is given), or nil when n or err asks for none.
-func newFault(n int, err error, ops []string) *fault {
-	if n <= 0 || err == nil {
-		return nil
-	}
-	f := &fault{n: n, err: err}
-	if len(ops) > 0 {
-		f.ops = make(map[string]bool, len(ops))
-		for _, op := range ops {
-			f.ops[op] = true
-		}
-	}
-	return f
-}
-
-// FailAfterWrite makes the next n lease writes (Take, Renew, Checkpoint,
-// Release; of the given ones when ops are given) do their work and then
-// fail with an error wrapping err, as a write that the store applied but
-// whose reply the caller never got (e.g. err = context.DeadlineExceeded).
-// A write refused (lease.ErrLost) or rejected before it begins does not
-// consume one. Several FailAfterWrite are consumed in the order they were
-// made.
-func (s *Store) FailAfterWrite(n int, err error, ops ...string) {
-	if f := newFault(n, err, ops); f != nil {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.late = append(s.late, f)
-	}
-}
-
-// lateFault returns the error a write of op that applied must fail with,
-// consuming a FailAfterWrite, or nil. s.mu is held.
-func (s *Store) lateFault(op string) error {
-	for i, f := range s.late {
-		if f.ops == nil || f.ops[op] {
-			if f.n--; f.n == 0 {
-				s.late = slices.Delete(s.late, i, i+1)
-			}
-			return f.err
-		}
-	}
-	return nil
-}
-
-// FailWith makes every call fail with an error wrapping err, until
-// FailWith(nil). It takes precedence over FailNext, whose counts it does not
-// consume.
-func (s *Store) FailWith(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.always = err
-}
-
-// Pause makes every call wait, before it reads or writes anything, until
-// the returned resume function is called or the call's context ends (it
-// then fails with the context's error). Calling resume more than once is
-// harmless; Pause while paused returns a function resuming the same pause.
-func (s *Store) Pause() (resume func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.paused == nil {
-		s.paused = make(chan struct{})
-	}
-	ch := s.paused
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			if s.paused == ch {
-				s.paused = nil
-			}
-			s.mu.Unlock()
-			close(ch)
-		})
-	}
-}
-
-// Paused blocks until at least n calls wait at a pause (see Pause), or ctx
-// ends (it then returns ctx.Err()): a test knows a call is stuck in the
-// store.
-func (s *Store) Paused(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		if s.held >= n {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.moved == nil {
-			s.moved = make(chan struct{})
-		}
-		ch := s.moved
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// holdChange counts a call starting or ending its wait at a pause, and wakes
-// Paused. s.mu is held.
-func (s *Store) holdChange(d int) {
-	s.held += d
-	if s.moved != nil {
-		close(s.moved)
-		s.moved = nil
-	}
-}
-
-// Calls returns how many times operation op (e.g. OpRenew) was called,
-// whatever the outcome.
-func (s *Store) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[op]
-}
-
-// begin starts a call of op: it counts it, waits while the store is paused,
-// and returns the locked store's namespace, or the error the call must fail
-// with (s.mu unlocked then). On success s.mu is held and the caller unlocks.
-func (s *Store) begin(ctx context.Context, op, app, stream string) (*space, error) {
-	s.mu.Lock()
-	if s.calls == nil {
-		s.calls = make(map[string]int)
-	}
-	s.calls[op]++
-	for s.paused != nil {
-		ch := s.paused
-		s.holdChange(+1)
-		s.mu.Unlock()
-		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		s.mu.Lock()
-		s.holdChange(-1)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, err
-		}
-	}
+// begin starts a call: it returns the locked store's namespace, or the
+// error the call must fail with (s.mu unlocked then). On success s.mu is
+// held and the caller unlocks.
+func (s *Store) begin(ctx context.Context, app, stream string) (*space, error) {
 	if err := ctx.Err(); err != nil {
-		s.mu.Unlock()
 		return nil, err
 	}
-	if s.always != nil {
-		err := s.always
-		s.mu.Unlock()
-		return nil, err
-	}
-	for i, f := range s.faults {
-		if f.ops == nil || f.ops[op] {
-			if f.n--; f.n == 0 {
-				s.faults = slices.Delete(s.faults, i, i+1)
-			}
-			s.mu.Unlock()
-			return nil, f.err
-		}
-	}
+	s.mu.Lock()
 	if s.spaces == nil {
 		s.spaces = make(map[namespace]*space)
 	}
@@ -271,7 +71,7 @@ func wrap(op, app, stream, id string, err error) error {
 
 // List returns every lease and worker row of (app, stream), sorted by id.
 func (s *Store) List(ctx context.Context, app, stream string) ([]lease.Lease, []lease.Worker, error) {
-	sp, err := s.begin(ctx, OpList, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return nil, nil, wrap("list", app, stream, "", err)
 	}
@@ -298,7 +98,7 @@ func (s *Store) Create(ctx context.Context, app, stream string, l lease.Lease) e
 			return fail(err)
 		}
 	}
-	sp, err := s.begin(ctx, OpCreate, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -333,17 +133,17 @@ func checkHolder(l lease.Lease) error {
 	return nil
 }
 
-// write is a call of op (verb in errors) changing the lease held as h (its
+// write is a call (verb in errors) changing the lease held as h (its
 // shard, owner and counter). invalid is what the checks of the arguments
 // found wrong, nil when nothing: the call then fails before it begins. change
 // edits the lease held and reports whether it changed it: a change
 // increments the counter and is stored; no change leaves the lease as it is.
-func (s *Store) write(ctx context.Context, op, verb, app, stream string, h lease.Lease, invalid error, change func(l *lease.Lease) bool) (lease.Lease, error) {
+func (s *Store) write(ctx context.Context, verb, app, stream string, h lease.Lease, invalid error, change func(l *lease.Lease) bool) (lease.Lease, error) {
 	fail := func(err error) (lease.Lease, error) { return lease.Lease{}, wrap(verb, app, stream, h.Shard, err) }
 	if invalid != nil {
 		return fail(invalid)
 	}
-	sp, err := s.begin(ctx, op, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -356,9 +156,6 @@ func (s *Store) write(ctx context.Context, op, verb, app, stream string, h lease
 		l.Counter++
 		sp.leases[l.Shard] = l
 	}
-	if err := s.lateFault(op); err != nil {
-		return fail(err)
-	}
 	return l.Clone(), nil
 }
 
@@ -368,7 +165,7 @@ func (s *Store) Take(ctx context.Context, app, stream string, observed lease.Lea
 	if invalid == nil {
 		invalid = lease.CheckWorkerID(owner)
 	}
-	return s.write(ctx, OpTake, "take", app, stream, observed, invalid, func(l *lease.Lease) bool {
+	return s.write(ctx, "take", app, stream, observed, invalid, func(l *lease.Lease) bool {
 		l.Owner, l.NextOwner = owner, ""
 		return true
 	})
@@ -376,7 +173,7 @@ func (s *Store) Take(ctx context.Context, app, stream string, observed lease.Lea
 
 // Renew increments the counter of a lease still held.
 func (s *Store) Renew(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
-	return s.write(ctx, OpRenew, "renew", app, stream, h, checkHolder(h), func(*lease.Lease) bool { return true })
+	return s.write(ctx, "renew", app, stream, h, checkHolder(h), func(*lease.Lease) bool { return true })
 }
 
 // Checkpoint stores cp in a lease still held, when cp is above the stored
@@ -386,7 +183,7 @@ func (s *Store) Checkpoint(ctx context.Context, app, stream string, h lease.Leas
 	if invalid == nil {
 		invalid = cp.Validate()
 	}
-	return s.write(ctx, OpCheckpoint, "checkpoint", app, stream, h, invalid, func(l *lease.Lease) bool {
+	return s.write(ctx, "checkpoint", app, stream, h, invalid, func(l *lease.Lease) bool {
 		if l.HasCheckpoint() && cp.Compare(l.Checkpoint) <= 0 {
 			return false
 		}
@@ -397,7 +194,7 @@ func (s *Store) Checkpoint(ctx context.Context, app, stream string, h lease.Leas
 
 // Release frees a lease still held.
 func (s *Store) Release(ctx context.Context, app, stream string, h lease.Lease) (lease.Lease, error) {
-	return s.write(ctx, OpRelease, "release", app, stream, h, checkHolder(h), func(l *lease.Lease) bool {
+	return s.write(ctx, "release", app, stream, h, checkHolder(h), func(l *lease.Lease) bool {
 		l.Owner, l.NextOwner = "", ""
 		return true
 	})
@@ -409,7 +206,7 @@ func (s *Store) Delete(ctx context.Context, app, stream string, h lease.Lease) e
 	if err := lease.CheckShardID(h.Shard); err != nil {
 		return fail(err)
 	}
-	sp, err := s.begin(ctx, OpDelete, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -432,7 +229,7 @@ func (s *Store) RequestHandoff(ctx context.Context, app, stream string, observed
 	if err := lease.CheckWorkerID(to); err != nil {
 		return fail(err)
 	}
-	sp, err := s.begin(ctx, OpRequestHandoff, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -459,7 +256,7 @@ func (s *Store) Heartbeat(ctx context.Context, app, stream, worker string) (leas
 	if err := lease.CheckWorkerID(worker); err != nil {
 		return fail(err)
 	}
-	sp, err := s.begin(ctx, OpHeartbeat, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
@@ -474,7 +271,7 @@ func (s *Store) DeleteWorker(ctx context.Context, app, stream string, w lease.Wo
 	if err := lease.CheckWorkerID(w.ID); err != nil {
 		return fail(err)
 	}
-	sp, err := s.begin(ctx, OpDeleteWorker, app, stream)
+	sp, err := s.begin(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}

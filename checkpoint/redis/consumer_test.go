@@ -12,29 +12,27 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	redisstore "github.com/kinesin-go/kinesin/checkpoint/redis"
-	"github.com/kinesin-go/kinesin/internal/storetest"
 	"github.com/kinesin-go/kinesin/internal/testenv"
 )
 
-// These tests run the consumer of package kinesin on the store: a restart
-// resumes after what the store kept, and an outage of the store loses no
-// commit.
-
-// TestRestartResumesAfterCheckpoint restarts a consumer, with a new client of
-// the same server and prefix: see storetest.RestartResumesAfterCheckpoint.
-func TestRestartResumesAfterCheckpoint(t *testing.T) {
+// TestConsumer runs the consumer of package kinesin on the store (see
+// checkpointtest.RunConsumerTests): a restart, with a new client of the same
+// server and prefix, resumes after what the store kept, and an outage of
+// the store loses no commit.
+func TestConsumer(t *testing.T) {
 	addr := testenv.RedisAddr(t)
 	prefix := uniquePrefix()
-	storetest.RestartResumesAfterCheckpoint(t, func(t *testing.T) checkpoint.Store {
+	checkpointtest.RunConsumerTests(t, func(t *testing.T) checkpoint.Store {
 		return redisstore.New(newClient(t, addr), redisstore.Prefix(prefix))
 	})
 }
 
 // TestOutageLosesNoCommit stops redis-server (one of the test's own, with an
 // append-only file) in the middle of consumption and starts it again (see
-// storetest.OutageLosesNoCommit): the consumer writes its newest positions
-// once the server is back.
+// checkpointtest.OutageLosesNoCommit): the consumer writes its newest
+// positions once the server is back.
 func TestOutageLosesNoCommit(t *testing.T) {
 	srv := startServer(t, "--appendonly", "yes", "--appendfsync", "always")
 	// No retries inside go-redis, so that a call fails fast while down.
@@ -44,16 +42,17 @@ func TestOutageLosesNoCommit(t *testing.T) {
 	client.AddHook(failed)
 	store := redisstore.New(client)
 	var before int64
-	storetest.OutageLosesNoCommit[*net.OpError](t, storetest.Outage{
+	checkpointtest.OutageLosesNoCommit[*net.OpError](t, checkpointtest.Outage{
 		Store: store,
 		Begin: func(*testing.T) {
 			srv.stop()
 			before = failed.n.Load()
 		},
-		During: func(t *testing.T, app string, _ map[string]checkpoint.Checkpoint) {
-			// Several checkpoint intervals of failed writes.
-			storetest.Eventually(t, 10*time.Second, func() bool { return failed.n.Load() >= before+3 }, "failed writes during the outage")
-			_, err := store.Load(t.Context(), app, storetest.Stream)
+		During: func(t *testing.T, app, stream string, _ map[string]checkpoint.Checkpoint) {
+			if n := failed.n.Load(); n < before+3 {
+				t.Errorf("%d failed writes during the outage, want one per failed save", n-before)
+			}
+			_, err := store.Load(t.Context(), app, stream)
 			if err == nil {
 				t.Fatal("Load succeeded while the server was down")
 			}
