@@ -2,8 +2,6 @@ package kinesin_test
 
 import (
 	"context"
-	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -16,69 +14,6 @@ import (
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
 )
-
-const (
-	benchShards     = 4
-	benchPerShard   = 50000
-	benchRecordSize = 200
-)
-
-// backlog fills a stream of benchShards shards with benchPerShard records of
-// benchRecordSize bytes each, spread evenly by explicit hash key.
-func backlog(b *testing.B, fake *kinesistest.Fake, perShard int) {
-	b.Helper()
-	if err := fake.CreateStream("bench", benchShards); err != nil {
-		b.Fatal(err)
-	}
-	shards, err := fake.Shards("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	data := make([]byte, benchRecordSize)
-	for i := range data {
-		data[i] = byte('a' + i%26)
-	}
-	for _, sh := range shards {
-		for i := range perShard {
-			if _, err := fake.PutWithHashKey("bench", fmt.Sprintf("k%03d", i%1000), sh.StartingHashKey, data); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
-
-// consumeAll reads total records with kinesin from TRIM_HORIZON, committing
-// each, and returns the number of mallocs it took.
-func consumeAll(b *testing.B, client *kinesis.Client, total int, opts ...kinesin.Option) uint64 {
-	b.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st, err := kinesin.Open(ctx, "bench", kinesin.Bytes, append([]kinesin.Option{kinesin.WithClient(client),
-		kinesin.WithStart(kinesin.TrimHorizon)}, opts...)...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for rec, err := range st.Records() {
-		if err != nil {
-			b.Fatal(err)
-		}
-		rec.Commit()
-		if n++; n == total {
-			break
-		}
-	}
-	if err := st.Close(); err != nil {
-		b.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
-	if n != total {
-		b.Fatalf("consumed %d of %d", n, total)
-	}
-	return after.Mallocs - before.Mallocs
-}
 
 // bareLoop reads every shard from TRIM_HORIZON to its tip with the SDK's
 // GetRecords, one goroutine per shard, as fast as the fake answers: the upper

@@ -24,7 +24,7 @@ func TestDeliversEveryRecordOnceInShardOrder(t *testing.T) {
 
 func testDeliversEveryRecordOnceInShardOrder(t *testing.T, m mode) {
 	const shards, perShard = 4, 5000
-	fake := m.newFake(t, shards)
+	fake := m.NewFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
 	store := memcheckpoint.New()
 	ctx := testCtx(t, 40*time.Second)
@@ -84,7 +84,7 @@ func TestOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T) {
 
 func testOutOfOrderCommitsCheckpointContiguousPrefix(t *testing.T, m mode) {
 	const shards, perShard, workers = 2, 1000, 8
-	fake := m.newFake(t, shards)
+	fake := m.NewFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
 	pos := map[string]int{} // sequence number -> index in its shard
 	for _, seqs := range want {
@@ -214,7 +214,7 @@ func TestPoisonRecordRecords(t *testing.T) {
 }
 
 func testPoisonRecordRecords(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	poison := []byte(`{"n": oops`)
 	var seqs []string
 	for i := range 10 {
@@ -286,7 +286,7 @@ func TestPoisonRecordChan(t *testing.T) {
 }
 
 func testPoisonRecordChan(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	myErr := errors.New("not a number")
 	dec := func(data []byte) (int, error) {
 		if data[0] < '0' || data[0] > '9' {
@@ -336,19 +336,19 @@ func TestBackpressureStopsReaders(t *testing.T) {
 
 func testBackpressureStopsReaders(t *testing.T, m mode) {
 	shards, perShard, limit, pad := 2, 500, 100, 0
-	if m.efo {
+	if m.EFO {
 		// Records of 64 KiB: an event holds about 15, the backlog of a
 		// shard fills 7 events.
 		perShard, limit, pad = 100, 10, 64<<10
 	}
-	fake := m.newFake(t, shards)
+	fake := m.NewFake(t, shards)
 	want := fillPadded(t, fake, testStream, perShard, pad)
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(limit))
 	c := collect(st, false)
 
-	eventually(t, 5*time.Second, func() bool { return c.count() == shards*limit }, "%d records delivered, want %d", c.count(), shards*limit)
-	if m.efo {
+	eventually(t, 5*time.Second, func() bool { return c.Count() == shards*limit }, "%d records delivered, want %d", c.Count(), shards*limit)
+	if m.EFO {
 		// What the fake sent holds still, short of the backlog, with no new
 		// subscription.
 		type sent struct{ subs, events, records int }
@@ -370,28 +370,28 @@ func testBackpressureStopsReaders(t *testing.T, m mode) {
 			t.Errorf("held reader: %d subscriptions sent %d events, %d records of %d: want %d subscriptions, part of the backlog",
 				s.subs, s.events, s.records, shards*perShard, shards)
 		}
-		t.Logf("held at %d records; the fake sent %d events, %d records", c.count(), s.events, s.records)
+		t.Logf("held at %d records; the fake sent %d events, %d records", c.Count(), s.events, s.records)
 	} else {
 		calls := steady(t, 300*time.Millisecond, func() int { return fake.Calls("GetRecords") }, "the GetRecords call count")
-		t.Logf("held at %d records after %d GetRecords calls", c.count(), calls)
+		t.Logf("held at %d records after %d GetRecords calls", c.Count(), calls)
 	}
-	steady(t, 50*time.Millisecond, c.count, "the delivered count")
+	steady(t, 50*time.Millisecond, c.Count, "the delivered count")
 	for id := range want {
-		if n := c.countOf(id); n != limit {
+		if n := c.CountOf(id); n != limit {
 			t.Errorf("shard %s: %d records delivered without commit, want %d", id, n, limit)
 		}
 	}
 
 	// Commit what was delivered, then everything as it comes.
-	for c.count() < shards*perShard {
-		c.commitPending()
+	for c.Count() < shards*perShard {
+		c.CommitPending()
 		if ctx.Err() != nil {
-			t.Fatalf("only %d of %d records delivered after commits", c.count(), shards*perShard)
+			t.Fatalf("only %d of %d records delivered after commits", c.Count(), shards*perShard)
 		}
 		time.Sleep(time.Millisecond)
 	}
-	c.commitPending()
+	c.CommitPending()
 	for id, seqs := range want {
-		checkShardOrder(t, id, c.shard(id), seqs)
+		checkShardOrder(t, id, c.Shard(id), seqs)
 	}
 }

@@ -51,9 +51,9 @@ func readSome(t *testing.T, fake *kinesistest.Fake, opts ...kinesin.Option) *kin
 	}
 	t.Cleanup(func() { st.Close() })
 	c := collect(st, true)
-	eventually(t, 10*time.Second, func() bool { return c.count() == 3*len(want) }, "%d records", c.count())
+	eventually(t, 10*time.Second, func() bool { return c.Count() == 3*len(want) }, "%d records", c.Count())
 	for id, seqs := range want {
-		checkShardOrder(t, id, c.shard(id), seqs)
+		checkShardOrder(t, id, c.Shard(id), seqs)
 	}
 	for _, sub := range fake.Subscriptions() {
 		if sub.ConsumerARN != st.ConsumerARN() {
@@ -269,7 +269,7 @@ func TestEFORolloverEvery5Minutes(t *testing.T) {
 	// commitUntil commits what is delivered until cond holds.
 	commitUntil := func(cond func() bool, format string, args ...any) {
 		t.Helper()
-		eventually(t, 20*time.Second, func() bool { c.commitPending(); return cond() }, format, args...)
+		eventually(t, 20*time.Second, func() bool { c.CommitPending(); return cond() }, format, args...)
 	}
 	midBacklog := 0
 	for i := 1; i <= lifetimes; i++ {
@@ -277,18 +277,18 @@ func TestEFORolloverEvery5Minutes(t *testing.T) {
 			subs := subscriptionsOf(fake, id)
 			return len(subs) == i && subs[i-1].Ended.IsZero() && subs[i-1].Events > 0
 		}, "subscription %d open with an event sent", i)
-		eventually(t, 20*time.Second, func() bool { return c.count() == perShard || c.pendingCount() == limit }, "the reader held")
-		n := c.count()
+		eventually(t, 20*time.Second, func() bool { return c.Count() == perShard || c.PendingCount() == limit }, "the reader held")
+		n := c.Count()
 		if n < perShard {
 			midBacklog++
 		}
 		t.Logf("lifetime %d ends with %d of %d records delivered", i, n, perShard)
 		clock.Advance(5 * time.Minute)
 	}
-	commitUntil(func() bool { return c.count() >= perShard }, "%d of %d records", c.count(), perShard)
+	commitUntil(func() bool { return c.Count() >= perShard }, "%d of %d records", c.Count(), perShard)
 	want = append(want, fillShards(t, fake, testStream, 1)[id]...) // an end marker
-	commitUntil(func() bool { return c.count() >= perShard+1 }, "the end marker")
-	checkShardOrder(t, id, c.shard(id), want)
+	commitUntil(func() bool { return c.Count() >= perShard+1 }, "the end marker")
+	checkShardOrder(t, id, c.Shard(id), want)
 	subs := subscriptionsOf(fake, id)
 	if len(subs) != lifetimes+1 {
 		t.Fatalf("%d subscriptions, want %d", len(subs), lifetimes+1)
@@ -317,17 +317,17 @@ func TestEFORolloverEvery5Minutes(t *testing.T) {
 // reads on from the checkpoints.
 func TestEFOConsumerDeregisteredWhileRead(t *testing.T) {
 	t.Parallel()
-	fake := efoMode.newFake(t, 2)
+	fake := efoMode.NewFake(t, 2)
 	fillShards(t, fake, testStream, 5)
 	store := memcheckpoint.New()
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(5*time.Millisecond))
 	c := collect(st, true)
-	eventually(t, 10*time.Second, func() bool { return c.count() == 10 }, "10 records")
+	eventually(t, 10*time.Second, func() bool { return c.Count() == 10 }, "10 records")
 	if _, err := fake.Client().DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(st.ConsumerARN())}); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 10*time.Second)
+	c.Wait(t, 10*time.Second)
 	err := st.Err()
 	var re *kinesin.ReadError
 	if !errors.As(err, &re) || !errors.Is(err, efo.ErrConsumerGone) {

@@ -83,9 +83,9 @@ func TestFatalReadError(t *testing.T) {
 }
 
 func testFatalReadError(t *testing.T, m mode) {
-	fake := m.newFake(t, 2)
+	fake := m.NewFake(t, 2)
 	fillShards(t, fake, testStream, 5)
-	if m.efo {
+	if m.EFO {
 		for _, sh := range openShards(t, fake, testStream) {
 			fake.Script(kinesistest.Match{Op: "SubscribeToShard", Shard: sh.ID}, kinesistest.CutStream(1), kinesistest.Fail(kinesistest.CodeAccessDenied))
 		}
@@ -106,7 +106,7 @@ func testFatalReadError(t *testing.T, m mode) {
 			continue
 		}
 		rec.Commit()
-		if n++; n == 10 && !m.efo {
+		if n++; n == 10 && !m.EFO {
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords"}, Action: kinesistest.Fail(kinesistest.CodeAccessDenied)})
 		}
 	}
@@ -134,9 +134,9 @@ func TestFatalReadErrorChan(t *testing.T) {
 		{pollingMode, "GetShardIterator", "KMSAccessDeniedException"},
 		{efoMode, "SubscribeToShard", "KMSAccessDeniedException"},
 	} {
-		t.Run(tc.m.name+"/"+tc.op, func(t *testing.T) {
+		t.Run(tc.m.Name+"/"+tc.op, func(t *testing.T) {
 			t.Parallel()
-			fake := tc.m.newFake(t, 2)
+			fake := tc.m.NewFake(t, 2)
 			fillShards(t, fake, testStream, 5)
 			if tc.op != "GetRecords" { // the first call fails
 				fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: tc.op}, Action: kinesistest.Fail(tc.code)})
@@ -145,10 +145,10 @@ func TestFatalReadErrorChan(t *testing.T) {
 			st := openStream(t, tc.m, ctx, fake, kinesin.JSON[item])
 			c := collect(st, true)
 			if tc.op == "GetRecords" {
-				eventually(t, 5*time.Second, func() bool { return c.count() == 10 }, "10 records")
+				eventually(t, 5*time.Second, func() bool { return c.Count() == 10 }, "10 records")
 				fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: tc.op}, Action: kinesistest.Fail(tc.code)})
 			}
-			c.wait(t, 5*time.Second)
+			c.Wait(t, 5*time.Second)
 			var re *kinesin.ReadError
 			if err := st.Err(); !errors.As(err, &re) || re.ShardID == "" {
 				t.Fatalf("Err() = %v, want a *kinesin.ReadError", err)
@@ -173,7 +173,7 @@ func TestStreamDeletedWhileRead(t *testing.T) {
 func testStreamDeletedWhileRead(t *testing.T, m mode) {
 	for _, form := range []string{"Records", "Chan"} {
 		t.Run(form, func(t *testing.T) {
-			fake := m.newFake(t, 2)
+			fake := m.NewFake(t, 2)
 			fillShards(t, fake, testStream, 5)
 			ctx := testCtx(t, 10*time.Second)
 			st := openStream(t, m, ctx, fake, kinesin.JSON[item])
@@ -197,9 +197,9 @@ func testStreamDeletedWhileRead(t *testing.T, m mode) {
 				}
 			} else {
 				c := collect(st, true)
-				eventually(t, 5*time.Second, func() bool { return c.count() == 10 }, "10 records")
+				eventually(t, 5*time.Second, func() bool { return c.Count() == 10 }, "10 records")
 				fake.DeleteStream(testStream)
-				c.wait(t, 5*time.Second)
+				c.Wait(t, 5*time.Second)
 				fatal = st.Err()
 			}
 			if !errors.Is(fatal, kinesin.ErrStreamNotFound) {
@@ -232,7 +232,7 @@ func TestCheckpointStoreOutage(t *testing.T) {
 		if err := st.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		c.wait(t, 5*time.Second)
+		c.Wait(t, 5*time.Second)
 		if err := st.Err(); err != nil {
 			t.Errorf("Err() = %v after a short outage", err)
 		}
@@ -295,7 +295,7 @@ func testEFOFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fake := efoMode.newFake(t, shards, kinesistest.WithSeed(11))
+			fake := efoMode.NewFake(t, shards, kinesistest.WithSeed(11))
 			want := fillPadded(t, fake, testStream, perShard, pad)
 			var hit []*kinesistest.Injected
 			for id := range want {
@@ -310,14 +310,14 @@ func testEFOFaults(t *testing.T) {
 			ctx := testCtx(t, 30*time.Second)
 			st := openStream(t, efoMode, ctx, fake, kinesin.JSON[item])
 			c := collect(st, true)
-			eventually(t, 20*time.Second, func() bool { return c.count() >= shards*perShard }, "%d of %d records", c.count(), shards*perShard)
+			eventually(t, 20*time.Second, func() bool { return c.Count() >= shards*perShard }, "%d of %d records", c.Count(), shards*perShard)
 			// An end marker per shard: a repeat would come before it.
 			for id, seqs := range fillShards(t, fake, testStream, 1) {
 				want[id] = append(want[id], seqs...)
 			}
-			eventually(t, 10*time.Second, func() bool { return c.count() >= shards*(perShard+1) }, "the end markers")
+			eventually(t, 10*time.Second, func() bool { return c.Count() >= shards*(perShard+1) }, "the end markers")
 			for id, seqs := range want {
-				checkShardOrder(t, id, c.shard(id), seqs)
+				checkShardOrder(t, id, c.Shard(id), seqs)
 			}
 			if err := st.Err(); err != nil {
 				t.Errorf("Err() = %v", err)

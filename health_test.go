@@ -121,22 +121,22 @@ func TestEFOWithoutInitialResponseFailsFast(t *testing.T) {
 // error; meanwhile each shard is logged once at WARN, once at ERROR.
 func TestFailuresPastTheStallTimeoutFailTheStream(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
-		fake := m.newFake(t, 1)
+		fake := m.NewFake(t, 1)
 		logs := &logSink{}
 		const stall = 1500 * time.Millisecond
 		st := openStream(t, m, testCtx(t, time.Minute), fake, kinesin.JSON[item],
 			kinesin.WithStallTimeout(stall), kinesin.WithLogger(slog.New(logs)))
 		c := collect(st, true)
 		fake.Put(testStream, "pk", itemJSON(item{N: 1}))
-		eventually(t, 10*time.Second, func() bool { return c.count() == 1 }, "the first record")
+		eventually(t, 10*time.Second, func() bool { return c.Count() == 1 }, "the first record")
 		for _, op := range []string{"GetRecords", "GetShardIterator", "SubscribeToShard"} {
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: op}, Action: kinesistest.InternalFailure})
 		}
-		if m.efo {
+		if m.EFO {
 			// Break the open subscription: the reader subscribes again.
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard"}, Action: kinesistest.CutStream(0)})
 		}
-		c.wait(t, 30*time.Second)
+		c.Wait(t, 30*time.Second)
 		failed := time.Now()
 		var re *kinesin.ReadError
 		err := st.Err()
@@ -171,7 +171,7 @@ func statsOf[T any](st *kinesin.Stream[T], id string) kinesin.ShardStats {
 // Stats tells each shard's state, position, lag, and counts.
 func TestStats(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
-		fake := m.newFake(t, 2)
+		fake := m.NewFake(t, 2)
 		const parent, other = "shardId-000000000000", "shardId-000000000001"
 		st := openStream(t, m, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(3),
 			kinesin.WithPauseWarning(time.Hour))
@@ -188,7 +188,7 @@ func TestStats(t *testing.T) {
 		if st.Stats().ShardsOwned != 2 {
 			t.Errorf("ShardsOwned = %d, want 2", st.Stats().ShardsOwned)
 		}
-		c.commitPending()
+		c.CommitPending()
 		// Split the parent: it ends and finishes; its children wait for it
 		// until its records are all delivered, then read.
 		kids, err := fake.Split(testStream, parent)
@@ -196,10 +196,10 @@ func TestStats(t *testing.T) {
 			t.Fatal(err)
 		}
 		for {
-			if c.commitPending() == 0 && statsOf(st, parent).State == kinesin.ShardFinished {
+			if c.CommitPending() == 0 && statsOf(st, parent).State == kinesin.ShardFinished {
 				break
 			}
-			eventually(t, 10*time.Second, func() bool { return c.pendingCount() > 0 || statsOf(st, parent).State == kinesin.ShardFinished },
+			eventually(t, 10*time.Second, func() bool { return c.PendingCount() > 0 || statsOf(st, parent).State == kinesin.ShardFinished },
 				"the parent's records: %+v", statsOf(st, parent))
 		}
 		if s := statsOf(st, parent); s.Checkpoint.ShardEnded != true {
@@ -210,7 +210,7 @@ func TestStats(t *testing.T) {
 		for _, op := range []string{"GetRecords", "GetShardIterator", "SubscribeToShard"} {
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: op, Shard: other}, Action: kinesistest.InternalFailure})
 		}
-		if m.efo {
+		if m.EFO {
 			fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "SubscribeToShard", Shard: other}, Action: kinesistest.CutStream(0)})
 		} else {
 			fillShards(t, fake, testStream, 1)
@@ -220,7 +220,7 @@ func TestStats(t *testing.T) {
 			t.Errorf("retrying shard %+v, want since when, the operation and the error", s)
 		}
 		fake.ClearFaults()
-		eventually(t, 10*time.Second, func() bool { c.commitPending(); return statsOf(st, other).State == kinesin.ShardReading }, "the other shard recovered")
+		eventually(t, 10*time.Second, func() bool { c.CommitPending(); return statsOf(st, other).State == kinesin.ShardReading }, "the other shard recovered")
 		if h := st.Stats(); h.LastCheckpointWrite.IsZero() || !h.CheckpointsFailingSince.IsZero() {
 			t.Errorf("checkpoint health %+v, want a last write and no failure", h)
 		}

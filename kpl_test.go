@@ -71,25 +71,6 @@ func loadVectors(t *testing.T) []kplVector {
 	return file.Cases
 }
 
-// takeN reads n records from ch, failing the test after timeout.
-func takeN[T any](t *testing.T, ch <-chan *kinesin.Record[T], n int, timeout time.Duration) []*kinesin.Record[T] {
-	t.Helper()
-	var out []*kinesin.Record[T]
-	deadline := time.After(timeout)
-	for len(out) < n {
-		select {
-		case r, ok := <-ch:
-			if !ok {
-				t.Fatalf("the channel closed after %d of %d records", len(out), n)
-			}
-			out = append(out, r)
-		case <-deadline:
-			t.Fatalf("%d of %d records after %v", len(out), n, timeout)
-		}
-	}
-	return out
-}
-
 // quiet checks that ch delivers nothing more for a moment.
 func quiet[T any](t *testing.T, ch <-chan *kinesin.Record[T], d time.Duration) {
 	t.Helper()
@@ -124,7 +105,7 @@ func TestKPLDeaggregation(t *testing.T) {
 }
 
 func testKPLDeaggregation(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	var want []userRec
 	var last string
 	for _, v := range loadVectors(t) {
@@ -201,7 +182,7 @@ func TestKPLDeaggregationOff(t *testing.T) {
 }
 
 func testKPLDeaggregationOff(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	data, err := kpl.Aggregate([]kpl.Record{{PartitionKey: "a", Data: []byte("one")}, {PartitionKey: "b", Data: []byte("two")}})
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +222,7 @@ func testKPLRestartInsideAggregate(t *testing.T, m mode) {
 	for _, k := range []int{1, 4, 9, 10} {
 		t.Run(fmt.Sprintf("committed %d of 10", k), func(t *testing.T) {
 			t.Parallel()
-			fake := m.newFake(t, 1)
+			fake := m.NewFake(t, 1)
 			const id = "shardId-000000000000"
 			// A plain record, the aggregate A of 10, an aggregate B of 3,
 			// a plain record.
@@ -278,7 +259,7 @@ func testKPLRestartInsideAggregate(t *testing.T, m mode) {
 			store := memcheckpoint.New()
 			ctx, crash := context.WithCancel(context.Background())
 			defer crash()
-			st, err := kinesin.Open(ctx, testStream, kinesin.Bytes, append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
+			st, err := kinesin.Open(ctx, testStream, kinesin.Bytes, append(m.Options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 				kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 			if err != nil {
 				t.Fatal(err)
@@ -303,7 +284,7 @@ func testKPLRestartInsideAggregate(t *testing.T, m mode) {
 
 			// Second run on what was written.
 			sp := &spy{Client: fake.Client()}
-			before := len(m.starts(fake, sp, id))
+			before := len(m.Starts(fake, sp, id))
 			st2 := openNamed(t, m, testCtx(t, 20*time.Second), testStream, sp, kinesin.Bytes, kinesin.WithCheckpointer(snapshot))
 			ch := st2.Chan()
 			rest := all[1+k:]
@@ -318,7 +299,7 @@ func testKPLRestartInsideAggregate(t *testing.T, m mode) {
 			if k == len(aRecs) {
 				wantStart = "AFTER_SEQUENCE_NUMBER"
 			}
-			if starts := m.starts(fake, sp, id)[before:]; len(starts) == 0 || starts[0] != wantStart {
+			if starts := m.Starts(fake, sp, id)[before:]; len(starts) == 0 || starts[0] != wantStart {
 				t.Errorf("the restart read from %v, want %s", starts, wantStart)
 			}
 		})
@@ -336,7 +317,7 @@ func TestKPLHashRangeDrop(t *testing.T) {
 }
 
 func testKPLHashRangeDrop(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	kids, err := fake.Split(testStream, "shardId-000000000000")
 	if err != nil {
 		t.Fatal(err)

@@ -40,16 +40,6 @@ import (
 	"github.com/kinesin-go/kinesin/polling"
 )
 
-// The lease timings of these tests: a dead worker's shards move within
-// about 2.2 s, a handoff takes two cycles.
-const (
-	leaseTestDuration = 2 * time.Second
-	leaseTestCycle    = 200 * time.Millisecond
-	// leaseSlack is what the race detector and two CPUs may add to a
-	// failover.
-	leaseSlack = 1500 * time.Millisecond
-)
-
 // leasePolling polls idle shards every 20 ms: a dozen of them, in several
 // workers, stay cheap.
 var leasePolling = polling.Options{
@@ -374,8 +364,8 @@ func (c *leaseCluster) joinWith(id string, store lease.Store, more []kinesin.Opt
 			OnLost:     c.ledger.hook(id, "lost"),
 		}),
 	}
-	if c.m.efo {
-		opts = append(opts, c.m.options()...)
+	if c.m.EFO {
+		opts = append(opts, c.m.Options()...)
 	} else {
 		opts = append(opts, kinesin.WithPolling(leasePolling))
 	}
@@ -563,7 +553,7 @@ func TestLeaseCluster(t *testing.T) {
 }
 
 func testLeaseCluster(t *testing.T, m mode) {
-	fake := m.newFake(t, 12)
+	fake := m.NewFake(t, 12)
 	store := memlease.New()
 	c := newLeaseCluster(t, m, fake, store)
 	p := startLeaseProducer(t, fake, 120, 2, 5*time.Millisecond)
@@ -575,7 +565,7 @@ func testLeaseCluster(t *testing.T, m mode) {
 	c.join("w2", nil)
 	w3 := c.join("w3", nil)
 	c.waitShape(15*time.Second, "[4 4 4]", "w1", "w2", "w3")
-	t.Logf("%s: 3 workers own 4 shards each %v after the first opened", m.name, time.Since(t0).Round(time.Millisecond))
+	t.Logf("%s: 3 workers own 4 shards each %v after the first opened", m.Name, time.Since(t0).Round(time.Millisecond))
 	c.waitReading(5 * time.Second)
 
 	// w3 dies: its context ends, no Close. Its manager stops renewing, so
@@ -595,7 +585,7 @@ func testLeaseCluster(t *testing.T, m mode) {
 		t.Errorf("w3's worker row changed after it died: %+v, then %+v", row(before, "w3"), row(after, "w3"))
 	}
 	t.Logf("%s: failover of %d shards: the last one read by a survivor %v after the kill (lease duration %v, cycle %v)",
-		m.name, len(dead), taken.Round(time.Millisecond), leaseTestDuration, leaseTestCycle)
+		m.Name, len(dead), taken.Round(time.Millisecond), leaseTestDuration, leaseTestCycle)
 	if taken > leaseTestDuration+leaseTestCycle+leaseSlack {
 		t.Errorf("failover took %v, want at most the lease duration plus a cycle (%v) and %v of slack", taken, leaseTestDuration+leaseTestCycle, leaseSlack)
 	}
@@ -611,7 +601,7 @@ func testLeaseCluster(t *testing.T, m mode) {
 	c.waitTaken(5*time.Second, owners["w4"], "", joined)
 	// The dead worker's row, never seen changing by the new worker, counts
 	// as live for a lease duration: the new worker aims at 3 shards first.
-	t.Logf("%s: a new worker owned its first shards %v after it opened, its share of 4 %v after", m.name,
+	t.Logf("%s: a new worker owned its first shards %v after it opened, its share of 4 %v after", m.Name,
 		first.Round(time.Millisecond), took.Round(time.Millisecond))
 
 	// A split and a merge while the workers read: children after parents.
@@ -629,7 +619,7 @@ func testLeaseCluster(t *testing.T, m mode) {
 	mergedAt := time.Now()
 	c.waitTaken(10*time.Second, []string{merged}, "", mergedAt)
 	c.waitShape(10*time.Second, "[4 4 4]", "w1", "w2", "w4")
-	t.Logf("%s: split children read %v after the split, merged child %v after the merge", m.name,
+	t.Logf("%s: split children read %v after the split, merged child %v after the merge", m.Name,
 		c.ledger.firstBy(kids[:], "", split)[kids[0]].at.Sub(split).Round(time.Millisecond),
 		c.ledger.firstBy([]string{merged}, "", mergedAt)[merged].at.Sub(mergedAt).Round(time.Millisecond))
 
@@ -644,7 +634,7 @@ func testLeaseCluster(t *testing.T, m mode) {
 	closeTook := time.Since(closing)
 	handed := c.waitTaken(5*time.Second, moved, "w1", closing)
 	c.waitShape(5*time.Second, "[6 6]", "w2", "w4")
-	t.Logf("%s: Close took %v; its %d shards were read by the others %v after Close began", m.name,
+	t.Logf("%s: Close took %v; its %d shards were read by the others %v after Close began", m.Name,
 		closeTook.Round(time.Millisecond), len(moved), handed.Round(time.Millisecond))
 
 	l.setPhase("end")
@@ -652,7 +642,7 @@ func testLeaseCluster(t *testing.T, m mode) {
 	c.waitAll(p)
 	l.checkOrder(t)
 	dups := l.duplicates()
-	t.Logf("%s: %d records delivered for %d produced; duplicates by phase: %v", m.name, l.count(), sum(p.produced()), dups)
+	t.Logf("%s: %d records delivered for %d produced; duplicates by phase: %v", m.Name, l.count(), sum(p.produced()), dups)
 	for _, phase := range []string{"start", "join", "reshard", "close", "end"} {
 		if dups[phase] != 0 {
 			t.Errorf("%d records delivered twice in phase %s, want 0 (planned handoffs only)", dups[phase], phase)

@@ -22,13 +22,13 @@ func TestBreakClosesEverything(t *testing.T) {
 }
 
 func testBreakClosesEverything(t *testing.T, m mode) {
-	fake := m.newFake(t, 4)
+	fake := m.NewFake(t, 4)
 	want := fillShards(t, fake, testStream, 100)
 	store := checkpointtest.NewFaulty(t, memcheckpoint.New()) // counting the saves
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.Options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon),
 		kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 	if err != nil {
@@ -79,12 +79,12 @@ func TestCloseEndsConsumption(t *testing.T) {
 func testCloseEndsConsumption(t *testing.T, m mode) {
 	for _, form := range []string{"Records", "Chan"} {
 		t.Run(form, func(t *testing.T) {
-			fake := m.newFake(t, 2)
+			fake := m.NewFake(t, 2)
 			want := fillShards(t, fake, testStream, 5)
 			store := memcheckpoint.New()
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx := testCtx(t, 10*time.Second)
-			st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
+			st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.Options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 				kinesin.WithStart(kinesin.TrimHorizon),
 				kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
 			if err != nil {
@@ -299,7 +299,7 @@ func TestContextEndIsNotAnError(t *testing.T) {
 }
 
 func testContextEndIsNotAnError(t *testing.T, m mode) {
-	fake := m.newFake(t, 2)
+	fake := m.NewFake(t, 2)
 	want := fillShards(t, fake, testStream, 5)
 	store := memcheckpoint.New()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -358,7 +358,7 @@ func TestRecreatedStreamIsFatal(t *testing.T) {
 
 func testRecreatedStreamIsFatal(t *testing.T, m mode) {
 	clock := kinesistest.NewManualClock(time.Now())
-	fake := m.newFake(t, 1, kinesistest.WithClock(clock))
+	fake := m.NewFake(t, 1, kinesistest.WithClock(clock))
 	fillShards(t, fake, testStream, 3)
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item])

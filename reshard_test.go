@@ -92,22 +92,22 @@ func TestKeyOrderAcrossSplitAndMerge(t *testing.T) {
 }
 
 func testKeyOrderAcrossSplitAndMerge(t *testing.T, m mode) {
-	fake := m.newFake(t, 2)
+	fake := m.NewFake(t, 2)
 	ctx := testCtx(t, 40*time.Second)
 	sp := &spy{Client: fake.Client()}
 	st := openNamed(t, m, ctx, testStream, sp, kinesin.JSON[item], kinesin.WithStart(kinesin.Latest))
 	c := collect(st, true)
 	// Latest: produce once every shard is read.
-	eventually(t, 5*time.Second, func() bool { return m.shardsStarted(fake, sp) == 2 }, "reads of both shards")
+	eventually(t, 5*time.Second, func() bool { return m.ShardsStarted(fake, sp) == 2 }, "reads of both shards")
 	p := produce(t, fake, 40)
 
-	eventually(t, 10*time.Second, func() bool { return c.count() > 1500 }, "records before the split")
+	eventually(t, 10*time.Second, func() bool { return c.Count() > 1500 }, "records before the split")
 	splitAt := time.Now()
 	kids, err := fake.Split(testStream, "shardId-000000000000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() bool { return c.countOf(kids[0]) > 500 && c.countOf(kids[1]) > 500 }, "records from the split's children")
+	eventually(t, 10*time.Second, func() bool { return c.CountOf(kids[0]) > 500 && c.CountOf(kids[1]) > 500 }, "records from the split's children")
 	splitLatency := firstAt(c, kids[0], kids[1]).Sub(splitAt)
 
 	// The upper child of shard 0 touches shard 1.
@@ -121,15 +121,13 @@ func testKeyOrderAcrossSplitAndMerge(t *testing.T, m mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() bool { return c.countOf(merged) > 500 }, "records from the merge's child")
+	eventually(t, 10*time.Second, func() bool { return c.CountOf(merged) > 500 }, "records from the merge's child")
 	mergeLatency := firstAt(c, merged).Sub(mergeAt)
 	p.halt()
 	total := p.produced()
-	eventually(t, 10*time.Second, func() bool { return c.count() >= total }, "%d of %d records", c.count(), total)
+	eventually(t, 10*time.Second, func() bool { return c.Count() >= total }, "%d of %d records", c.Count(), total)
 
-	c.mu.Lock()
-	recs := append([]seen(nil), c.recs...)
-	c.mu.Unlock()
+	recs := c.All()
 	if len(recs) != total {
 		t.Errorf("%d records yielded, %d produced", len(recs), total)
 	}
@@ -161,7 +159,7 @@ func testKeyOrderAcrossSplitAndMerge(t *testing.T, m mode) {
 			if parent == "" {
 				continue
 			}
-			ps, cs := c.shard(parent), c.shard(sh.ID)
+			ps, cs := c.Shard(parent), c.Shard(sh.ID)
 			if len(ps) == 0 || len(cs) == 0 {
 				t.Errorf("shard %s (%d records) or its parent %s (%d) yielded nothing", sh.ID, len(cs), parent, len(ps))
 				continue
@@ -178,7 +176,7 @@ func testKeyOrderAcrossSplitAndMerge(t *testing.T, m mode) {
 		t.Errorf("checked %d parent-child pairs, want 4", children)
 	}
 	t.Logf("%d records over %d keys; first child record %v after the split, %v after the merge (%s)",
-		total, len(p.keys), splitLatency.Round(time.Millisecond), mergeLatency.Round(time.Millisecond), m.name)
+		total, len(p.keys), splitLatency.Round(time.Millisecond), mergeLatency.Round(time.Millisecond), m.Name)
 	if splitLatency > 3*time.Second || mergeLatency > 3*time.Second {
 		t.Errorf("child records took %v (split) and %v (merge) to flow", splitLatency, mergeLatency)
 	}
@@ -193,7 +191,7 @@ func TestChildrenListedAtOpenWaitForParents(t *testing.T) {
 }
 
 func testChildrenListedAtOpenWaitForParents(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	next := map[string]int{}
 	putKeys := func(n int) {
 		for i := range n {
@@ -217,13 +215,11 @@ func testChildrenListedAtOpenWaitForParents(t *testing.T, m mode) {
 	putKeys(1000)
 	ctx := testCtx(t, 20*time.Second)
 	opts := append([]kinesin.Option{kinesin.WithShardSyncInterval(5 * time.Millisecond)},
-		m.polling(polling.Options{MaxRecords: 100, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond})...)
+		m.Polling(polling.Options{MaxRecords: 100, MinInterval: time.Millisecond, IdleInterval: 5 * time.Millisecond})...)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item], opts...)
 	c := collect(st, true)
-	eventually(t, 15*time.Second, func() bool { return c.count() >= 7000 }, "%d of 7000 records", c.count())
-	c.mu.Lock()
-	recs := append([]seen(nil), c.recs...)
-	c.mu.Unlock()
+	eventually(t, 15*time.Second, func() bool { return c.Count() >= 7000 }, "%d of 7000 records", c.Count())
+	recs := c.All()
 	got := map[string]int{}
 	for _, r := range recs {
 		if r.Item.N != got[r.Item.Key] {
@@ -232,7 +228,7 @@ func testChildrenListedAtOpenWaitForParents(t *testing.T, m mode) {
 		got[r.Item.Key]++
 	}
 	for _, pair := range [][2]string{{"shardId-000000000000", kids[0]}, {"shardId-000000000000", kids[1]}, {kids[0], grandchild}, {kids[1], grandchild}} {
-		ps, cs := c.shard(pair[0]), c.shard(pair[1])
+		ps, cs := c.Shard(pair[0]), c.Shard(pair[1])
 		if len(ps) == 0 || len(cs) == 0 {
 			t.Fatalf("%s or %s yielded nothing", pair[0], pair[1])
 		}
@@ -251,17 +247,17 @@ func TestChildLatencyDefaultOptions(t *testing.T) {
 }
 
 func testChildLatencyDefaultOptions(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	ctx := testCtx(t, 20*time.Second)
 	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item],
-		append([]kinesin.Option{kinesin.WithClient(fake.Client()), kinesin.WithStart(kinesin.TrimHorizon)}, m.defaults()...)...)
+		append([]kinesin.Option{kinesin.WithClient(fake.Client()), kinesin.WithStart(kinesin.TrimHorizon)}, m.Defaults()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	c := collect(st, true)
 	fake.Put(testStream, "a", itemJSON(item{N: 1}))
-	eventually(t, 5*time.Second, func() bool { return c.count() == 1 }, "the first record")
+	eventually(t, 5*time.Second, func() bool { return c.Count() == 1 }, "the first record")
 
 	measure := func(reshard func() []string) time.Duration {
 		t.Helper()
@@ -278,7 +274,7 @@ func testChildLatencyDefaultOptions(t *testing.T, m mode) {
 		}
 		eventually(t, 10*time.Second, func() bool {
 			for _, k := range kids {
-				if c.countOf(k) == 0 {
+				if c.CountOf(k) == 0 {
 					return false
 				}
 			}
@@ -301,7 +297,7 @@ func testChildLatencyDefaultOptions(t *testing.T, m mode) {
 		}
 		return []string{m}
 	})
-	t.Logf("default %s: first child record %v after a split, %v after a merge", m.name, split.Round(time.Millisecond), merge.Round(time.Millisecond))
+	t.Logf("default %s: first child record %v after a split, %v after a merge", m.Name, split.Round(time.Millisecond), merge.Round(time.Millisecond))
 	if split > 3*time.Second || merge > 3*time.Second {
 		t.Errorf("child records flowed %v after a split, %v after a merge: want about a second", split, merge)
 	}
@@ -315,33 +311,30 @@ func TestShardEndMarker(t *testing.T) {
 }
 
 func testShardEndMarker(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+	fake := m.NewFake(t, 1)
 	const parent = "shardId-000000000000"
 	parentSeqs := fillShards(t, fake, testStream, 20)[parent]
 	store := memcheckpoint.New()
 	ctx := testCtx(t, 20*time.Second)
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))
 	c := collect(st, false)
-	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "the parent's records")
+	eventually(t, 5*time.Second, func() bool { return c.Count() == 20 }, "the parent's records")
 	kids, err := fake.Split(testStream, parent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	childSeqs := fillShards(t, fake, testStream, 5)
-	eventually(t, 5*time.Second, func() bool { return c.count() == 30 }, "the children's records")
+	eventually(t, 5*time.Second, func() bool { return c.Count() == 30 }, "the children's records")
 
 	// Everything but the parent's last record committed: no marker.
-	c.mu.Lock()
 	var last *kinesin.Record[item]
-	for _, r := range c.pending {
+	for _, r := range c.TakePending() {
 		if r.SequenceNumber == parentSeqs[19] {
 			last = r
 			continue
 		}
 		r.Commit()
 	}
-	c.pending = nil
-	c.mu.Unlock()
 	if err := st.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -362,18 +355,18 @@ func testShardEndMarker(t *testing.T, m mode) {
 	// Restart: the parent is not read, the children resume after their
 	// checkpoints.
 	sp := &spy{Client: fake.Client()}
-	parentReads := len(m.starts(fake, sp, parent))
+	parentReads := len(m.Starts(fake, sp, parent))
 	st2 := openNamed(t, m, ctx, testStream, sp, kinesin.JSON[item], kinesin.WithCheckpointer(store))
 	c2 := collect(st2, true)
 	more := fillShards(t, fake, testStream, 3)
-	eventually(t, 5*time.Second, func() bool { return c2.count() == 6 }, "new records after the restart, got %d", c2.count())
+	eventually(t, 5*time.Second, func() bool { return c2.Count() == 6 }, "new records after the restart, got %d", c2.Count())
 	for _, k := range kids {
-		checkShardOrder(t, k, c2.shard(k), more[k])
+		checkShardOrder(t, k, c2.Shard(k), more[k])
 	}
-	if its := m.starts(fake, sp, parent); len(its) != parentReads {
+	if its := m.Starts(fake, sp, parent); len(its) != parentReads {
 		t.Errorf("the ended parent was read again after the restart: %v", its[parentReads:])
 	}
-	if n := c2.countOf(parent); n != 0 {
+	if n := c2.CountOf(parent); n != 0 {
 		t.Errorf("%d parent records delivered again", n)
 	}
 }
@@ -382,20 +375,11 @@ func testShardEndMarker(t *testing.T, m mode) {
 func firstAt(c *collector, shards ...string) time.Time {
 	var first time.Time
 	for _, id := range shards {
-		if s := c.shard(id); len(s) > 0 && (first.IsZero() || s[0].At.Before(first)) {
+		if s := c.Shard(id); len(s) > 0 && (first.IsZero() || s[0].At.Before(first)) {
 			first = s[0].At
 		}
 	}
 	return first
-}
-
-func shardByID(shards []kinesistest.ShardInfo, id string) kinesistest.ShardInfo {
-	for _, sh := range shards {
-		if sh.ID == id {
-			return sh
-		}
-	}
-	return kinesistest.ShardInfo{}
 }
 
 // adjacent reports whether b's hash key range starts right after a's.

@@ -26,7 +26,7 @@ func TestRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T) {
 
 func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	const shards, perShard, committed = 2, 400, 250
-	fake := m.newFake(t, shards)
+	fake := m.NewFake(t, shards)
 	want := fillShards(t, fake, testStream, perShard)
 	store := checkpointtest.NewFaulty(t, memcheckpoint.New()) // counting the saves
 
@@ -36,7 +36,7 @@ func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	ctx, crash := context.WithCancel(context.Background())
 	defer crash()
 	beforeOpen := goleak.IgnoreCurrent()
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.Options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon),
 		kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(10*time.Millisecond))...)
 	if err != nil {
@@ -93,20 +93,20 @@ func testRestartAfterCrashRedeliversAfterCheckpoint(t *testing.T, m mode) {
 	ctx2 := testCtx(t, 20*time.Second)
 	st2 := openStream(t, m, ctx2, fake, kinesin.JSON[item], kinesin.WithCheckpointer(snapshot), kinesin.WithStart(kinesin.Latest))
 	c := collect(st2, true)
-	eventually(t, 10*time.Second, func() bool { return c.count() >= shards*(perShard-committed) }, "redelivery: %d records", c.count())
+	eventually(t, 10*time.Second, func() bool { return c.Count() >= shards*(perShard-committed) }, "redelivery: %d records", c.Count())
 	// One more record per shard marks the end: anything repeated would come
 	// before it.
 	for id, seqs := range fillShards(t, fake, testStream, 1) {
 		want[id] = append(want[id], seqs...)
 	}
-	eventually(t, 10*time.Second, func() bool { return c.count() >= shards*(perShard-committed+1) }, "the end records")
+	eventually(t, 10*time.Second, func() bool { return c.Count() >= shards*(perShard-committed+1) }, "the end records")
 	for id, seqs := range want {
-		checkShardOrder(t, id, c.shard(id), seqs[committed:])
+		checkShardOrder(t, id, c.Shard(id), seqs[committed:])
 	}
 	if err := st2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 5*time.Second)
+	c.Wait(t, 5*time.Second)
 }
 
 // The stream's goroutines end with Open's context, without Close.
@@ -115,19 +115,19 @@ func TestContextEndStopsGoroutinesWithoutClose(t *testing.T) {
 }
 
 func testContextEndStopsGoroutinesWithoutClose(t *testing.T, m mode) {
-	fake := m.newFake(t, 3)
+	fake := m.NewFake(t, 3)
 	fillShards(t, fake, testStream, 10)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
+	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(m.Options(), kinesin.WithClient(fake.Client()), kinesin.WithApp(kinesin.DefaultApp),
 		kinesin.WithStart(kinesin.TrimHorizon))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := collect(st, false)
-	eventually(t, 5*time.Second, func() bool { return c.count() == 30 }, "30 records")
+	eventually(t, 5*time.Second, func() bool { return c.Count() == 30 }, "30 records")
 	cancel()
-	c.wait(t, 5*time.Second)
+	c.Wait(t, 5*time.Second)
 	if err := st.Err(); err != nil {
 		t.Errorf("Err() = %v after the context ended", err)
 	}
@@ -143,7 +143,7 @@ func TestCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T) {
 
 func testCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T, m mode) {
 	clock := kinesistest.NewManualClock(time.Time{})
-	fake := m.newFake(t, 1, kinesistest.WithClock(clock))
+	fake := m.NewFake(t, 1, kinesistest.WithClock(clock))
 	const id = "shardId-000000000000"
 	old := fillShards(t, fake, testStream, 100)[id]
 	store := memcheckpoint.New()
@@ -156,23 +156,20 @@ func testCheckpointPastRetentionFallsBackToTrimHorizon(t *testing.T, m mode) {
 	}
 	ctx := testCtx(t, 20*time.Second)
 	logs := &logSink{}
-	o := newOTelSink(t)
-	opts := append(o.options(), kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest),
-		kinesin.WithLogger(slog.New(logs)), kinesin.WithApp(kinesin.DefaultApp))
+	opts := []kinesin.Option{kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest),
+		kinesin.WithLogger(slog.New(logs)), kinesin.WithApp(kinesin.DefaultApp)}
 	st := openStream(t, m, ctx, fake, kinesin.JSON[item], opts...)
 	c := collect(st, true)
-	eventually(t, 5*time.Second, func() bool { return c.count() == 20 }, "the records inside retention: %d", c.count())
-	// One warning names the shard and the range lost; a counter counts it.
+	eventually(t, 5*time.Second, func() bool { return c.Count() == 20 }, "the records inside retention: %d", c.Count())
+	// One warning names the shard and the range lost (internal/oteltest
+	// checks the counter that counts it).
 	warns := logs.find(slog.LevelWarn, "trimmed")
 	if len(warns) != 1 || warns[0]["shard"] != id || warns[0]["lost_after"] != old[9] || warns[0]["lost_before"] != kept[0] {
 		t.Errorf("warnings %v, want one naming %s, lost_after %s, lost_before %s", warns, id, old[9], kept[0])
 	}
-	if n := o.collect(t).sum("kinesin.checkpoint.expired", shardIs(id)); n != 1 {
-		t.Errorf("kinesin.checkpoint.expired = %v, want 1", n)
-	}
 	more := fillShards(t, fake, testStream, 5)[id]
-	eventually(t, 5*time.Second, func() bool { return c.count() == 25 }, "records put after the fallback: %d", c.count())
-	checkShardOrder(t, id, c.shard(id), append(kept, more...))
+	eventually(t, 5*time.Second, func() bool { return c.Count() == 25 }, "records put after the fallback: %d", c.Count())
+	checkShardOrder(t, id, c.Shard(id), append(kept, more...))
 	if err := st.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +188,7 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 	const parent = "shardId-000000000000"
 	setup := func(t *testing.T) (*kinesistest.Fake, []string, map[string][]string) {
 		clock := kinesistest.NewManualClock(time.Time{})
-		fake := m.newFake(t, 1, kinesistest.WithClock(clock))
+		fake := m.NewFake(t, 1, kinesistest.WithClock(clock))
 		parentSeqs := fillShards(t, fake, testStream, 10)[parent]
 		if _, err := fake.Split(testStream, parent); err != nil {
 			t.Fatal(err)
@@ -211,9 +208,9 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		fake, _, kids := setup(t)
 		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item])
 		c := collect(st, true)
-		eventually(t, 5*time.Second, func() bool { return c.count() == 16 }, "the children's records: %d", c.count())
+		eventually(t, 5*time.Second, func() bool { return c.Count() == 16 }, "the children's records: %d", c.Count())
 		for id, seqs := range kids {
-			checkShardOrder(t, id, c.shard(id), seqs)
+			checkShardOrder(t, id, c.Shard(id), seqs)
 		}
 	})
 	t.Run("parent checkpointed, start Latest", func(t *testing.T) {
@@ -224,9 +221,9 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		store.Save(context.Background(), kinesin.DefaultApp, testStream, map[string]checkpoint.Checkpoint{parent: checkpoint.At(parentSeqs[4])})
 		st := openStream(t, m, testCtx(t, 10*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 		c := collect(st, true)
-		eventually(t, 5*time.Second, func() bool { return c.count() == 16 }, "the children's records: %d", c.count())
+		eventually(t, 5*time.Second, func() bool { return c.Count() == 16 }, "the children's records: %d", c.Count())
 		for id, seqs := range kids {
-			checkShardOrder(t, id, c.shard(id), seqs)
+			checkShardOrder(t, id, c.Shard(id), seqs)
 		}
 	})
 	t.Run("trimmed while read", func(t *testing.T) {
@@ -236,12 +233,12 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		// all 10 parent records already: it delivers them first.)
 		t.Parallel()
 		clock := kinesistest.NewManualClock(time.Time{})
-		fake := m.newFake(t, 1, kinesistest.WithClock(clock))
+		fake := m.NewFake(t, 1, kinesistest.WithClock(clock))
 		parentSeqs := fillShards(t, fake, testStream, 10)[parent]
 		ctx := testCtx(t, 10*time.Second)
 		st := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithMaxUncommitted(3))
 		c := collect(st, false)
-		eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
+		eventually(t, 5*time.Second, func() bool { return c.Count() == 3 }, "3 parent records")
 		if _, err := fake.Split(testStream, parent); err != nil {
 			t.Fatal(err)
 		}
@@ -268,38 +265,29 @@ func testTrimmedParentCountsAsDone(t *testing.T, m mode) {
 		}
 		childrenRead := func() bool {
 			for id, seqs := range kids {
-				if c.countOf(id) < len(seqs) {
+				if c.CountOf(id) < len(seqs) {
 					return false
 				}
 			}
 			return true
 		}
 		for !childrenRead() {
-			c.commitPending()
+			c.CommitPending()
 			if ctx.Err() != nil {
-				t.Fatalf("%d records delivered; the children were not read after the parent was trimmed away", c.count())
+				t.Fatalf("%d records delivered; the children were not read after the parent was trimmed away", c.Count())
 			}
 			time.Sleep(time.Millisecond)
 		}
 		for id, seqs := range kids {
-			checkShardOrder(t, id, c.shard(id), seqs)
+			checkShardOrder(t, id, c.Shard(id), seqs)
 		}
-		got := c.shard(parent)
+		got := c.Shard(parent)
 		checkShardOrder(t, parent, got, parentSeqs[:min(len(got), len(parentSeqs))])
 		t.Logf("%d parent records delivered before it was trimmed away", len(got))
 		if err := st.Err(); err != nil {
 			t.Errorf("Err() = %v", err)
 		}
 	})
-}
-
-func mustShards(t *testing.T, fake *kinesistest.Fake) []kinesistest.ShardInfo {
-	t.Helper()
-	shards, err := fake.Shards(testStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return shards
 }
 
 // A shard found missing while the stream cannot be described: transient
@@ -330,7 +318,7 @@ func TestShardNotFoundWhileDescribeFails(t *testing.T) {
 			st := openNamed(t, pollingMode, ctx, testStream, client, kinesin.JSON[item], kinesin.WithMaxUncommitted(3),
 				kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(5*time.Millisecond))
 			c := collect(st, false)
-			eventually(t, 5*time.Second, func() bool { return c.count() == 3 }, "3 parent records")
+			eventually(t, 5*time.Second, func() bool { return c.Count() == 3 }, "3 parent records")
 			fake.Split(testStream, parent)
 			clock.Advance(2 * time.Hour)
 			kids := fillShards(t, fake, testStream, 8)
@@ -338,9 +326,9 @@ func TestShardNotFoundWhileDescribeFails(t *testing.T) {
 			fake.Trim(testStream)
 			tc.fault.Match = kinesistest.Match{Op: "DescribeStreamSummary"}
 			in := fake.Inject(tc.fault)
-			c.commitPending()
+			c.CommitPending()
 			if tc.fatal {
-				c.wait(t, 5*time.Second)
+				c.Wait(t, 5*time.Second)
 				var re *kinesin.ReadError
 				if err := st.Err(); !errors.As(err, &re) || re.ShardID != parent {
 					t.Fatalf("Err() = %v, want a *ReadError of %s", err, parent)
@@ -351,9 +339,9 @@ func TestShardNotFoundWhileDescribeFails(t *testing.T) {
 				}
 				return
 			}
-			eventually(t, 5*time.Second, func() bool { c.commitPending(); return c.count() == 3+16 }, "the children's records: %d", c.count())
+			eventually(t, 5*time.Second, func() bool { c.CommitPending(); return c.Count() == 3+16 }, "the children's records: %d", c.Count())
 			for id, seqs := range kids {
-				checkShardOrder(t, id, c.shard(id), seqs)
+				checkShardOrder(t, id, c.Shard(id), seqs)
 			}
 			if in.Hits() != 3 {
 				t.Errorf("%d DescribeStreamSummary faults hit, want 3", in.Hits())

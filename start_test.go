@@ -35,7 +35,7 @@ func TestLatestRestartRedeliversUncommitted(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
 		for _, how := range []string{"Close", "crash"} {
 			t.Run(how, func(t *testing.T) {
-				fake := m.newFake(t, 2)
+				fake := m.NewFake(t, 2)
 				fillShards(t, fake, testStream, 3) // before the group starts
 				nextSecond(t, fake)
 				store := memcheckpoint.New()
@@ -44,7 +44,7 @@ func TestLatestRestartRedeliversUncommitted(t *testing.T) {
 				first := openStream(t, m, ctx, fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 				c1 := collect(first, false)
 				want := fillShards(t, fake, testStream, 2)
-				eventually(t, 10*time.Second, func() bool { return c1.count() == 4 }, "the records put after Open: %d", c1.count())
+				eventually(t, 10*time.Second, func() bool { return c1.Count() == 4 }, "the records put after Open: %d", c1.Count())
 				after := store
 				if how == "Close" {
 					if err := first.Close(); err != nil {
@@ -54,13 +54,13 @@ func TestLatestRestartRedeliversUncommitted(t *testing.T) {
 					after = copyStore(t, store) // what a killed process leaves
 					crash()
 				}
-				c1.wait(t, 10*time.Second)
+				c1.Wait(t, 10*time.Second)
 
 				second := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(after), kinesin.WithStart(kinesin.Latest))
 				c2 := collect(second, true)
-				eventually(t, 10*time.Second, func() bool { return c2.count() == 4 }, "the uncommitted records delivered again: %d", c2.count())
+				eventually(t, 10*time.Second, func() bool { return c2.Count() == 4 }, "the uncommitted records delivered again: %d", c2.Count())
 				for id, seqs := range want {
-					checkShardOrder(t, id, c2.shard(id), seqs)
+					checkShardOrder(t, id, c2.Shard(id), seqs)
 				}
 			})
 		}
@@ -73,7 +73,7 @@ func TestLatestRestartRedeliversUncommitted(t *testing.T) {
 // no process runs are delivered by the next one.
 func TestLatestSiblingChildAfterRestart(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
-		fake := m.newFake(t, 1)
+		fake := m.NewFake(t, 1)
 		const parent = "shardId-000000000000"
 		fillShards(t, fake, testStream, 3)
 		kids, err := fake.Split(testStream, parent)
@@ -89,7 +89,7 @@ func TestLatestSiblingChildAfterRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, func() bool { return c1.count() == 1 }, "the record put into one child")
+		eventually(t, 10*time.Second, func() bool { return c1.Count() == 1 }, "the record put into one child")
 		if err := first.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -99,9 +99,9 @@ func TestLatestSiblingChildAfterRestart(t *testing.T) {
 		want := fillShards(t, fake, testStream, 3) // while no process runs
 		second := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], kinesin.WithCheckpointer(store), kinesin.WithStart(kinesin.Latest))
 		c2 := collect(second, true)
-		eventually(t, 10*time.Second, func() bool { return c2.count() == 6 }, "the records put while no process ran: %d", c2.count())
+		eventually(t, 10*time.Second, func() bool { return c2.Count() == 6 }, "the records put while no process ran: %d", c2.Count())
 		for _, k := range kids {
-			checkShardOrder(t, k, c2.shard(k), want[k])
+			checkShardOrder(t, k, c2.Shard(k), want[k])
 		}
 	})
 }
@@ -140,7 +140,7 @@ func (g *gate) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShar
 // put between the two is delivered.
 func TestLatestKeepsRecordsPutBeforeTheFirstRead(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
-		fake := m.newFake(t, 2)
+		fake := m.NewFake(t, 2)
 		fillShards(t, fake, testStream, 2)
 		nextSecond(t, fake)
 		g := &gate{Client: fake.Client(), open: make(chan struct{})}
@@ -148,9 +148,9 @@ func TestLatestKeepsRecordsPutBeforeTheFirstRead(t *testing.T) {
 		c := collect(st, true)
 		want := fillShards(t, fake, testStream, 2) // no shard is read yet
 		close(g.open)
-		eventually(t, 10*time.Second, func() bool { return c.count() == 4 }, "the records put before the first read: %d", c.count())
+		eventually(t, 10*time.Second, func() bool { return c.Count() == 4 }, "the records put before the first read: %d", c.Count())
 		for id, seqs := range want {
-			checkShardOrder(t, id, c.shard(id), seqs)
+			checkShardOrder(t, id, c.Shard(id), seqs)
 		}
 	})
 }
@@ -161,7 +161,7 @@ func TestLatestKeepsRecordsPutBeforeTheFirstRead(t *testing.T) {
 func TestAtTimestampAcrossReshard(t *testing.T) {
 	setup := func(t *testing.T, m mode) (*kinesistest.Fake, time.Time, map[string][]string) {
 		clock := kinesistest.NewManualClock(time.Time{})
-		fake := m.newFake(t, 1, kinesistest.WithClock(clock))
+		fake := m.NewFake(t, 1, kinesistest.WithClock(clock))
 		fillShards(t, fake, testStream, 3)
 		if _, err := fake.Split(testStream, "shardId-000000000000"); err != nil {
 			t.Fatal(err)
@@ -177,13 +177,13 @@ func TestAtTimestampAcrossReshard(t *testing.T) {
 			fake, at, want := setup(t, m)
 			st := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], kinesin.WithStart(kinesin.AtTimestamp(at)))
 			c := collect(st, true)
-			eventually(t, 10*time.Second, func() bool { return c.count() >= 6 }, "the records after the timestamp: %d", c.count())
-			settle(t, 5*time.Second, 100*time.Millisecond, c.count)
+			eventually(t, 10*time.Second, func() bool { return c.Count() >= 6 }, "the records after the timestamp: %d", c.Count())
+			settle(t, 5*time.Second, 100*time.Millisecond, c.Count)
 			for id, seqs := range want {
-				checkShardOrder(t, id, c.shard(id), seqs)
+				checkShardOrder(t, id, c.Shard(id), seqs)
 			}
-			if c.count() != 6 {
-				t.Errorf("%d records delivered, want the 6 after the timestamp", c.count())
+			if c.Count() != 6 {
+				t.Errorf("%d records delivered, want the 6 after the timestamp", c.Count())
 			}
 		})
 		t.Run("with leases", func(t *testing.T) {
@@ -211,7 +211,7 @@ func TestAtTimestampAcrossReshard(t *testing.T) {
 // as it commits.
 func TestMaxUncommittedHoldsWithAggregates(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
-		fake := m.newFake(t, 1)
+		fake := m.NewFake(t, 1)
 		var want []string
 		for a := range 3 {
 			agg := make([]kinesistest.UserRecord, 100)
@@ -247,7 +247,7 @@ func TestMaxUncommittedHoldsWithAggregates(t *testing.T) {
 // *DecodeError carrying the panic value, and the stream goes on.
 func TestDecoderPanicIsADecodeError(t *testing.T) {
 	eachModeParallel(t, func(t *testing.T, m mode) {
-		fake := m.newFake(t, 1)
+		fake := m.NewFake(t, 1)
 		for _, s := range []string{"ok-1", "boom", "ok-2"} {
 			if _, err := fake.Put(testStream, "pk", []byte(s)); err != nil {
 				t.Fatal(err)
@@ -380,10 +380,10 @@ func TestMovingToLeasesKeepsCheckpoints(t *testing.T) {
 			st := openStream(t, pollingMode, testCtx(t, 20*time.Second), fake, kinesin.JSON[item],
 				kinesin.WithApp(app), kinesin.WithCheckpointer(store), kinesin.WithLeases(tc.leases(t), lease.WithLeaseDuration(leaseTestDuration), lease.WithCycleInterval(leaseTestCycle)))
 			c := collect(st, true)
-			eventually(t, 10*time.Second, func() bool { return c.count() >= 4 }, "the records after the checkpoints: %d", c.count())
-			settle(t, 5*time.Second, 100*time.Millisecond, c.count)
+			eventually(t, 10*time.Second, func() bool { return c.Count() >= 4 }, "the records after the checkpoints: %d", c.Count())
+			settle(t, 5*time.Second, 100*time.Millisecond, c.Count)
 			for id, seqs := range all {
-				checkShardOrder(t, id, c.shard(id), seqs[4:])
+				checkShardOrder(t, id, c.Shard(id), seqs[4:])
 			}
 		})
 	}

@@ -414,11 +414,7 @@ func (c *Control) shards(name string, _ *http.Request) (int, any, error) {
 	}
 	out := make([]ControlShard, 0, len(infos))
 	for _, s := range infos {
-		out = append(out, ControlShard{
-			ID: s.ID, ParentShardID: s.ParentShardID, AdjacentParentShardID: s.AdjacentParentShardID,
-			StartingHashKey: s.StartingHashKey, EndingHashKey: s.EndingHashKey,
-			Open: s.Open, Children: s.Children, Records: s.Records,
-		})
+		out = append(out, ControlShard(s))
 	}
 	return http.StatusOK, map[string]any{"shards": out}, nil
 }
@@ -470,7 +466,7 @@ func (c *Control) putRecords(name string, r *http.Request) (int, any, error) {
 			ce.message = fmt.Sprintf("record %d (the %d before it were stored): %s", i, i, ce.message)
 			return 0, nil, ce
 		}
-		out = append(out, result{ShardID: res.ShardID, SequenceNumber: res.SequenceNumber})
+		out = append(out, result(res))
 	}
 	return http.StatusOK, map[string]any{"records": out}, nil
 }

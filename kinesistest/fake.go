@@ -227,9 +227,6 @@ func (f *Fake) Close() {
 	})
 }
 
-// done is closed by Close.
-func (f *Fake) done() <-chan struct{} { return f.closed }
-
 // sleep waits d on the fake's clock; it returns false if ctx ended or the fake
 // closed first.
 func (f *Fake) sleep(ctx context.Context, d time.Duration) bool {

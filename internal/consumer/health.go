@@ -114,14 +114,14 @@ func (h *Health) forget(id string) {
 
 // failing returns since when a shard has been failing, with the last call
 // and error, and its lag (-1 when unknown).
-func (h *Health) failing(id string) (since time.Time, op string, err error, lag int64) {
+func (h *Health) failing(id string) (since time.Time, op string, lag int64, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.shards[id]
 	if s == nil {
-		return time.Time{}, "", nil, -1
+		return time.Time{}, "", -1, nil
 	}
-	return s.failingSince, s.op, s.lastErr, s.lag
+	return s.failingSince, s.op, s.lag, s.lastErr
 }
 
 // stalled is a shard that failed for longer than the bound.

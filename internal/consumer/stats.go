@@ -123,7 +123,7 @@ func (e *Engine) Stats() Stats {
 		} else if it.state == Finished {
 			ss.Checkpoint = checkpoint.Ended()
 		}
-		ss.FailingSince, ss.Operation, ss.LastError, ss.MillisBehindLatest = e.cfg.Health.failing(it.id)
+		ss.FailingSince, ss.Operation, ss.MillisBehindLatest, ss.LastError = e.cfg.Health.failing(it.id)
 		if ss.State == Reading {
 			switch {
 			case !ss.FailingSince.IsZero():

@@ -275,7 +275,7 @@ func (sh *Shard) Operation(ctx context.Context, op string, start time.Time, d ti
 // a broken subscription (kinesin.retries, with error.type). An err that
 // only says the context ended is not counted.
 func (sh *Shard) Retry(op string, err error) {
-	if sh == nil || canceled(nil, err) {
+	if sh == nil || canceled(context.Background(), err) {
 		return
 	}
 	sh.t.retries.Add(context.Background(), 1, sh.opAttrs(op, ErrorType(err)).add...)

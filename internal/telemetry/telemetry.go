@@ -280,7 +280,9 @@ func tracingOn(tp trace.TracerProvider) bool {
 	case tracenoop.TracerProvider, *tracenoop.TracerProvider:
 		return false
 	}
-	// trace.NewNoopTracerProvider, deprecated, has an unexported type.
+	// trace.NewNoopTracerProvider, deprecated, has an unexported type: only
+	// comparing with one tells it.
+	//lint:ignore SA1019 recognising the deprecated no-op provider needs one to compare with
 	return tp != trace.NewNoopTracerProvider()
 }
 

@@ -96,9 +96,9 @@ func (f *Faulty) Count(op string) int {
 // at the same time.
 func (f *Faulty) MaxInFlight() int32 { return f.maxFlight.Load() }
 
-// call records a call of op and returns the error it must fail with before,
-// and after, reaching the service, and a function to call when it returns.
-func (f *Faulty) call(op string) (before, after error, done func()) {
+// call records a call of op and returns a function to call when it returns
+// and the error it must fail with before, and after, reaching the service.
+func (f *Faulty) call(op string) (done func(), before, after error) {
 	n := f.inFlight.Add(1)
 	for {
 		m := f.maxFlight.Load()
@@ -111,22 +111,22 @@ func (f *Faulty) call(op string) (before, after error, done func()) {
 	defer f.mu.Unlock()
 	f.calls[op]++
 	if err := f.failAll[op]; err != nil {
-		return err, nil, done
+		return done, err, nil
 	}
 	if errs := f.fail[op]; len(errs) > 0 {
 		f.fail[op] = errs[1:]
-		return errs[0], nil, done
+		return done, errs[0], nil
 	}
 	if errs := f.after[op]; len(errs) > 0 {
 		f.after[op] = errs[1:]
-		return nil, errs[0], done
+		return done, nil, errs[0]
 	}
-	return nil, nil, done
+	return done, nil, nil
 }
 
 // do runs a call of op, next, through the faults.
 func do[Out any](f *Faulty, op string, next func() (*Out, error)) (*Out, error) {
-	before, after, done := f.call(op)
+	done, before, after := f.call(op)
 	defer done()
 	if before != nil {
 		return nil, before

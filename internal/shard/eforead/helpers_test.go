@@ -5,7 +5,6 @@ package eforead_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -381,10 +380,4 @@ func head(s []string) []string {
 		return s[:8]
 	}
 	return s
-}
-
-// isCode reports whether err carries the API error code.
-func isCode(err error, code string) bool {
-	var target interface{ ErrorCode() string }
-	return errors.As(err, &target) && target.ErrorCode() == code
 }

@@ -1,4 +1,4 @@
-package kinesin_test
+package oteltest_test
 
 import (
 	"context"
@@ -14,25 +14,26 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/internal/streamtest"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/polling"
 )
 
-// BenchmarkInstrumentation consumes a backlog of 4 × 20,000 records of 200
+// BenchmarkInstrumentation consumes a streamtest.Backlog of 4 × 20,000 records of 200
 // bytes through the in-process fake, unpaced, with OpenTelemetry's no-op
 // providers (the cost of the instrumentation when it is off) and with the
 // SDK's (a meter provider with a manual reader, collected after each run, and
 // a tracer provider recording every span). Each iteration consumes the
-// backlog once with each, in turn, so that both see the same machine: the
+// streamtest.Backlog once with each, in turn, so that both see the same machine: the
 // figures are noop-ns/record, sdk-ns/record and their difference,
 // sdk-extra-ns/record. batch=100 reads 100 records a call instead of up to
 // 10,000: a hundred times more calls, batches and spans per record.
-func BenchmarkInstrumentation(b *testing.B) {
+func BenchmarkStreamInstrumentation(b *testing.B) {
 	const perShard = 20000
 	fake := kinesistest.New(b)
-	backlog(b, fake, perShard)
+	streamtest.Backlog(b, fake, perShard)
 	client := fake.Client()
-	total := benchShards * perShard
+	total := streamtest.BenchShards * perShard
 
 	for _, batch := range []int{0, 100} {
 		name := "batch=10000"
@@ -65,7 +66,7 @@ func BenchmarkInstrumentation(b *testing.B) {
 					i = 1
 				}
 				start := time.Now()
-				mallocs[i] += consumeAll(b, client, total, opts...)
+				mallocs[i] += streamtest.ConsumeAll(b, client, total, opts...)
 				if sdk {
 					var rm metricdata.ResourceMetrics
 					if err := reader.Collect(context.Background(), &rm); err != nil {

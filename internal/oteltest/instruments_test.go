@@ -1,4 +1,4 @@
-package telemetry_test
+package oteltest_test
 
 import (
 	"context"
@@ -238,7 +238,7 @@ func TestInstrumentsAsDocumented(t *testing.T) {
 // TestInstrumentsMarkdown checks that INSTRUMENTS.md, pasted into the
 // README, lists the instruments as they are.
 func TestInstrumentsMarkdown(t *testing.T) {
-	md, err := os.ReadFile("INSTRUMENTS.md")
+	md, err := os.ReadFile("../telemetry/INSTRUMENTS.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,13 +281,13 @@ func TestInstrumentsMarkdown(t *testing.T) {
 		}
 	}
 	// The package documentation names them too.
-	doc, err := os.ReadFile("doc.go")
+	doc, err := os.ReadFile("../telemetry/doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range specs {
 		if !strings.Contains(string(doc), "//\t"+s.name+" ") {
-			t.Errorf("doc.go: %s is not in the package documentation's table", s.name)
+			t.Errorf("internal/telemetry/doc.go: %s is not in the package documentation's table", s.name)
 		}
 	}
 }
@@ -826,7 +826,7 @@ func TestErrorType(t *testing.T) {
 			Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}}, "*net.OpError"},
 		{io.EOF, "_OTHER"},
 		{fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), "_OTHER"},
-		{errors.Join(myErr{errors.New("x")}, io.EOF), "telemetry_test.myErr"},
+		{errors.Join(myErr{errors.New("x")}, io.EOF), "oteltest_test.myErr"},
 		{typedErr{}, "conflict"},
 	}
 	for _, c := range cases {

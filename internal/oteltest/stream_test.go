@@ -1,4 +1,4 @@
-package kinesin_test
+package oteltest_test
 
 // OpenTelemetry metrics and spans, and slog logs, of a stream consumed
 // through the fake, in both modes: the counters equal what was delivered and
@@ -33,6 +33,7 @@ import (
 	"github.com/kinesin-go/kinesin/checkpoint/checkpointtest"
 	"github.com/kinesin-go/kinesin/checkpoint/memcheckpoint"
 	"github.com/kinesin-go/kinesin/internal/kpl"
+	"github.com/kinesin-go/kinesin/internal/streamtest"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease"
 	"github.com/kinesin-go/kinesin/lease/memlease"
@@ -183,18 +184,18 @@ func shardIs(id string) attribute.KeyValue { return keyShard.String(id) }
 
 // baseAttrs are the attributes of every measurement and span of a stream
 // of testStream consumed as telApp in mode m.
-func baseAttrs(m mode) []attribute.KeyValue {
+func baseAttrs(m streamtest.Mode) []attribute.KeyValue {
 	return []attribute.KeyValue{
 		attribute.String("messaging.system", "aws_kinesis"),
-		attribute.String("messaging.destination.name", testStream),
+		attribute.String("messaging.destination.name", streamtest.Stream),
 		attribute.String("messaging.consumer.group.name", telApp),
-		attribute.String("kinesin.mode", m.name),
+		attribute.String("kinesin.mode", m.Name),
 	}
 }
 
 // checkBase fails unless every point of every instrument carries the base
 // attributes of mode m.
-func checkBase(t *testing.T, ms metricsOut, m mode) {
+func checkBase(t *testing.T, ms metricsOut, m streamtest.Mode) {
 	t.Helper()
 	for name, in := range ms {
 		for _, p := range in.points {
@@ -223,15 +224,15 @@ func spanAttrs(s sdktrace.ReadOnlySpan) attribute.Set { return attribute.NewSet(
 func spanAttr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, kv := range s.Attributes() {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
 }
 
 // readOps are the operations that read records in mode m.
-func readOps(m mode) []string {
-	if m.efo {
+func readOps(m streamtest.Mode) []string {
+	if m.EFO {
 		return []string{"SubscribeToShard"}
 	}
 	return []string{"GetRecords", "GetShardIterator"}
@@ -243,31 +244,31 @@ func readOps(m mode) []string {
 // reaches 0 on every shard; the shards owned are the shards read; a Flush is
 // one checkpoint write; the spans are those documented, one per call.
 func TestTelemetryCountsWhatWasConsumed(t *testing.T) {
-	eachModeParallel(t, testTelemetryCountsWhatWasConsumed)
+	streamtest.EachModeParallel(t, testTelemetryCountsWhatWasConsumed)
 }
 
-func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
+func testTelemetryCountsWhatWasConsumed(t *testing.T, m streamtest.Mode) {
 	const shards, perShard = 4, 500
 	const total = shards * perShard
-	fake := m.newFake(t, shards)
-	open := openShards(t, fake, testStream)
-	fillShards(t, fake, testStream, perShard)
+	fake := m.NewFake(t, shards)
+	open := streamtest.OpenShards(t, fake, streamtest.Stream)
+	streamtest.FillShards(t, fake, streamtest.Stream, perShard)
 	wantBytes := map[string]int{}
 	allBytes := 0
 	for i, sh := range open {
 		for j := range perShard {
-			n := len(itemJSON(item{Shard: i, N: j}))
+			n := len(streamtest.ItemJSON(streamtest.Item{Shard: i, N: j}))
 			wantBytes[sh.ID] += n
 			allBytes += n
 		}
 	}
 	o := newOTelSink(t)
 	store := memcheckpoint.New()
-	ctx := testCtx(t, 30*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item],
+	ctx := streamtest.Ctx(t, 30*time.Second)
+	st := streamtest.Open(t, m, ctx, fake, kinesin.JSON[streamtest.Item],
 		append(o.options(), kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
-	c := collect(st, false)
-	eventually(t, 20*time.Second, func() bool { return c.count() == total }, "%d of %d records delivered", c.count(), total)
+	c := streamtest.Collect(st, false)
+	streamtest.Eventually(t, 20*time.Second, func() bool { return c.Count() == total }, "%d of %d records delivered", c.Count(), total)
 
 	ms := o.collect(t)
 	checkBase(t, ms, m)
@@ -301,7 +302,7 @@ func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
 		}
 	}
 
-	if n := c.commitPending(); n != total {
+	if n := c.CommitPending(); n != total {
 		t.Fatalf("committed %d records, want %d", n, total)
 	}
 	ms = o.collect(t)
@@ -319,7 +320,7 @@ func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
 
 	// Caught up, the readers see MillisBehindLatest 0 on every shard.
 	var lag metricsOut
-	eventually(t, 10*time.Second, func() bool {
+	streamtest.Eventually(t, 10*time.Second, func() bool {
 		lag = o.collect(t)
 		for _, sh := range open {
 			if p := lag.matching("kinesin.shard.millis_behind_latest", shardIs(sh.ID)); len(p) != 1 || p[0].value != 0 {
@@ -359,7 +360,7 @@ func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	c.wait(t, 5*time.Second)
+	c.Wait(t, 5*time.Second)
 
 	// Spans: as documented, and one per call, not per record.
 	base := baseAttrs(m)
@@ -387,7 +388,7 @@ func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
 			}
 		}
 	}
-	cps := o.spansNamed("checkpoint " + testStream)
+	cps := o.spansNamed("checkpoint " + streamtest.Stream)
 	if len(cps) != 1 {
 		t.Errorf("%d checkpoint spans after one Flush (Close had nothing left to write), want 1", len(cps))
 	}
@@ -434,32 +435,32 @@ func testTelemetryCountsWhatWasConsumed(t *testing.T, m mode) {
 // retries, with the operation and the error's code; their calls are measured
 // with error.type and traced with an Error status.
 func TestTelemetryThrottles(t *testing.T) {
-	eachModeParallel(t, testTelemetryThrottles)
+	streamtest.EachModeParallel(t, testTelemetryThrottles)
 }
 
-func testTelemetryThrottles(t *testing.T, m mode) {
+func testTelemetryThrottles(t *testing.T, m streamtest.Mode) {
 	const shards, perShard, throttles = 2, 20, 4
-	fake := m.newFake(t, shards)
-	fillShards(t, fake, testStream, perShard)
+	fake := m.NewFake(t, shards)
+	streamtest.FillShards(t, fake, streamtest.Stream, perShard)
 	op, code := "GetRecords", "ProvisionedThroughputExceededException"
-	if m.efo {
+	if m.EFO {
 		op, code = "SubscribeToShard", "LimitExceededException"
 	}
 	faults := map[string]*kinesistest.Injected{
 		op: fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: op}, Action: kinesistest.Throttle, Times: throttles}),
 	}
-	if !m.efo {
+	if !m.EFO {
 		faults["GetShardIterator"] = fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetShardIterator"}, Action: kinesistest.Throttle, Times: 2})
 	}
 	o := newOTelSink(t)
-	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], o.options()...)
-	c := collect(st, true)
-	eventually(t, 15*time.Second, func() bool { return c.count() == shards*perShard }, "%d records", c.count())
+	ctx := streamtest.Ctx(t, 20*time.Second)
+	st := streamtest.Open(t, m, ctx, fake, kinesin.JSON[streamtest.Item], o.options()...)
+	c := streamtest.Collect(st, true)
+	streamtest.Eventually(t, 15*time.Second, func() bool { return c.Count() == shards*perShard }, "%d records", c.Count())
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	c.wait(t, 5*time.Second)
+	c.Wait(t, 5*time.Second)
 
 	ms := o.collect(t)
 	checkBase(t, ms, m)
@@ -524,19 +525,19 @@ func testTelemetryThrottles(t *testing.T, m mode) {
 // the call succeeded, counts as a throttle too, and its wait as a retry.
 func TestTelemetryEFOStreamThrottle(t *testing.T) {
 	t.Parallel()
-	m := efoMode
-	fake := m.newFake(t, 1)
-	fillShards(t, fake, testStream, 20)
+	m := streamtest.EFOMode
+	fake := m.NewFake(t, 1)
+	streamtest.FillShards(t, fake, streamtest.Stream, 20)
 	const code = "KMSThrottlingException"
 	broken := fake.Script(kinesistest.Match{Op: "SubscribeToShard"}, kinesistest.StreamException(code, 1))
 	o := newOTelSink(t)
-	st := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], o.options()...)
-	c := collect(st, true)
+	st := streamtest.Open(t, m, streamtest.Ctx(t, 20*time.Second), fake, kinesin.JSON[streamtest.Item], o.options()...)
+	c := streamtest.Collect(st, true)
 	var ms metricsOut
-	eventually(t, 10*time.Second, func() bool {
+	streamtest.Eventually(t, 10*time.Second, func() bool {
 		ms = o.collect(t)
-		return c.count() == 20 && ms.sum("kinesin.retries", keyErrType.String(code)) > 0
-	}, "%d records, kinesin.retries %v", c.count(), ms["kinesin.retries"].points)
+		return c.Count() == 20 && ms.sum("kinesin.retries", keyErrType.String(code)) > 0
+	}, "%d records, kinesin.retries %v", c.Count(), ms["kinesin.retries"].points)
 	if n := broken.Hits(); n != 1 {
 		t.Fatalf("%d subscriptions broken, want 1", n)
 	}
@@ -557,16 +558,16 @@ func TestTelemetryEFOStreamThrottle(t *testing.T) {
 // outcome=ok.
 func TestTelemetryCheckpointFailure(t *testing.T) {
 	t.Parallel()
-	m := pollingMode // writing checkpoints is the same in both modes
-	fake := m.newFake(t, 2)
-	fillShards(t, fake, testStream, 10)
+	m := streamtest.PollingMode // writing checkpoints is the same in both modes
+	fake := m.NewFake(t, 2)
+	streamtest.FillShards(t, fake, streamtest.Stream, 10)
 	o := newOTelSink(t)
 	store := checkpointtest.NewFaulty(t, memcheckpoint.New())
-	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item],
+	ctx := streamtest.Ctx(t, 20*time.Second)
+	st := streamtest.Open(t, m, ctx, fake, kinesin.JSON[streamtest.Item],
 		append(o.options(), kinesin.WithCheckpointer(store), kinesin.WithCheckpointInterval(time.Hour))...)
-	c := collect(st, true)
-	eventually(t, 10*time.Second, func() bool { return c.count() == 20 }, "%d records", c.count())
+	c := streamtest.Collect(st, true)
+	streamtest.Eventually(t, 10*time.Second, func() bool { return c.Count() == 20 }, "%d records", c.Count())
 
 	down := store.Inject(checkpointtest.Fault{Action: checkpointtest.Fail(errors.New("store down"))})
 	if err := st.Flush(ctx); err == nil {
@@ -589,7 +590,7 @@ func TestTelemetryCheckpointFailure(t *testing.T) {
 			t.Errorf("kinesin.checkpoint.write.duration has error.type: %v", p.attrs.ToSlice())
 		}
 	}
-	spans := o.spansNamed("checkpoint " + testStream)
+	spans := o.spansNamed("checkpoint " + streamtest.Stream)
 	if len(spans) != 1 || spans[0].Status().Code != codes.Error || !hasAttrs(spanAttrs(spans[0]), keyErrType.String("_OTHER")) ||
 		!strings.Contains(spans[0].Status().Description, "store down") {
 		for _, s := range spans {
@@ -609,7 +610,7 @@ func TestTelemetryCheckpointFailure(t *testing.T) {
 	if got := ms.sum("kinesin.checkpoint.writes"); got != 2 {
 		t.Errorf("kinesin.checkpoint.writes = %v, want 2", got)
 	}
-	if spans := o.spansNamed("checkpoint " + testStream); len(spans) != 2 || spans[1].Status().Code != codes.Unset {
+	if spans := o.spansNamed("checkpoint " + streamtest.Stream); len(spans) != 2 || spans[1].Status().Code != codes.Unset {
 		t.Errorf("%d checkpoint spans, the second should have succeeded", len(spans))
 	}
 }
@@ -620,26 +621,26 @@ func TestTelemetryCheckpointFailure(t *testing.T) {
 // with its children and logged; every commit is counted and every record
 // delivered uncommitted shows, the parent's too, although its read is over.
 func TestTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T) {
-	eachModeParallel(t, testTelemetryDecodeErrorsDropsAndShardEnd)
+	streamtest.EachModeParallel(t, testTelemetryDecodeErrorsDropsAndShardEnd)
 }
 
-func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m mode) {
-	fake := m.newFake(t, 1)
+func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m streamtest.Mode) {
+	fake := m.NewFake(t, 1)
 	parent := "shardId-000000000000"
 	for i := range 3 {
-		if _, err := fake.Put(testStream, "pk", []byte(fmt.Sprintf("p%d", i))); err != nil {
+		if _, err := fake.Put(streamtest.Stream, "pk", []byte(fmt.Sprintf("p%d", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	kids, err := fake.Split(testStream, parent)
+	kids, err := fake.Split(streamtest.Stream, parent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lower, upper := shardByID(mustShards(t, fake), kids[0]), shardByID(mustShards(t, fake), kids[1])
+	lower, upper := streamtest.ShardByID(streamtest.MustShards(t, fake), kids[0]), streamtest.ShardByID(streamtest.MustShards(t, fake), kids[1])
 	in, out := lower.StartingHashKey, upper.StartingHashKey
 	putLower := func(data []byte) {
 		t.Helper()
-		res, err := fake.PutWithHashKey(testStream, "outer", in, data)
+		res, err := fake.PutWithHashKey(streamtest.Stream, "outer", in, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -670,10 +671,10 @@ func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m mode) {
 
 	o := newOTelSink(t)
 	logs := &logStore{}
-	ctx := testCtx(t, 20*time.Second)
-	st := openStream(t, m, ctx, fake, dec, append(o.options(), kinesin.WithLogger(slog.New(logs.handler())),
+	ctx := streamtest.Ctx(t, 20*time.Second)
+	st := streamtest.Open(t, m, ctx, fake, dec, append(o.options(), kinesin.WithLogger(slog.New(logs.handler())),
 		kinesin.WithCheckpointer(memcheckpoint.New()), kinesin.WithCheckpointInterval(time.Hour))...)
-	recs := takeN(t, st.Chan(), 3+2+1, 10*time.Second)
+	recs := streamtest.TakeN(t, st.Chan(), 3+2+1, 10*time.Second)
 	bad := 0
 	for _, r := range recs {
 		if r.Err() != nil {
@@ -686,7 +687,7 @@ func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m mode) {
 	// The parent was read to its end and its children are read: it is no
 	// longer owned.
 	var ms metricsOut
-	eventually(t, 10*time.Second, func() bool {
+	streamtest.Eventually(t, 10*time.Second, func() bool {
 		ms = o.collect(t)
 		return ms.sum("kinesin.shards.owned") == 2 && len(o.spansNamed("shard start")) == 3
 	}, "kinesin.shards.owned = %v, %d shard start spans", ms.sum("kinesin.shards.owned"), len(o.spansNamed("shard start")))
@@ -739,7 +740,7 @@ func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m mode) {
 	// Its last record committed, the parent's end marker is written: it is
 	// finished, and reported no more.
 	recs[2].Commit()
-	eventually(t, 5*time.Second, func() bool {
+	streamtest.Eventually(t, 5*time.Second, func() bool {
 		ms = o.collect(t)
 		return len(ms.matching("kinesin.commits", shardIs(parent))) == 0
 	}, "kinesin.commits still reported for the finished parent")
@@ -783,19 +784,19 @@ func testTelemetryDecodeErrorsDropsAndShardEnd(t *testing.T, m mode) {
 // checkpoint writes) are roots of their own traces, even when the context
 // given to Open carries a span; a Flush is traced under the caller's span.
 func TestTelemetryBackgroundSpansAreRoots(t *testing.T) {
-	eachModeParallel(t, testTelemetryBackgroundSpansAreRoots)
+	streamtest.EachModeParallel(t, testTelemetryBackgroundSpansAreRoots)
 }
 
-func testTelemetryBackgroundSpansAreRoots(t *testing.T, m mode) {
-	fake := m.newFake(t, 2)
-	fillShards(t, fake, testStream, 10)
+func testTelemetryBackgroundSpansAreRoots(t *testing.T, m streamtest.Mode) {
+	fake := m.NewFake(t, 2)
+	streamtest.FillShards(t, fake, streamtest.Stream, 10)
 	o := newOTelSink(t)
-	ctx, startup := o.tp.Tracer("app").Start(testCtx(t, 20*time.Second), "startup")
-	st := openStream(t, m, ctx, fake, kinesin.JSON[item], append(o.options(), kinesin.WithCheckpointInterval(time.Hour))...)
-	c := collect(st, false)
-	eventually(t, 10*time.Second, func() bool { return c.count() == 20 }, "%d records", c.count())
+	ctx, startup := o.tp.Tracer("app").Start(streamtest.Ctx(t, 20*time.Second), "startup")
+	st := streamtest.Open(t, m, ctx, fake, kinesin.JSON[streamtest.Item], append(o.options(), kinesin.WithCheckpointInterval(time.Hour))...)
+	c := streamtest.Collect(st, false)
+	streamtest.Eventually(t, 10*time.Second, func() bool { return c.Count() == 20 }, "%d records", c.Count())
 	startup.End()
-	c.commitPending()
+	c.CommitPending()
 	fctx, flush := o.tp.Tracer("app").Start(context.Background(), "flush")
 	if err := st.Flush(fctx); err != nil {
 		t.Fatal(err)
@@ -804,12 +805,12 @@ func testTelemetryBackgroundSpansAreRoots(t *testing.T, m mode) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 5*time.Second)
+	c.Wait(t, 5*time.Second)
 	flushed := 0
 	for _, s := range o.spans.Ended() {
 		switch {
 		case s.Name() == "startup" || s.Name() == "flush":
-		case s.Name() == "checkpoint "+testStream:
+		case s.Name() == "checkpoint "+streamtest.Stream:
 			if s.Parent().SpanID() != flush.SpanContext().SpanID() {
 				t.Errorf("the span of Flush's write is not a child of the caller's span")
 			}
@@ -828,7 +829,7 @@ func testTelemetryBackgroundSpansAreRoots(t *testing.T, m mode) {
 // providers. It sets them, so it does not run in parallel; they are restored
 // after.
 func TestTelemetryGlobalProvidersByDefault(t *testing.T) {
-	eachMode(t, func(t *testing.T, m mode) {
+	streamtest.EachMode(t, func(t *testing.T, m streamtest.Mode) {
 		o := newOTelSink(t)
 		prevMP, prevTP := otel.GetMeterProvider(), otel.GetTracerProvider()
 		otel.SetMeterProvider(o.mp)
@@ -837,11 +838,11 @@ func TestTelemetryGlobalProvidersByDefault(t *testing.T) {
 			otel.SetMeterProvider(prevMP)
 			otel.SetTracerProvider(prevTP)
 		})
-		fake := m.newFake(t, 2)
-		fillShards(t, fake, testStream, 25)
-		st := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], kinesin.WithApp(telApp))
-		c := collect(st, true)
-		eventually(t, 10*time.Second, func() bool { return c.count() == 50 }, "%d records", c.count())
+		fake := m.NewFake(t, 2)
+		streamtest.FillShards(t, fake, streamtest.Stream, 25)
+		st := streamtest.Open(t, m, streamtest.Ctx(t, 20*time.Second), fake, kinesin.JSON[streamtest.Item], kinesin.WithApp(telApp))
+		c := streamtest.Collect(st, true)
+		streamtest.Eventually(t, 10*time.Second, func() bool { return c.Count() == 50 }, "%d records", c.Count())
 		ms := o.collect(t)
 		checkBase(t, ms, m)
 		if got := ms.sum("messaging.client.consumed.messages"); got != 50 {
@@ -946,13 +947,13 @@ func (h *recordingHandler) WithGroup(string) slog.Handler { return h }
 // consumeLogged consumes a backlog of perShard records on each of shards
 // shards, with throttles throttled calls of the mode's reading operation,
 // logging to logs (nil: no WithLogger), and closes the stream.
-func consumeLogged(t *testing.T, m mode, shards, perShard, throttles int, logs *logStore) {
+func consumeLogged(t *testing.T, m streamtest.Mode, shards, perShard, throttles int, logs *logStore) {
 	t.Helper()
-	fake := m.newFake(t, shards)
-	fillShards(t, fake, testStream, perShard)
+	fake := m.NewFake(t, shards)
+	streamtest.FillShards(t, fake, streamtest.Stream, perShard)
 	if throttles > 0 {
 		op := "GetRecords"
-		if m.efo {
+		if m.EFO {
 			op = "SubscribeToShard"
 		}
 		fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: op}, Action: kinesistest.Throttle, Times: throttles})
@@ -961,23 +962,23 @@ func consumeLogged(t *testing.T, m mode, shards, perShard, throttles int, logs *
 	if logs != nil {
 		opts = append(opts, kinesin.WithLogger(slog.New(logs.handler())))
 	}
-	st := openStream(t, m, testCtx(t, 20*time.Second), fake, kinesin.JSON[item], opts...)
-	c := collect(st, true)
-	eventually(t, 15*time.Second, func() bool { return c.count() == shards*perShard }, "%d records", c.count())
+	st := streamtest.Open(t, m, streamtest.Ctx(t, 20*time.Second), fake, kinesin.JSON[streamtest.Item], opts...)
+	c := streamtest.Collect(st, true)
+	streamtest.Eventually(t, 15*time.Second, func() bool { return c.Count() == shards*perShard }, "%d records", c.Count())
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	c.wait(t, 5*time.Second)
+	c.Wait(t, 5*time.Second)
 }
 
 // WithLogger: the start of each shard is logged at INFO with its id, each
 // retry after a throttle at DEBUG with its error, and nothing per record: the
 // same logs for 50 records a shard as for 1,000.
 func TestTelemetryLogs(t *testing.T) {
-	eachModeParallel(t, testTelemetryLogs)
+	streamtest.EachModeParallel(t, testTelemetryLogs)
 }
 
-func testTelemetryLogs(t *testing.T, m mode) {
+func testTelemetryLogs(t *testing.T, m streamtest.Mode) {
 	const shards, throttles = 3, 3
 	logs := &logStore{}
 	consumeLogged(t, m, shards, 50, throttles, logs)
@@ -987,14 +988,14 @@ func testTelemetryLogs(t *testing.T, m mode) {
 		}
 	}
 	retry := "GetRecords failed, retrying"
-	if m.efo {
+	if m.EFO {
 		retry = "subscribing again after a failure"
 	}
 	if n := logs.find(slog.LevelDebug, retry, "", ""); n != throttles {
 		t.Errorf("%d DEBUG logs %q, want %d", n, retry, throttles)
 	}
 	for _, r := range logs.all() {
-		if r.attrs["stream"] != testStream || r.attrs["app"] != kinesin.DefaultApp {
+		if r.attrs["stream"] != streamtest.Stream || r.attrs["app"] != kinesin.DefaultApp {
 			t.Errorf("log without the stream and app: %v", r)
 		}
 		if r.msg == retry && (!strings.Contains(r.attrs["error"], "Exception") || r.attrs["wait"] == "") {
@@ -1027,7 +1028,7 @@ func mapsEqual(a, b map[string]int) bool {
 // logger. It sets the default logger, so it does not run in parallel; it is
 // restored after.
 func TestTelemetrySilentByDefault(t *testing.T) {
-	eachMode(t, func(t *testing.T, m mode) {
+	streamtest.EachMode(t, func(t *testing.T, m streamtest.Mode) {
 		logs := &logStore{}
 		prev, w, flags := slog.Default(), log.Writer(), log.Flags()
 		slog.SetDefault(slog.New(logs.handler()))
@@ -1046,19 +1047,19 @@ func TestTelemetrySilentByDefault(t *testing.T) {
 // With leases, lease changes are counted in kinesin.lease.events: acquired
 // when a shard's lease is taken, renewed as it is renewed, released on Close.
 func TestTelemetryLeaseEvents(t *testing.T) {
-	fake := newFake(t, 2)
+	fake := streamtest.NewFake(t, 2)
 	sink := newOTelSink(t)
-	ctx := testCtx(t, 20*time.Second)
-	st, err := kinesin.Open(ctx, testStream, kinesin.JSON[item], append(sink.options(),
+	ctx := streamtest.Ctx(t, 20*time.Second)
+	st, err := kinesin.Open(ctx, streamtest.Stream, kinesin.JSON[streamtest.Item], append(sink.options(),
 		kinesin.WithClient(fake.Client()), kinesin.WithStart(kinesin.TrimHorizon),
-		kinesin.WithLeases(memlease.New(), lease.WithLeaseDuration(leaseTestDuration), lease.WithCycleInterval(leaseTestCycle)))...)
+		kinesin.WithLeases(memlease.New(), lease.WithLeaseDuration(streamtest.LeaseDuration), lease.WithCycleInterval(streamtest.LeaseCycle)))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	event := func(e string) float64 {
 		return sink.collect(t).sum("kinesin.lease.events", attribute.String("event", e))
 	}
-	eventually(t, 10*time.Second, func() bool { return event("acquired") == 2 && event("renewed") >= 2 },
+	streamtest.Eventually(t, 10*time.Second, func() bool { return event("acquired") == 2 && event("renewed") >= 2 },
 		"2 leases acquired and renewed (acquired %v, renewed %v)", event("acquired"), event("renewed"))
 	if err := st.Close(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package telemetry_test
+package oteltest_test
 
 import (
 	"context"
