@@ -37,6 +37,7 @@ func ExampleRecord_Commit() {
 	}
 	defer stream.Close()
 
+	// Take the three records first, then commit them out of order.
 	var recs []*kinesin.Record[string]
 	for rec := range stream.Chan() {
 		if recs = append(recs, rec); len(recs) == 3 {

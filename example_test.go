@@ -181,7 +181,8 @@ func ExampleDecodeError() {
 // WithEFO reads the stream with Enhanced Fan-Out: Open registers the
 // consumer when it does not exist and waits until it is ACTIVE, then the
 // service pushes each shard's records to it over SubscribeToShard. Records,
-// commits and checkpoints work as with polling.
+// commits and checkpoints work as with polling. The consumer outlives Close
+// (and is billed) unless WithDeregisterOnClose(true) is given.
 func ExampleWithEFO() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
