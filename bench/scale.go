@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"time"
+
+	harlow "github.com/harlow/kinesis-consumer"
+
+	"github.com/kinesin-go/kinesin"
+)
+
+// scaleRunners are the consumers of the scale scenario, each with its
+// defaults but for reading from TRIM_HORIZON; the bare loop unpaced.
+func scaleRunners() []runner {
+	rs := []runner{bareRunner()}
+	for _, v := range kinesinVariants {
+		rs = append(rs, kinesinRunner(v, v.Name, "defaults (polling), WithStart(TrimHorizon)",
+			kinesin.WithStart(kinesin.TrimHorizon)))
+	}
+	return append(rs, harlowRunner("defaults (ScanInterval 250ms, MaxRecords 10,000), TRIM_HORIZON",
+		harlow.WithShardIteratorType("TRIM_HORIZON")))
+}
+
+// runScale consumes each shard count's backlog with each consumer, every
+// one in a child process of its own.
+func runScale(p Params, notes *[]string) ([]Row, error) {
+	var rows []Row
+	largest := p.ScaleShards[len(p.ScaleShards)-1]
+	for _, shards := range p.ScaleShards {
+		perShard := p.ScalePerShard
+		if shards == largest && p.ScalePerShardMax > 0 && p.ScalePerShardMax != perShard {
+			perShard = p.ScalePerShardMax
+			*notes = append(*notes, fmt.Sprintf("scale: %d records per shard at %d shards (%d at the others)",
+				perShard, shards, p.ScalePerShard))
+		}
+		for _, r := range scaleRunners() {
+			row, err := runInChild(childFlags{Scenario: scScale, Consumer: r.Name, Shards: shards, PerShard: perShard}, p)
+			if err != nil {
+				return nil, err
+			}
+			log.Printf("scale %d shards %s: %.2fs, peak RSS %d MiB (%d before), %d goroutines",
+				shards, r.Name, row.Seconds, row.PeakRSS>>20, row.BaseRSS>>20, row.Goroutines)
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+// scaleOne fills shards × perShard records, then consumes them with the
+// consumer named name, measuring the time, this process's peak resident set
+// size from the end of the fill on, and the most goroutines.
+func scaleOne(name string, shards, perShard int) (Row, error) {
+	r, err := pick(scaleRunners(), name)
+	if err != nil {
+		return Row{}, err
+	}
+	fake, _, err := newStream(shards, perShard)
+	if err != nil {
+		return Row{}, err
+	}
+	defer fake.Close()
+	client := fake.Client()
+	settle()
+	base, err := procStatus("VmRSS")
+	if err != nil {
+		return Row{}, err
+	}
+	hwm := func() (int64, error) { return procStatus("VmHWM") }
+	if resetPeakRSS() != nil {
+		// The peak of the whole process, the fill included.
+		hwm = func() (int64, error) { return maxRSS(), nil }
+	}
+	g := watchGoroutines(5 * time.Millisecond)
+	res, err := consumeBacklog(r, client, shards*perShard, 0, 30*time.Minute)
+	goroutines := g.Stop()
+	if err != nil {
+		return Row{}, err
+	}
+	peak, err := hwm()
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{Scenario: scScale, Consumer: r.Name, Settings: r.Settings, Shards: shards, PerShard: perShard,
+		Seconds: res.Wall.Seconds(), RecordsPerSec: float64(shards*perShard) / res.Wall.Seconds(),
+		PeakRSS: peak, BaseRSS: base, Goroutines: goroutines}, nil
+}
