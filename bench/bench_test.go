@@ -27,7 +27,7 @@ func tiny() Params {
 	p := defaultParams()
 	p.Runs = 1
 	p.BacklogShards, p.BacklogPerShard = 2, 300
-	p.ScaleShards, p.ScalePerShard = []int{3}, 100
+	p.ScaleShards, p.ScalePerShard, p.ScaleRuns = []int{3}, 100, 2
 	p.LatencyShards, p.LatencyWarm, p.LatencyMeasure = 1, 100*time.Millisecond, 700*time.Millisecond
 	p.LimitsShards, p.LimitsPerShard = 2, 500
 	p.IdleShards, p.IdleWarm, p.IdleMeasure = 4, 200*time.Millisecond, time.Second
@@ -64,7 +64,7 @@ func TestScaleInChildren(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rows), len(scaleRunners()))
 	}
 	for _, r := range rows {
-		if r.Seconds <= 0 || r.BaseRSS <= 0 || r.PeakRSS <= 0 || r.Goroutines <= 0 || r.Shards != 3 || r.PerShard != 100 {
+		if len(r.RunsSeconds) != 2 || r.Seconds <= 0 || r.BaseRSS <= 0 || r.PeakRSS <= 0 || r.Goroutines <= 0 || r.Shards != 3 || r.PerShard != 100 {
 			t.Errorf("%s: %+v", r.Consumer, r)
 		}
 	}

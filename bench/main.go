@@ -7,7 +7,8 @@
 //     time, getrusage), the median of 5 runs, the consumers interleaved;
 //   - scale: 1, 16, 128, 512 and 1,024 shards × 2,000 records, with each
 //     consumer's defaults, each run in a child process of its own: time to
-//     deliver every record, peak resident set size, most goroutines;
+//     deliver every record, peak resident set size, most goroutines, the
+//     median of 3 runs;
 //   - latency: put-to-delivery p50 and p99 under steady traffic with each
 //     consumer's defaults (kinesin polling, kinesin Enhanced Fan-Out,
 //     harlow), on the fake's real clock;
@@ -64,6 +65,7 @@ func run(args []string) error {
 	)
 	fs.IntVar(&p.Runs, "runs", p.Runs, "runs of each consumer in the backlog scenario (the median is kept)")
 	fs.IntVar(&p.BacklogPerShard, "backlog-per-shard", p.BacklogPerShard, "records per shard of the backlog scenario")
+	fs.IntVar(&p.ScaleRuns, "scale-runs", p.ScaleRuns, "runs of each consumer at each shard count (the median is kept)")
 	fs.IntVar(&p.ScalePerShard, "scale-per-shard", p.ScalePerShard, "records per shard of the scale scenario")
 	fs.IntVar(&p.ScalePerShardMax, "scale-per-shard-max", p.ScalePerShardMax, "records per shard at the largest shard count (0: -scale-per-shard)")
 	fs.DurationVar(&p.LatencyWarm, "latency-warm", p.LatencyWarm, "traffic not measured at the start of each latency run")
@@ -137,7 +139,7 @@ func run(args []string) error {
 func defaultParams() Params {
 	return Params{
 		Runs: 5, BacklogShards: 4, BacklogPerShard: 50000,
-		ScaleShards: []int{1, 16, 128, 512, 1024}, ScalePerShard: 2000,
+		ScaleShards: []int{1, 16, 128, 512, 1024}, ScalePerShard: 2000, ScaleRuns: 3,
 		LatencyShards: 4, LatencyInterval: 10 * time.Millisecond, LatencyWarm: 2 * time.Second, LatencyMeasure: 8 * time.Second,
 		LimitsShards: 4, LimitsPerShard: 200000,
 		IdleShards: 1024, IdleWarm: 5 * time.Second, IdleMeasure: 10 * time.Second,

@@ -31,7 +31,7 @@ func writeSection(w io.Writer, r *Results) {
 		r.Date.UTC().Format("2006-01-02"), commit, r.NProc, r.CPU, r.NProc, r.Go)
 	fmt.Fprintf(w, "The bench module runs kinesin, github.com/harlow/kinesis-consumer v0.5.0 and a bare "+
 		"aws-sdk-go-v2 GetRecords loop in one process, against the same in-process fake (`kinesistest`, "+
-		"its in-process transport): the fake's work counts in every CPU figure (its own row gives its share). "+
+		"its in-process transport): the fake's work counts in every CPU figure (the backlog's row of the fake alone gives its share there). "+
 		"The machine was shared with other work: compare the rows of this one run with each other, not with other runs.\n\n")
 	writeTable(w, r)
 	fmt.Fprintf(w, "\nSettings of each row:\n\n")
@@ -99,8 +99,8 @@ func writeTable(w io.Writer, r *Results) {
 				cmp = fmt.Sprintf("%s× harlow's records/s, %s× its peak RSS",
 					ratio(x.RecordsPerSec, harl.RecordsPerSec), ratio(float64(x.PeakRSS), float64(harl.PeakRSS)))
 			}
-			row(first(i, fmt.Sprintf("scale: %s shards × %s records × %d B, each run in a process of its own",
-				thousands(float64(shards)), thousands(float64(x.PerShard)), recordSize)),
+			row(first(i, fmt.Sprintf("scale: %s shards × %s records × %d B from TRIM_HORIZON, median of %d interleaved runs, each in a process of its own",
+				thousands(float64(shards)), thousands(float64(x.PerShard)), recordSize, p.ScaleRuns)),
 				x, fmt.Sprintf("%.2f s (%s records/s) · peak RSS %s (%s before: the fake and its records) · %s goroutines",
 					x.Seconds, thousands(x.RecordsPerSec), mib(x.PeakRSS), mib(x.BaseRSS), thousands(float64(x.Goroutines))), cmp)
 		}
@@ -109,7 +109,7 @@ func writeTable(w io.Writer, r *Results) {
 	harlLat := r.find(scLatency, harlowName, 0)
 	for i, x := range r.rows(scLatency) {
 		cmp := ""
-		if harlLat != nil && x.Consumer != harlowName {
+		if harlLat != nil && x.Consumer != harlowName && !strings.HasSuffix(x.Consumer, " EFO") { // polling against polling
 			cmp = fmt.Sprintf("p50 %s× harlow's, p99 %s×", ratio(x.P50Ms, harlLat.P50Ms), ratio(x.P99Ms, harlLat.P99Ms))
 		}
 		calls := ""

@@ -47,6 +47,7 @@ type Params struct {
 	BacklogPerShard int
 	ScaleShards     []int
 	ScalePerShard   int
+	ScaleRuns       int
 	// ScalePerShardMax is the records per shard of the largest shard
 	// count, when scaled down.
 	ScalePerShardMax int
@@ -78,11 +79,14 @@ type Row struct {
 
 	// scale: time to deliver every record, the process's peak resident
 	// set size while consuming and its resident size before (the fake and
-	// its records), the most goroutines seen.
-	Seconds    float64 `json:",omitempty"`
-	PeakRSS    int64   `json:",omitempty"`
-	BaseRSS    int64   `json:",omitempty"`
-	Goroutines int     `json:",omitempty"`
+	// its records), the most goroutines seen: medians of the runs, and
+	// every run's time and peak.
+	Seconds     float64   `json:",omitempty"`
+	RunsSeconds []float64 `json:",omitempty"`
+	RunsPeakMiB []float64 `json:",omitempty"`
+	PeakRSS     int64     `json:",omitempty"`
+	BaseRSS     int64     `json:",omitempty"`
+	Goroutines  int       `json:",omitempty"`
 
 	// latency: put-to-delivery percentiles, in ms.
 	P50Ms   float64 `json:",omitempty"`

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"log"
+	"math"
+	"slices"
 	"time"
 
 	harlow "github.com/harlow/kinesis-consumer"
@@ -23,10 +25,12 @@ func scaleRunners() []runner {
 }
 
 // runScale consumes each shard count's backlog with each consumer, every
-// one in a child process of its own.
+// run in a child process of its own, p.ScaleRuns times interleaved (round i
+// starts with consumer i mod n), and keeps the median of each figure.
 func runScale(p Params, notes *[]string) ([]Row, error) {
 	var rows []Row
-	largest := p.ScaleShards[len(p.ScaleShards)-1]
+	largest := slices.Max(p.ScaleShards)
+	runners := scaleRunners()
 	for _, shards := range p.ScaleShards {
 		perShard := p.ScalePerShard
 		if shards == largest && p.ScalePerShardMax > 0 && p.ScalePerShardMax != perShard {
@@ -34,17 +38,50 @@ func runScale(p Params, notes *[]string) ([]Row, error) {
 			*notes = append(*notes, fmt.Sprintf("scale: %d records per shard at %d shards (%d at the others)",
 				perShard, shards, p.ScalePerShard))
 		}
-		for _, r := range scaleRunners() {
-			row, err := runInChild(childFlags{Scenario: scScale, Consumer: r.Name, Shards: shards, PerShard: perShard}, p)
-			if err != nil {
-				return nil, err
+		runs := make([][]Row, len(runners))
+		for round := range p.ScaleRuns {
+			for k := range runners {
+				i := (round + k) % len(runners)
+				row, err := runInChild(childFlags{Scenario: scScale, Consumer: runners[i].Name, Shards: shards, PerShard: perShard}, p)
+				if err != nil {
+					return nil, err
+				}
+				log.Printf("scale %d shards round %d %s: %.2fs, peak RSS %d MiB (%d before), %d goroutines",
+					shards, round+1, runners[i].Name, row.Seconds, row.PeakRSS>>20, row.BaseRSS>>20, row.Goroutines)
+				runs[i] = append(runs[i], row)
 			}
-			log.Printf("scale %d shards %s: %.2fs, peak RSS %d MiB (%d before), %d goroutines",
-				shards, r.Name, row.Seconds, row.PeakRSS>>20, row.BaseRSS>>20, row.Goroutines)
-			rows = append(rows, row)
+		}
+		for _, rs := range runs {
+			rows = append(rows, medianRow(rs))
 		}
 	}
 	return rows, nil
+}
+
+// medianRow returns the first of rows with the median of each scale figure,
+// and every run's time and peak RSS.
+func medianRow(rows []Row) Row {
+	out := rows[0]
+	field := func(f func(Row) float64) (float64, []float64) {
+		xs := make([]float64, len(rows))
+		for i, r := range rows {
+			xs[i] = f(r)
+		}
+		return median(xs), xs
+	}
+	out.Seconds, out.RunsSeconds = field(func(r Row) float64 { return r.Seconds })
+	out.RecordsPerSec = float64(out.Shards*out.PerShard) / out.Seconds
+	peak, peaks := field(func(r Row) float64 { return float64(r.PeakRSS) })
+	out.PeakRSS = int64(peak)
+	out.RunsPeakMiB = make([]float64, len(peaks))
+	for i, p := range peaks {
+		out.RunsPeakMiB[i] = math.Round(p / (1 << 20))
+	}
+	base, _ := field(func(r Row) float64 { return float64(r.BaseRSS) })
+	out.BaseRSS = int64(base)
+	g, _ := field(func(r Row) float64 { return float64(r.Goroutines) })
+	out.Goroutines = int(math.Round(g))
+	return out
 }
 
 // scaleOne fills shards × perShard records, then consumes them with the
