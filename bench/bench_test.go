@@ -114,13 +114,15 @@ func TestIdle(t *testing.T) {
 // The README section names where it was measured and holds a row per
 // consumer; the targets name each of issue 14's.
 func TestReport(t *testing.T) {
-	r := &Results{Date: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Commit: "abc1234", CPU: "Some CPU", NProc: 2,
+	r := &Results{Date: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Commit: "abc1234", MachineNote: "it was busy", CPU: "Some CPU", NProc: 2,
 		Go: "go1.26", Params: tiny(), Notes: []string{"a note"}}
+	r.Params.ScaleShards = []int{3, 5}
 	r.Rows = []Row{
 		{Scenario: scBacklog, Consumer: bareName, Settings: "s1", RecordsPerSec: 200000, CPUNsPerRecord: 5000},
 		{Scenario: scBacklog, Consumer: "kinesin", Settings: "s2", RecordsPerSec: 100000, CPUNsPerRecord: 2000},
 		{Scenario: scScale, Consumer: "kinesin", Shards: 3, PerShard: 100, Seconds: 1, RecordsPerSec: 300, PeakRSS: 3 << 20, BaseRSS: 1 << 20},
-		{Scenario: scScale, Consumer: harlowName, Shards: 3, PerShard: 100, Seconds: 2, RecordsPerSec: 150, PeakRSS: 2 << 20, BaseRSS: 1 << 20},
+		{Scenario: scScale, Consumer: harlowName, Settings: "s3", Shards: 3, PerShard: 100, Seconds: 2, RecordsPerSec: 150, PeakRSS: 2 << 20, BaseRSS: 1 << 20},
+		{Scenario: scScale, Consumer: harlowName, Settings: "s3", Shards: 5, PerShard: 100, Seconds: 2, RecordsPerSec: 250, PeakRSS: 2 << 20, BaseRSS: 1 << 20},
 		{Scenario: scLatency, Consumer: "kinesin EFO", P50Ms: 0.2, P99Ms: 1.5, MaxMs: 3, Samples: 10},
 		{Scenario: scIdle, Consumer: "kinesin", Cores: 0.1, CallsPerShardSec: 1},
 	}
@@ -128,10 +130,14 @@ func TestReport(t *testing.T) {
 	writeSection(&b, r)
 	for _, want := range []string{"2030-01-02", "`abc1234`", "2 × Some CPU", "| bare SDK loop | 200,000 records/s · 5,000 CPU ns/record |",
 		"0.50× the bare loop's records/s, 0.40× its CPU/record", "2.00× harlow's records/s, 1.50× its peak RSS",
-		"p50 0.2 ms · p99 1.5 ms", "10.0% of a core", "- a note", "- backlog, kinesin: s2"} {
+		"p50 0.2 ms · p99 1.5 ms", "10.0% of a core", "- a note", "- backlog, kinesin: s2", "not with other runs: it was busy.",
+		"| scale: 5 shards × 100 records | harlow v0.5.0 |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("section lacks %q:\n%s", want, b.String())
 		}
+	}
+	if n := strings.Count(b.String(), "- scale, harlow v0.5.0: s3"); n != 1 {
+		t.Errorf("harlow's scale settings listed %d times, want once", n)
 	}
 	b.Reset()
 	writeTargets(&b, r)

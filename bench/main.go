@@ -56,6 +56,7 @@ func run(args []string) error {
 		markdown  = fs.String("markdown", "", "print the README section of these JSON results instead of measuring")
 		readme    = fs.String("readme", "", "with -markdown: write the section between the markers of this README")
 		commit    = fs.String("commit", "", "the commit measured, for the README section")
+		note      = fs.String("machine-note", "the machine was shared with other work", "what the machine was doing besides, for the README section (\"\" for a quiet machine)")
 		scenarios = fs.String("scenarios", strings.Join(allScenarios, ","), "the scenarios to run, comma-separated")
 		scale     = fs.String("scale-shards", "1,16,128,512,1024", "the shard counts of the scale scenario")
 		child     = fs.String("child", "", "internal: run one scenario of one consumer and print its row")
@@ -101,7 +102,7 @@ func run(args []string) error {
 			return fmt.Errorf("-scenarios: no scenario %q (have %s)", sc, strings.Join(allScenarios, ", "))
 		}
 	}
-	r := &Results{Date: time.Now().UTC(), Commit: *commit, CPU: cpuModel(), NProc: runtime.NumCPU(),
+	r := &Results{Date: time.Now().UTC(), Commit: *commit, MachineNote: *note, CPU: cpuModel(), NProc: runtime.NumCPU(),
 		Go: runtime.Version(), Args: args, Params: p}
 	steps := []struct {
 		name string

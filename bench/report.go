@@ -32,12 +32,21 @@ func writeSection(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "The bench module runs kinesin, github.com/harlow/kinesis-consumer v0.5.0 and a bare "+
 		"aws-sdk-go-v2 GetRecords loop in one process, against the same in-process fake (`kinesistest`, "+
 		"its in-process transport): the fake's work counts in every CPU figure (the backlog's row of the fake alone gives its share there). "+
-		"The machine was shared with other work: compare the rows of this one run with each other, not with other runs.\n\n")
+		"Compare the rows of this one run with each other, not with other runs")
+	if r.MachineNote != "" {
+		fmt.Fprintf(w, ": %s", r.MachineNote)
+	}
+	fmt.Fprintf(w, ".\n\n")
 	writeTable(w, r)
 	fmt.Fprintf(w, "\nSettings of each row:\n\n")
+	seen := map[string]bool{}
 	for _, sc := range allScenarios {
 		for _, row := range r.rows(sc) {
-			fmt.Fprintf(w, "- %s, %s: %s\n", scenarioShort(sc), row.Consumer, row.Settings)
+			line := fmt.Sprintf("- %s, %s: %s\n", scenarioShort(sc), row.Consumer, row.Settings)
+			if !seen[line] { // once, not once per shard count
+				seen[line] = true
+				fmt.Fprint(w, line)
+			}
 		}
 	}
 	if len(r.Notes) > 0 {
@@ -80,12 +89,12 @@ func writeTable(w io.Writer, r *Results) {
 			cmp = fmt.Sprintf("%s× the bare loop's records/s, %s× its CPU/record",
 				ratio(x.RecordsPerSec, bare.RecordsPerSec), ratio(x.CPUNsPerRecord, bare.CPUNsPerRecord))
 		}
-		row(first(i, fmt.Sprintf("backlog: %d shards × %s records × %d B from TRIM_HORIZON, median of %d interleaved runs",
+		row(first(i, fmt.Sprintf("backlog: %d shards × %s records × %d B from TRIM_HORIZON, median of %d interleaved runs after one of warm-up",
 			p.BacklogShards, thousands(float64(p.BacklogPerShard)), recordSize, p.Runs)),
 			x, fmt.Sprintf("%s records/s · %s CPU ns/record", thousands(x.RecordsPerSec), thousands(x.CPUNsPerRecord)), cmp)
 	}
 
-	for _, shards := range p.ScaleShards {
+	for n, shards := range p.ScaleShards {
 		harl := r.find(scScale, harlowName, shards)
 		var rows []Row
 		for _, x := range r.rows(scScale) {
@@ -99,9 +108,13 @@ func writeTable(w io.Writer, r *Results) {
 				cmp = fmt.Sprintf("%s× harlow's records/s, %s× its peak RSS",
 					ratio(x.RecordsPerSec, harl.RecordsPerSec), ratio(float64(x.PeakRSS), float64(harl.PeakRSS)))
 			}
-			row(first(i, fmt.Sprintf("scale: %s shards × %s records × %d B from TRIM_HORIZON, median of %d interleaved runs, each in a process of its own",
-				thousands(float64(shards)), thousands(float64(x.PerShard)), recordSize, p.ScaleRuns)),
-				x, fmt.Sprintf("%.2f s (%s records/s) · peak RSS %s (%s before: the fake and its records) · %s goroutines",
+			scenario := fmt.Sprintf("scale: %s × %s records", plural(shards, "shard"), thousands(float64(x.PerShard)))
+			if n == 0 {
+				scenario += fmt.Sprintf(" × %d B from TRIM_HORIZON, median of %d interleaved runs, each in a process of its own; "+
+					"peak RSS while consuming, and (before) the process's RSS once the fake holds the records", recordSize, p.ScaleRuns)
+			}
+			row(first(i, scenario),
+				x, fmt.Sprintf("%.2f s (%s records/s) · peak RSS %s (%s before) · %s goroutines",
 					x.Seconds, thousands(x.RecordsPerSec), mib(x.PeakRSS), mib(x.BaseRSS), thousands(float64(x.Goroutines))), cmp)
 		}
 	}
@@ -230,6 +243,14 @@ func updateReadme(path string, r *Results) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return os.WriteFile(path, out, 0o644)
+}
+
+// plural formats n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return thousands(float64(n)) + " " + thing + "s"
 }
 
 // ratio formats a/b with two decimals ("n/a" when b is 0).

@@ -30,6 +30,9 @@ type Results struct {
 	CPU   string
 	NProc int
 	Go    string
+	// MachineNote says what the machine was doing besides, for the README
+	// section ("" for a quiet machine).
+	MachineNote string
 	// Args are the bench's command-line arguments.
 	Args []string
 	// Params are the sizes the scenarios ran with.
