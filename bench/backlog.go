@@ -15,19 +15,15 @@ import (
 // interval at 1 ns (a call as soon as the last one's records are processed).
 // Each reads from TRIM_HORIZON, 10,000 records a call.
 func backlogRunners() []runner {
-	rs := []runner{bareRunner()}
-	for _, v := range kinesinVariants {
-		rs = append(rs, kinesinRunner(v, v.Name, unpacedSettings,
-			kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(unpaced)))
-	}
-	return append(rs, harlowRunner("ScanInterval 1ns (unpaced), MaxRecords 10,000 (default)",
-		harlow.WithShardIteratorType("TRIM_HORIZON"), harlow.WithScanInterval(time.Nanosecond)))
+	return lineup(true, unpacedSettings, []kinesin.Option{kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithPolling(unpaced)},
+		"ScanInterval 1ns (unpaced), MaxRecords 10,000 (default)",
+		harlow.WithShardIteratorType("TRIM_HORIZON"), harlow.WithScanInterval(time.Nanosecond))
 }
 
 // runBacklog consumes shards × perShard records of 200 bytes runs times with
 // each consumer, interleaved (round i starts with consumer i mod n), after a
-// round of warm-up, and
-// gives each the median records/s and CPU ns/record of its runs. The fake
+// round of warm-up, and gives each the median records/s and CPU ns/record of
+// its runs. The fake
 // alone (serving GetRecords with nobody decoding) runs too, as the floor of
 // every row: the process's CPU time counts the fake's work as well.
 func runBacklog(p Params) ([]Row, error) {

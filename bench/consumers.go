@@ -46,10 +46,13 @@ type kinesinVariant struct {
 	Opts []kinesin.Option
 }
 
-// kinesinVariants are the kinesin configurations every scenario runs. Add
-// one here to compare an option with the defaults, for instance
+// kinesinVariants are the kinesin configurations every scenario runs. To
+// compare an option with the defaults, add a variant with it, such as
 //
-//	{Name: "kinesin budget", Note: "256 MiB budget", Opts: []kinesin.Option{kinesin.MemoryBudget(256 << 20)}},
+//	{Name: "kinesin budget", Note: "a 256 MiB byte budget", Opts: []kinesin.Option{ /* the budget option */ }},
+//
+// and every scenario gets a row of it beside the defaults' (with Enhanced
+// Fan-Out too, named Name+" EFO", where a scenario reads with it).
 var kinesinVariants = []kinesinVariant{
 	{Name: "kinesin", Note: "", Opts: nil},
 }
@@ -103,6 +106,20 @@ func kinesinRunner(v kinesinVariant, name, settings string, scenario ...kinesin.
 		}
 		return nil
 	}}
+}
+
+// lineup returns the consumers of a scenario: the bare loop (when bare),
+// each kinesin variant with the scenario's kinesin options, and harlow with
+// its options; each with the settings that describe them.
+func lineup(bare bool, kinesinSettings string, kinesinOpts []kinesin.Option, harlowSettings string, harlowOpts ...harlow.Option) []runner {
+	var rs []runner
+	if bare {
+		rs = append(rs, bareRunner())
+	}
+	for _, v := range kinesinVariants {
+		rs = append(rs, kinesinRunner(v, v.Name, kinesinSettings, kinesinOpts...))
+	}
+	return append(rs, harlowRunner(harlowSettings, harlowOpts...))
 }
 
 // harlowRunner returns github.com/harlow/kinesis-consumer with its

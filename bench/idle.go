@@ -13,11 +13,7 @@ import (
 // idleRunners are the consumers of the idle scenario, with their defaults
 // (both start at LATEST).
 func idleRunners() []runner {
-	var rs []runner
-	for _, v := range kinesinVariants {
-		rs = append(rs, kinesinRunner(v, v.Name, "defaults (polling, IdleInterval 500ms)"))
-	}
-	return append(rs, harlowRunner("defaults (ScanInterval 250ms)"))
+	return lineup(false, "defaults (polling, IdleInterval 500ms)", nil, "defaults (ScanInterval 250ms)")
 }
 
 // runIdle measures each consumer idling on an empty stream, each in a child

@@ -15,13 +15,8 @@ import (
 // scaleRunners are the consumers of the scale scenario, each with its
 // defaults but for reading from TRIM_HORIZON; the bare loop unpaced.
 func scaleRunners() []runner {
-	rs := []runner{bareRunner()}
-	for _, v := range kinesinVariants {
-		rs = append(rs, kinesinRunner(v, v.Name, "defaults (polling), WithStart(TrimHorizon)",
-			kinesin.WithStart(kinesin.TrimHorizon)))
-	}
-	return append(rs, harlowRunner("defaults (ScanInterval 250ms, MaxRecords 10,000), TRIM_HORIZON",
-		harlow.WithShardIteratorType("TRIM_HORIZON")))
+	return lineup(true, "defaults (polling), WithStart(TrimHorizon)", []kinesin.Option{kinesin.WithStart(kinesin.TrimHorizon)},
+		"defaults (ScanInterval 250ms, MaxRecords 10,000), TRIM_HORIZON", harlow.WithShardIteratorType("TRIM_HORIZON"))
 }
 
 // runScale consumes each shard count's backlog with each consumer, every
