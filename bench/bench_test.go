@@ -64,7 +64,7 @@ func TestScaleInChildren(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rows), len(scaleRunners()))
 	}
 	for _, r := range rows {
-		if len(r.RunsSeconds) != 2 || r.Seconds <= 0 || r.BaseRSS <= 0 || r.PeakRSS <= 0 || r.Goroutines <= 0 || r.Shards != 3 || r.PerShard != 100 {
+		if len(r.RunsSeconds) != 2 || r.Seconds <= 0 || r.CPUNsPerRecord <= 0 || r.BaseRSS <= 0 || r.PeakRSS <= 0 || r.Goroutines <= 0 || r.Shards != 3 || r.PerShard != 100 {
 			t.Errorf("%s: %+v", r.Consumer, r)
 		}
 	}
@@ -120,8 +120,8 @@ func TestReport(t *testing.T) {
 	r.Rows = []Row{
 		{Scenario: scBacklog, Consumer: bareName, Settings: "s1", RecordsPerSec: 200000, CPUNsPerRecord: 5000},
 		{Scenario: scBacklog, Consumer: "kinesin", Settings: "s2", RecordsPerSec: 100000, CPUNsPerRecord: 2000},
-		{Scenario: scScale, Consumer: "kinesin", Shards: 3, PerShard: 100, Seconds: 1, RecordsPerSec: 300, PeakRSS: 3 << 20, BaseRSS: 1 << 20},
-		{Scenario: scScale, Consumer: harlowName, Settings: "s3", Shards: 3, PerShard: 100, Seconds: 2, RecordsPerSec: 150, PeakRSS: 2 << 20, BaseRSS: 1 << 20},
+		{Scenario: scScale, Consumer: "kinesin", Shards: 3, PerShard: 100, Seconds: 1, RecordsPerSec: 300, CPUNsPerRecord: 4000, PeakRSS: 3 << 20, BaseRSS: 1 << 20},
+		{Scenario: scScale, Consumer: harlowName, Settings: "s3", Shards: 3, PerShard: 100, Seconds: 2, RecordsPerSec: 150, CPUNsPerRecord: 2000, PeakRSS: 2 << 20, BaseRSS: 1 << 20},
 		{Scenario: scScale, Consumer: harlowName, Settings: "s3", Shards: 5, PerShard: 100, Seconds: 2, RecordsPerSec: 250, PeakRSS: 2 << 20, BaseRSS: 1 << 20},
 		{Scenario: scLatency, Consumer: "kinesin EFO", P50Ms: 0.2, P99Ms: 1.5, MaxMs: 3, Samples: 10},
 		{Scenario: scIdle, Consumer: "kinesin", Cores: 0.1, CallsPerShardSec: 1},
@@ -129,7 +129,7 @@ func TestReport(t *testing.T) {
 	var b bytes.Buffer
 	writeSection(&b, r)
 	for _, want := range []string{"2030-01-02", "`abc1234`", "2 × Some CPU", "| bare SDK loop | 200,000 records/s · 5,000 CPU ns/record |",
-		"0.50× the bare loop's records/s, 0.40× its CPU/record", "2.00× harlow's records/s, 1.50× its peak RSS",
+		"0.50× the bare loop's records/s, 0.40× its CPU/record", "2.00× harlow's records/s, 2.00× its CPU/record, 1.50× its peak RSS",
 		"p50 0.2 ms · p99 1.5 ms", "10.0% of a core", "- a note", "- backlog, kinesin: s2", "not with other runs: it was busy.",
 		"| scale: 5 shards × 100 records | harlow v0.5.0 |"} {
 		if !strings.Contains(b.String(), want) {

@@ -105,8 +105,9 @@ func writeTable(w io.Writer, r *Results) {
 		for i, x := range rows {
 			cmp := ""
 			if harl != nil && x.Consumer != harlowName {
-				cmp = fmt.Sprintf("%s× harlow's records/s, %s× its peak RSS",
-					ratio(x.RecordsPerSec, harl.RecordsPerSec), ratio(float64(x.PeakRSS), float64(harl.PeakRSS)))
+				cmp = fmt.Sprintf("%s× harlow's records/s, %s× its CPU/record, %s× its peak RSS",
+					ratio(x.RecordsPerSec, harl.RecordsPerSec), ratio(x.CPUNsPerRecord, harl.CPUNsPerRecord),
+					ratio(float64(x.PeakRSS), float64(harl.PeakRSS)))
 			}
 			scenario := fmt.Sprintf("scale: %s × %s records", plural(shards, "shard"), thousands(float64(x.PerShard)))
 			if n == 0 {
@@ -114,8 +115,9 @@ func writeTable(w io.Writer, r *Results) {
 					"peak RSS while consuming, and (before) the process's RSS once the fake holds the records", recordSize, p.ScaleRuns)
 			}
 			row(first(i, scenario),
-				x, fmt.Sprintf("%.2f s (%s records/s) · peak RSS %s (%s before) · %s goroutines",
-					x.Seconds, thousands(x.RecordsPerSec), mib(x.PeakRSS), mib(x.BaseRSS), thousands(float64(x.Goroutines))), cmp)
+				x, fmt.Sprintf("%.2f s (%s records/s) · %s CPU ns/record · peak RSS %s (%s before) · %s goroutines",
+					x.Seconds, thousands(x.RecordsPerSec), thousands(x.CPUNsPerRecord), mib(x.PeakRSS), mib(x.BaseRSS),
+					thousands(float64(x.Goroutines))), cmp)
 		}
 	}
 

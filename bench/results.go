@@ -74,7 +74,7 @@ type Row struct {
 	Shards   int `json:",omitempty"`
 	PerShard int `json:",omitempty"`
 
-	// backlog: medians of the runs, and every run.
+	// backlog and scale: medians of the runs, and every run.
 	RecordsPerSec  float64   `json:",omitempty"`
 	CPUNsPerRecord float64   `json:",omitempty"`
 	RunsRate       []float64 `json:",omitempty"`

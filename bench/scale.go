@@ -66,6 +66,7 @@ func medianRow(rows []Row) Row {
 	}
 	out.Seconds, out.RunsSeconds = field(func(r Row) float64 { return r.Seconds })
 	out.RecordsPerSec = float64(out.Shards*out.PerShard) / out.Seconds
+	out.CPUNsPerRecord, out.RunsCPU = field(func(r Row) float64 { return r.CPUNsPerRecord })
 	peak, peaks := field(func(r Row) float64 { return float64(r.PeakRSS) })
 	out.PeakRSS = int64(peak)
 	out.RunsPeakMiB = make([]float64, len(peaks))
@@ -115,5 +116,6 @@ func scaleOne(name string, shards, perShard int) (Row, error) {
 	}
 	return Row{Scenario: scScale, Consumer: r.Name, Settings: r.Settings, Shards: shards, PerShard: perShard,
 		Seconds: res.Wall.Seconds(), RecordsPerSec: float64(shards*perShard) / res.Wall.Seconds(),
-		PeakRSS: peak, BaseRSS: base, Goroutines: goroutines}, nil
+		CPUNsPerRecord: float64(res.CPU.Nanoseconds()) / float64(shards*perShard),
+		PeakRSS:        peak, BaseRSS: base, Goroutines: goroutines}, nil
 }
