@@ -22,7 +22,8 @@
 // processes share a stream's shards with WithLeases. Chan is the channel
 // form of Records, for a pool of workers.
 //
-// Tests run against kinesistest, an in-memory Kinesis (see its examples).
+// The examples below run against kinesistest, an in-memory Kinesis that
+// speaks the service's protocol: tests of a consumer use it the same way.
 //
 // # Errors
 //

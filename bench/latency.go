@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"slices"
+	"sync"
+	"time"
+
+	harlow "github.com/harlow/kinesis-consumer"
+
+	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/kinesistest"
+)
+
+// streamingRunners are the consumers of the latency and limits scenarios,
+// each with its defaults but for reading from TRIM_HORIZON: kinesin polling,
+// kinesin with Enhanced Fan-Out, harlow.
+func streamingRunners() []runner {
+	var rs []runner
+	for _, v := range kinesinVariants {
+		rs = append(rs, kinesinRunner(v, v.Name, "defaults (polling: MinInterval 200ms, IdleInterval 500ms, ReadRate 2 MiB/s), WithStart(TrimHorizon)",
+			kinesin.WithStart(kinesin.TrimHorizon)))
+	}
+	for _, v := range kinesinVariants {
+		rs = append(rs, kinesinRunner(v, v.Name+" EFO", "defaults with WithEFO, WithStart(TrimHorizon)",
+			kinesin.WithStart(kinesin.TrimHorizon), kinesin.WithEFO(efoConsumer)))
+	}
+	return append(rs, harlowRunner("defaults (ScanInterval 250ms, MaxRecords 10,000), TRIM_HORIZON",
+		harlow.WithShardIteratorType("TRIM_HORIZON")))
+}
+
+// runLatency measures, for each consumer on a fake of its own running on the
+// real clock, the time from just before a record is put to its delivery,
+// under steady traffic: a record every p.LatencyInterval on each of
+// p.LatencyShards shards. Records put during p.LatencyWarm are not counted.
+func runLatency(p Params) ([]Row, error) {
+	var rows []Row
+	for _, r := range streamingRunners() {
+		row, err := latencyOne(r, p)
+		if err != nil {
+			return nil, err
+		}
+		log.Printf("latency %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples), %.2f GetRecords/s/shard",
+			r.Name, row.P50Ms, row.P99Ms, row.MaxMs, row.Samples, row.CallsPerShardSec)
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func latencyOne(r runner, p Params) (Row, error) {
+	fake, shards, err := newStream(p.LatencyShards, 0)
+	if err != nil {
+		return Row{}, err
+	}
+	defer fake.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	start := time.Now()
+	from, until := start.Add(p.LatencyWarm), start.Add(p.LatencyWarm+p.LatencyMeasure)
+	var (
+		mu      sync.Mutex
+		samples []time.Duration
+		want    int // records put in [from, until)
+	)
+	got := make(chan struct{}, 1)
+	sink := func(data []byte) bool {
+		at := putTime(data)
+		lat := time.Since(at)
+		if !at.Before(from) && at.Before(until) {
+			mu.Lock()
+			samples = append(samples, lat)
+			mu.Unlock()
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+		return true
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- r.run(ctx, fake.Client(), sink) }()
+
+	// The traffic: a record on each shard every interval, until the end.
+	callsFrom, callsAt := -1, time.Time{}
+	tick := time.NewTicker(p.LatencyInterval)
+	defer tick.Stop()
+	data := payload()
+	for now := range tick.C {
+		if err := early(errc); err != nil {
+			return Row{}, fmt.Errorf("%s: %w", r.Name, err)
+		}
+		if !now.Before(until) {
+			break
+		}
+		if callsFrom < 0 && !now.Before(from) {
+			callsFrom, callsAt = fake.Calls("GetRecords"), time.Now()
+		}
+		for i, sh := range shards {
+			at := time.Now()
+			if _, err := fake.PutWithHashKey(streamName, partitionKey(i), sh.StartingHashKey, stamped(data, at)); err != nil {
+				return Row{}, err
+			}
+			if !at.Before(from) && at.Before(until) { // as the sink counts them
+				want++
+			}
+		}
+	}
+	calls := float64(fake.Calls("GetRecords")-callsFrom) / time.Since(callsAt).Seconds() / float64(len(shards))
+
+	// Wait for the records put in the window (at most 10 s more).
+	deadline := time.After(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(samples)
+		mu.Unlock()
+		if n >= want {
+			break
+		}
+		select {
+		case <-got:
+		case <-deadline:
+			return Row{}, fmt.Errorf("%s: %d of %d records delivered 10 s after the last put", r.Name, n, want)
+		case err := <-errc:
+			return Row{}, fmt.Errorf("%s stopped: %v", r.Name, err)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		return Row{}, fmt.Errorf("%s: %w", r.Name, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(samples)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	return Row{Scenario: scLatency, Consumer: r.Name, Settings: r.Settings, Shards: len(shards),
+		P50Ms: ms(percentile(samples, 50)), P99Ms: ms(percentile(samples, 99)), MaxMs: ms(samples[len(samples)-1]),
+		Samples: len(samples), CallsPerShardSec: calls}, nil
+}
+
+// early returns the error of a runner that stopped before it was told to,
+// or nil while it runs.
+func early(errc <-chan error) error {
+	select {
+	case err := <-errc:
+		return fmt.Errorf("stopped early: %v", err)
+	default:
+		return nil
+	}
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of sorted samples,
+// nearest rank.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// limitsRunners are the consumers of the limits scenario: those of the
+// latency scenario.
+func limitsRunners() []runner { return streamingRunners() }
+
+// runLimits consumes a backlog of p.LimitsShards × p.LimitsPerShard records
+// through a fake with the service's limits on (real clock), one fake per
+// consumer, and gives each the read throughput per shard from the 25th
+// percent of the backlog to its last record (the catch-up rate, against
+// 2 MiB/s; the fake's budget starts with a second's worth, which the first
+// quarter absorbs).
+func runLimits(p Params) ([]Row, error) {
+	limits := kinesistest.DefaultLimits()
+	total := p.LimitsShards * p.LimitsPerShard
+	from := total / 4
+	var rows []Row
+	for _, r := range limitsRunners() {
+		fake, _, err := newStream(p.LimitsShards, p.LimitsPerShard, kinesistest.WithServiceLimits(limits))
+		if err != nil {
+			return nil, err
+		}
+		res, err := consumeBacklog(r, fake.Client(), total, from, 10*time.Minute)
+		fake.Close()
+		if err != nil {
+			return nil, err
+		}
+		perShard := float64(total-from) / float64(p.LimitsShards) * (recordSize + keySize) / res.FromMark.Seconds()
+		row := Row{Scenario: scLimits, Consumer: r.Name, Settings: r.Settings, Shards: p.LimitsShards, PerShard: p.LimitsPerShard,
+			MiBPerSec: perShard / (1 << 20), SharePct: 100 * perShard / float64(limits.ReadBytesPerSecond)}
+		log.Printf("limits %s: %.2f MiB/s/shard, %.1f%% of 2 MiB/s", r.Name, row.MiBPerSec, row.SharePct)
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
