@@ -25,21 +25,21 @@ type describeWatch struct {
 
 func (d *describeWatch) DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error) {
 	out, err := d.API.DescribeStreamConsumer(ctx, in, optFns...)
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	if err != nil {
 		d.statuses = append(d.statuses, awserr.Code(err))
 	} else {
 		d.statuses = append(d.statuses, string(out.ConsumerDescription.ConsumerStatus))
 	}
-	d.notify()
+	d.Notify()
 	return out, err
 }
 
 // waitStatus waits until n describes returned status (or error code).
 func (d *describeWatch) waitStatus(t *testing.T, status string, n int) {
 	t.Helper()
-	d.waitUntil(t, status, func() bool {
+	d.WaitUntil(t, deadline, status, func() bool {
 		c := 0
 		for _, s := range d.statuses {
 			if s == status {
@@ -183,8 +183,8 @@ func TestRegisterWaitsWhileCreating(t *testing.T) {
 	if got := describe(t, fake.Client(), r.arn); got != "ACTIVE" {
 		t.Errorf("status %s, want ACTIVE", got)
 	}
-	api.mu.Lock()
-	defer api.mu.Unlock()
+	api.Mu.Lock()
+	defer api.Mu.Unlock()
 	if api.statuses[0] != kinesistest.CodeResourceNotFound || api.statuses[len(api.statuses)-1] != "ACTIVE" {
 		t.Errorf("statuses %v: want ResourceNotFound first, ACTIVE last", api.statuses)
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/kinesin-go/kinesin/internal/awserr"
 	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/shard/eforead"
+	"github.com/kinesin-go/kinesin/internal/testsync"
 	"github.com/kinesin-go/kinesin/kinesistest"
 )
 
@@ -132,47 +132,8 @@ func names(prefix string, from, to int) []string {
 	return out
 }
 
-// signal is a condition tests wait on: changed is closed and replaced each
-// time the state it guards changes.
-type signal struct {
-	mu      sync.Mutex
-	changed chan struct{}
-}
-
-func (s *signal) init() {
-	if s.changed == nil {
-		s.changed = make(chan struct{})
-	}
-}
-
-// notify wakes the waiters. Callers hold s.mu.
-func (s *signal) notify() {
-	s.init()
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-// waitUntil waits until cond (run under s.mu) holds, failing t after
-// deadline.
-func (s *signal) waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	timeout := time.NewTimer(deadline)
-	defer timeout.Stop()
-	for {
-		s.mu.Lock()
-		s.init()
-		ok, ch := cond(), s.changed
-		s.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-ch:
-		case <-timeout.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
+// signal is a condition tests wait on (see testsync.Signal).
+type signal = testsync.Signal
 
 // collector gathers what a Read delivers.
 type collector struct {
@@ -183,25 +144,25 @@ type collector struct {
 }
 
 func (c *collector) deliver(ctx context.Context, b shard.Batch) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
 	c.recs = append(c.recs, b.Records...)
 	c.batches = append(c.batches, len(b.Records))
 	c.trimmed = append(c.trimmed, b.TrimmedAfter)
-	c.notify()
+	c.Notify()
 	return nil
 }
 
 // waitFor waits until n records were delivered.
 func (c *collector) waitFor(t *testing.T, n int) {
 	t.Helper()
-	c.waitUntil(t, fmt.Sprintf("%d records", n), func() bool { return len(c.recs) >= n })
+	c.WaitUntil(t, deadline, fmt.Sprintf("%d records", n), func() bool { return len(c.recs) >= n })
 }
 
 // names returns the names of the records delivered.
 func (c *collector) names() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
 	out := make([]string, len(c.recs))
 	for i, r := range c.recs {
 		out[i] = name(r.Data)
@@ -211,8 +172,8 @@ func (c *collector) names() []string {
 
 // seqs returns the sequence numbers of the records delivered.
 func (c *collector) seqs() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
 	out := make([]string, len(c.recs))
 	for i, r := range c.recs {
 		out[i] = aws.ToString(r.SequenceNumber)
@@ -236,22 +197,22 @@ type watcher struct {
 func (w *watcher) hooks() shard.Hooks {
 	return shard.Hooks{
 		OnCall: func(_ context.Context, _, _ string, _ time.Time, _ time.Duration, err error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
+			w.Mu.Lock()
+			defer w.Mu.Unlock()
 			w.subscribes = append(w.subscribes, err)
-			w.notify()
+			w.Notify()
 		},
 		OnFetch: func(_ string, records int, _ int64) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
+			w.Mu.Lock()
+			defer w.Mu.Unlock()
 			w.events = append(w.events, records)
-			w.notify()
+			w.Notify()
 		},
 		OnRetry: func(_, _ string, _ time.Duration, err error, _ bool) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
+			w.Mu.Lock()
+			defer w.Mu.Unlock()
 			w.retries = append(w.retries, err)
-			w.notify()
+			w.Notify()
 		},
 	}
 }
@@ -270,7 +231,7 @@ func (w *watcher) successes() int {
 // waitSubscribed waits until n subscriptions succeeded.
 func (w *watcher) waitSubscribed(t *testing.T, n int) {
 	t.Helper()
-	w.waitUntil(t, fmt.Sprintf("%d subscriptions", n), func() bool { return w.successes() >= n })
+	w.WaitUntil(t, deadline, fmt.Sprintf("%d subscriptions", n), func() bool { return w.successes() >= n })
 }
 
 // retriesWith counts the retries after an error of the code.
@@ -287,7 +248,7 @@ func (w *watcher) retriesWith(code string) int {
 // waitRetry waits until n retries after an error of the code were made.
 func (w *watcher) waitRetry(t *testing.T, code string, n int) {
 	t.Helper()
-	w.waitUntil(t, fmt.Sprintf("%d retries after %s", n, code), func() bool { return w.retriesWith(code) >= n })
+	w.WaitUntil(t, deadline, fmt.Sprintf("%d retries after %s", n, code), func() bool { return w.retriesWith(code) >= n })
 }
 
 // newReader returns an EFO reader, failing the test on an error.

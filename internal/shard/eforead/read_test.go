@@ -69,7 +69,7 @@ func TestReadStartPositions(t *testing.T) {
 			// One record put while subscribed comes after the rest.
 			live := "live-" + string(tc.start.Type)
 			seqs = append(seqs, e.put("pk", live, 0, 1, 0)...)
-			c.waitUntil(t, live, func() bool { return len(c.recs) > 0 && name(c.recs[len(c.recs)-1].Data) == live+"0" })
+			c.WaitUntil(t, deadline, live, func() bool { return len(c.recs) > 0 && name(c.recs[len(c.recs)-1].Data) == live+"0" })
 			rd.stop(t)
 			want := append(names("r", tc.from, 30), live+"0")
 			got := c.names()
@@ -176,19 +176,19 @@ func newBudget(c *collector, per int) *budget { return &budget{c: c, per: per, c
 // capAt lets n more records through than were delivered so far (n < 0: any
 // number) and returns the new cap.
 func (b *budget) capAt(n int) int {
-	b.c.mu.Lock()
-	defer b.c.mu.Unlock()
+	b.c.Mu.Lock()
+	defer b.c.Mu.Unlock()
 	b.cap = -1
 	if n >= 0 {
 		b.cap = len(b.c.recs) + n
 	}
-	b.c.notify()
+	b.c.Notify()
 	return b.cap
 }
 
 func (b *budget) room(ctx context.Context) (int, error) {
-	b.c.mu.Lock()
-	defer b.c.mu.Unlock()
+	b.c.Mu.Lock()
+	defer b.c.Mu.Unlock()
 	for {
 		if b.cap < 0 {
 			return b.per, nil
@@ -196,16 +196,15 @@ func (b *budget) room(ctx context.Context) (int, error) {
 		if left := b.cap - len(b.c.recs); left > 0 {
 			return min(left, b.per), nil
 		}
-		b.c.init()
-		ch := b.c.changed
-		b.c.mu.Unlock()
+		ch := b.c.Changed()
+		b.c.Mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			b.c.mu.Lock()
+			b.c.Mu.Lock()
 			return 0, ctx.Err()
 		}
-		b.c.mu.Lock()
+		b.c.Mu.Lock()
 	}
 }
 
@@ -251,8 +250,8 @@ func breakAndResume(t *testing.T, fault kinesistest.Action, wantRetryCode string
 	if subs[0].Records == 0 || subs[0].Records == 40 {
 		t.Errorf("the first subscription sent %d records, want part of the backlog", subs[0].Records)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
 	if wantRetryCode != "" && w.retriesWith(wantRetryCode) == 0 {
 		t.Errorf("retries %v, want one after %s", w.retries, wantRetryCode)
 	}
@@ -388,16 +387,16 @@ func TestRoomSmallerThanEventsSplitsThemInOrder(t *testing.T) {
 	c.waitFor(t, 1000)
 	rd.stop(t)
 	checkExactly(t, c.names(), names("r", 0, 1000))
-	w.mu.Lock()
+	w.Mu.Lock()
 	events := slices.DeleteFunc(slices.Clone(w.events), func(n int) bool { return n == 0 })
-	w.mu.Unlock()
+	w.Mu.Unlock()
 	if !slices.Equal(events, []int{1000}) {
 		t.Errorf("events with records %v, want one of 1000", events)
 	}
 	// Each batch had exactly the room allowed when it was cut (the last one
 	// of the event may be shorter).
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
 	mu.Lock()
 	defer mu.Unlock()
 	for k, n := range c.batches[:len(c.batches)-1] {
@@ -421,11 +420,11 @@ func TestBlockedRoomStopsReading(t *testing.T) {
 	var rs signal
 	calls := 0
 	blocking := func(ctx context.Context) (int, error) {
-		rs.mu.Lock()
+		rs.Mu.Lock()
 		calls++
 		first := calls == 1
-		rs.notify()
-		rs.mu.Unlock()
+		rs.Notify()
+		rs.Mu.Unlock()
 		if first {
 			return 3, nil
 		}
@@ -438,17 +437,17 @@ func TestBlockedRoomStopsReading(t *testing.T) {
 	}
 	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), blocking, c.deliver)
-	rs.waitUntil(t, "room blocked", func() bool { return calls >= 2 })
+	rs.WaitUntil(t, deadline, "room blocked", func() bool { return calls >= 2 })
 	// Nothing can move while room blocks; give a reader that would ignore
 	// room the time to show it (an observation window, not a
 	// synchronisation).
 	time.Sleep(200 * time.Millisecond)
-	c.mu.Lock()
+	c.Mu.Lock()
 	delivered := len(c.recs)
-	c.mu.Unlock()
-	w.mu.Lock()
+	c.Mu.Unlock()
+	w.Mu.Lock()
 	taken := len(w.events)
-	w.mu.Unlock()
+	w.Mu.Unlock()
 	sent := e.fake.Subscriptions()[0].Events
 	if delivered != 3 || taken != 1 {
 		t.Errorf("while room blocks: %d records delivered, %d events taken; want 3 and 1", delivered, taken)
@@ -707,14 +706,14 @@ func TestNoGoroutineOutlivesRead(t *testing.T) {
 			var s signal
 			blocked := false
 			rd := startRead(t, r, trimHorizon(e.shardIDs()[0]), func(ctx context.Context) (int, error) {
-				s.mu.Lock()
+				s.Mu.Lock()
 				blocked = true
-				s.notify()
-				s.mu.Unlock()
+				s.Notify()
+				s.Mu.Unlock()
 				<-ctx.Done()
 				return 0, ctx.Err()
 			}, (&collector{}).deliver)
-			s.waitUntil(t, "room", func() bool { return blocked })
+			s.WaitUntil(t, deadline, "room", func() bool { return blocked })
 			rd.stop(t)
 		}},
 		{"deliver fails", func(t *testing.T, e *env, r *eforead.Reader) {
@@ -788,7 +787,7 @@ func TestLatestBrokenBeforeFirstEventKeepsRecords(t *testing.T) {
 	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, shard.Spec{ID: id, Start: shard.Start{Type: types.ShardIteratorTypeLatest}}, room(1000), c.deliver)
 	w.waitSubscribed(t, 1)
-	w.waitUntil(t, "a retry after the cut", func() bool { return len(w.retries) > 0 })
+	w.WaitUntil(t, deadline, "a retry after the cut", func() bool { return len(w.retries) > 0 })
 	// Put while the reader cannot subscribe again (the 5 s rule, on a clock
 	// that does not move), then let it.
 	e.put("pk", "meanwhile", 0, 2, 0)
