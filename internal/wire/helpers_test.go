@@ -69,13 +69,13 @@ func agree[T any](sdkOut T, sdkErr error, ourOut T, ourErr error) string {
 	switch {
 	case sdkErr == nil && ourErr == nil:
 		if !reflect.DeepEqual(sdkOut, ourOut) {
-			return fmt.Sprintf("outputs differ:\nsdk  %s\nours %s", dump(sdkOut), dump(ourOut))
+			return "outputs differ: " + difference(dump(sdkOut), dump(ourOut))
 		}
 		return ""
 	case sdkErr == nil:
 		return fmt.Sprintf("the SDK decoded, this package failed: %v", ourErr)
 	case ourErr == nil:
-		return fmt.Sprintf("this package decoded, the SDK failed: %v\nours %s", sdkErr, dump(ourOut))
+		return fmt.Sprintf("this package decoded, the SDK failed: %v\nours %.2000s", sdkErr, dump(ourOut))
 	case errors.Is(sdkErr, errPanic):
 		if !errors.Is(ourErr, ErrMalformed) {
 			return fmt.Sprintf("the SDK panicked (%v), this package failed with %v, which is not ErrMalformed", sdkErr, ourErr)
@@ -85,6 +85,16 @@ func agree[T any](sdkOut T, sdkErr error, ourOut T, ourErr error) string {
 		return fmt.Sprintf("errors of different classes:\nsdk  %T %v\nours %T %v", sdkErr, sdkErr, ourErr, ourErr)
 	}
 	return ""
+}
+
+// difference shows where two dumps first differ.
+func difference(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(i-300, 0)
+	return fmt.Sprintf("at byte %d:\nsdk  …%.600s\nours …%.600s", i, a[from:], b[from:])
 }
 
 // dump shows a value with its pointers followed.
@@ -197,10 +207,10 @@ func agreeEvents(stream []byte) string {
 		}
 		return ""
 	case sdkErr != nil || ourErr != nil:
-		return fmt.Sprintf("one failed:\nsdk  %v\nours %v (%s)", sdkErr, ourErr, dump(ourEv))
+		return fmt.Sprintf("one failed:\nsdk  %v\nours %v (%.2000s)", sdkErr, ourErr, dump(ourEv))
 	}
 	if !reflect.DeepEqual(sdkEv, ourEv) {
-		return fmt.Sprintf("events differ:\nsdk  %T %s\nours %T %s", sdkEv, dump(sdkEv), ourEv, dump(ourEv))
+		return fmt.Sprintf("events differ: %T, %T: %s", sdkEv, ourEv, difference(dump(sdkEv), dump(ourEv)))
 	}
 	return ""
 }
