@@ -279,11 +279,43 @@ func (d *decoder) int64() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseInt(string(tok), 10, 64)
-	if err != nil {
+	v, ok := parseInt(tok)
+	if !ok {
 		return 0, d.errorf("invalid integer %s", tok)
 	}
 	return v, nil
+}
+
+// parseInt reads a JSON number as an int64 the way the SDK does: digits
+// with an optional minus sign, within the range of int64, except that,
+// like the SDK, it stops at the first digits that make -2^63 and takes
+// that value whatever follows.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	const limit = math.MaxUint64/10 + 1
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' || n >= limit {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > math.MaxInt64 {
+			if neg && n == math.MaxInt64+1 {
+				return math.MinInt64, true
+			}
+			return 0, false
+		}
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
 }
 
 // Bounds of int64 as float64: 2^63 and -2^63.
@@ -324,7 +356,7 @@ func (d *decoder) epochMillis() (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+		if n, ok := parseInt(tok); ok {
 			v = float64(n)
 		} else if v, err = strconv.ParseFloat(string(tok), 64); err != nil {
 			return 0, d.errorf("invalid timestamp %s", tok)

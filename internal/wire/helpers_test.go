@@ -202,8 +202,9 @@ func agreeEvents(stream []byte) string {
 		if errors.As(sdkErr, &sd) != errors.As(ourErr, &od) || (sdkErr == io.EOF) != (ourErr == io.EOF) {
 			return fmt.Sprintf("errors of different classes:\nsdk  %T %v\nours %T %v", sdkErr, sdkErr, ourErr, ourErr)
 		}
-		if !errors.Is(sdkErr, errPanic) && sdkErr.Error() != ourErr.Error() && !errors.Is(ourErr, ErrMalformed) {
-			return fmt.Sprintf("different errors:\nsdk  %v\nours %v", sdkErr, ourErr)
+		if !errors.Is(sdkErr, errPanic) && !errors.Is(ourErr, ErrMalformed) &&
+			(sdkErr.Error() != ourErr.Error() || reflect.TypeOf(sdkErr) != reflect.TypeOf(ourErr) || !reflect.DeepEqual(sdkErr, ourErr)) {
+			return fmt.Sprintf("different errors:\nsdk  %T %v\nours %T %v", sdkErr, sdkErr, ourErr, ourErr)
 		}
 		return ""
 	case sdkErr != nil || ourErr != nil:
