@@ -29,20 +29,11 @@ func DecodeGetRecords(body []byte, out *kinesis.GetRecordsOutput) error {
 	if len(body) == 0 {
 		return nil
 	}
-	d := getDecoder()
-	defer d.release()
-	var t top
-	if err := d.decode(body, &t, "NextShardIterator"); err != nil {
-		return err
-	}
-	recs, str, err := d.materialize(&t)
+	v, err := decodeDoc(body, "NextShardIterator")
 	if err != nil {
 		return err
 	}
-	out.Records = recs
-	out.NextShardIterator = str
-	out.MillisBehindLatest = t.millis
-	out.ChildShards = t.children
+	out.Records, out.NextShardIterator, out.MillisBehindLatest, out.ChildShards = v.records, v.str, v.millis, v.children
 	return nil
 }
 
@@ -51,21 +42,37 @@ func DecodeGetRecords(body []byte, out *kinesis.GetRecordsOutput) error {
 // the SDK's decoder sets. On error (wrapping ErrMalformed) out is not
 // changed.
 func DecodeSubscribeToShardEvent(payload []byte, out *types.SubscribeToShardEvent) error {
-	d := getDecoder()
-	defer d.release()
-	var t top
-	if err := d.decode(payload, &t, "ContinuationSequenceNumber"); err != nil {
-		return err
-	}
-	recs, str, err := d.materialize(&t)
+	v, err := decodeDoc(payload, "ContinuationSequenceNumber")
 	if err != nil {
 		return err
 	}
-	out.Records = recs
-	out.ContinuationSequenceNumber = str
-	out.MillisBehindLatest = t.millis
-	out.ChildShards = t.children
+	out.Records, out.ContinuationSequenceNumber, out.MillisBehindLatest, out.ChildShards = v.records, v.str, v.millis, v.children
 	return nil
+}
+
+// decoded is a decoded document: a GetRecords body or a
+// SubscribeToShardEvent payload.
+type decoded struct {
+	records  []types.Record
+	str      *string
+	millis   *int64
+	children []types.ChildShard
+}
+
+// decodeDoc decodes a document whose string member besides those of records
+// and child shards is named strKey.
+func decodeDoc(doc []byte, strKey string) (decoded, error) {
+	d := getDecoder()
+	defer d.release()
+	var t top
+	if err := d.decode(doc, &t, strKey); err != nil {
+		return decoded{}, err
+	}
+	recs, str, err := d.materialize(&t)
+	if err != nil {
+		return decoded{}, err
+	}
+	return decoded{records: recs, str: str, millis: t.millis, children: t.children}, nil
 }
 
 // top is what the first pass found at the top of a document, the records
@@ -146,6 +153,40 @@ func (d *decoder) decode(doc []byte, t *top, strKey string) error {
 		}
 		return fmt.Errorf("%w: null instead of an object", ErrMalformed)
 	}
+	return d.object(func(name []byte) (err error) {
+		switch {
+		case string(name) == "Records":
+			if t.records {
+				// The SDK decodes a repeated member again and keeps the
+				// last: the records read so far must be valid.
+				if err := d.checkData(d.recs); err != nil {
+					return err
+				}
+				d.recs = d.recs[:0]
+			}
+			t.records = true
+			return d.records()
+		case string(name) == strKey:
+			t.str, err = d.str()
+		case string(name) == "MillisBehindLatest":
+			var v int64
+			if v, err = d.int64(); err == nil {
+				t.millis = &v
+			}
+		case string(name) == "ChildShards":
+			t.children, err = d.childShards()
+		default:
+			err = d.skipValue()
+		}
+		return err
+	})
+}
+
+// object reads the object that comes next, calling member for each member
+// whose value is not null, as the SDK skips nulls, with the member's name
+// unescaped (valid until member reads a string). member must read the value
+// (skipValue for an unknown member).
+func (d *decoder) object(member func(name []byte) error) error {
 	if err := d.openObject(); err != nil {
 		return err
 	}
@@ -160,40 +201,18 @@ func (d *decoder) decode(doc []byte, t *top, strKey string) error {
 			return err
 		}
 		if isNull {
-			continue // as the SDK does, known member or not
+			continue
 		}
-		switch {
-		case string(name) == "Records":
-			if t.records {
-				// The SDK decodes a repeated member again and keeps the
-				// last: the records read so far must be valid.
-				if err := d.checkData(d.recs); err != nil {
-					return err
-				}
-				d.recs = d.recs[:0]
-			}
-			t.records = true
-			err = d.records()
-		case string(name) == strKey:
-			t.str, err = d.str()
-		case string(name) == "MillisBehindLatest":
-			var v int64
-			if v, err = d.int64(); err == nil {
-				t.millis = &v
-			}
-		case string(name) == "ChildShards":
-			t.children, err = d.childShards()
-		default:
-			err = d.skipValue()
-		}
-		if err != nil {
+		if err := member(name); err != nil {
 			return err
 		}
 	}
 }
 
-// records reads a list of records into d.recs.
-func (d *decoder) records() error {
+// list reads the array that comes next, calling elem for each element,
+// null elements included: for those, isNull is true and the null is
+// already read; otherwise elem must read the element.
+func (d *decoder) list(elem func(isNull bool) error) error {
 	if err := d.openArray(); err != nil {
 		return err
 	}
@@ -206,39 +225,27 @@ func (d *decoder) records() error {
 		if err != nil {
 			return err
 		}
-		d.recs = append(d.recs, rec{})
-		if isNull {
-			continue // a record with no fields, as the SDK makes it
-		}
-		if err := d.record(&d.recs[len(d.recs)-1]); err != nil {
+		if err := elem(isNull); err != nil {
 			return err
 		}
 	}
 }
 
+// records reads a list of records into d.recs; a null record has no
+// fields, as the SDK makes it.
+func (d *decoder) records() error {
+	return d.list(func(isNull bool) error {
+		d.recs = append(d.recs, rec{})
+		if isNull {
+			return nil
+		}
+		return d.record(&d.recs[len(d.recs)-1])
+	})
+}
+
 // record reads one record object.
 func (d *decoder) record(r *rec) error {
-	if err := d.openObject(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := d.member(first)
-		if err != nil || !more {
-			return err
-		}
-		var name []byte
-		if key.esc {
-			name = d.text(key)
-		} else {
-			name = d.bytes(key)
-		}
-		isNull, err := d.null()
-		if err != nil {
-			return err
-		}
-		if isNull {
-			continue
-		}
+	return d.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "SequenceNumber":
 			r.seq, err = d.str()
@@ -259,14 +266,11 @@ func (d *decoder) record(r *rec) error {
 		default:
 			err = d.skipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
-// int64 reads an integer as the SDK does: a JSON number without fraction or
-// exponent, within the range of int64.
+// int64 reads an integer as the SDK does (see parseInt).
 func (d *decoder) int64() (int64, error) {
 	c, err := d.peek()
 	if err != nil {
@@ -375,47 +379,23 @@ func (d *decoder) epochMillis() (int64, error) {
 // childShards reads a list of child shards. They are few (two at most in
 // practice) and allocated one by one, as the SDK does.
 func (d *decoder) childShards() ([]types.ChildShard, error) {
-	if err := d.openArray(); err != nil {
-		return nil, err
-	}
 	out := make([]types.ChildShard, 0)
-	for first := true; ; first = false {
-		more, err := d.element(first)
-		if err != nil || !more {
-			return out, err
-		}
-		isNull, err := d.null()
-		if err != nil {
-			return nil, err
-		}
+	err := d.list(func(isNull bool) error {
 		var cs types.ChildShard
 		if !isNull {
 			if err := d.childShard(&cs); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		out = append(out, cs)
-	}
+		return nil
+	})
+	return out, err
 }
 
 func (d *decoder) childShard(cs *types.ChildShard) error {
-	if err := d.openObject(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := d.member(first)
-		if err != nil || !more {
-			return err
-		}
-		name := string(d.text(key))
-		isNull, err := d.null()
-		if err != nil {
-			return err
-		}
-		if isNull {
-			continue
-		}
-		switch name {
+	return d.object(func(name []byte) (err error) {
+		switch string(name) {
 		case "ShardId":
 			cs.ShardId, err = d.newString()
 		case "ParentShards":
@@ -426,30 +406,13 @@ func (d *decoder) childShard(cs *types.ChildShard) error {
 		default:
 			err = d.skipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) hashKeyRange(h *types.HashKeyRange) error {
-	if err := d.openObject(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, more, err := d.member(first)
-		if err != nil || !more {
-			return err
-		}
-		name := string(d.text(key))
-		isNull, err := d.null()
-		if err != nil {
-			return err
-		}
-		if isNull {
-			continue
-		}
-		switch name {
+	return d.object(func(name []byte) (err error) {
+		switch string(name) {
 		case "StartingHashKey":
 			h.StartingHashKey, err = d.newString()
 		case "EndingHashKey":
@@ -457,38 +420,27 @@ func (d *decoder) hashKeyRange(h *types.HashKeyRange) error {
 		default:
 			err = d.skipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // stringList reads a list of strings; a null element is an empty string,
 // as with the SDK.
 func (d *decoder) stringList() ([]string, error) {
-	if err := d.openArray(); err != nil {
-		return nil, err
-	}
 	out := make([]string, 0)
-	for first := true; ; first = false {
-		more, err := d.element(first)
-		if err != nil || !more {
-			return out, err
-		}
-		isNull, err := d.null()
-		if err != nil {
-			return nil, err
-		}
+	err := d.list(func(isNull bool) error {
 		var s string
 		if !isNull {
 			sp, err := d.str()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s = string(d.text(sp))
 		}
 		out = append(out, s)
-	}
+		return nil
+	})
+	return out, err
 }
 
 // newString reads a string into a new allocation.

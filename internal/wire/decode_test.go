@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -249,5 +251,66 @@ func TestDecodeGetRecordsEmpty(t *testing.T) {
 	}
 	if err := DecodeGetRecords([]byte(`{"Records":[{"Data":"QQ"}]}`), &out); err == nil || aws.ToString(out.NextShardIterator) != "kept" || out.Records != nil {
 		t.Fatalf("a failed decode changed the output or did not fail: %v", err)
+	}
+}
+
+// recordsBody returns a GetRecords body of n records, some with escapes.
+func recordsBody(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"Records":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		pk := fmt.Sprintf("key-%d", i)
+		if i%3 == 0 {
+			pk = fmt.Sprintf(`k\u00e9y\n%d`, i)
+		}
+		data := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(i)}, 100+i%100))
+		fmt.Fprintf(&b, `{"SequenceNumber":"4959%052d","ApproximateArrivalTimestamp":1700000000.%03d,"Data":"%s","PartitionKey":"%s","EncryptionType":"NONE"}`,
+			i, i%1000, data, pk)
+	}
+	b.WriteString(`],"NextShardIterator":"next","MillisBehindLatest":0,"ChildShards":[]}`)
+	return b.Bytes()
+}
+
+// TestAllocationsPerResponse checks that decoding allocates as much for
+// 1,000 records as for 10: one allocation per kind of output, none per
+// record.
+func TestAllocationsPerResponse(t *testing.T) {
+	var counts []float64
+	for _, n := range []int{10, 100, 1000} {
+		body := recordsBody(n)
+		DecodeGetRecords(body, &kinesis.GetRecordsOutput{}) // fill the pools
+		allocs := testing.AllocsPerRun(20, func() {
+			var out kinesis.GetRecordsOutput
+			if err := DecodeGetRecords(body, &out); err != nil || len(out.Records) != n {
+				t.Fatalf("%d records, %v", len(out.Records), err)
+			}
+		})
+		counts = append(counts, allocs)
+	}
+	t.Logf("allocations for 10, 100, 1000 records: %v", counts)
+	if counts[0] != counts[2] || counts[2] > 10 {
+		t.Fatalf("allocations for 10, 100, 1000 records: %v", counts)
+	}
+}
+
+// TestOneDataArray checks that the records' Data lie end to end in one
+// array, and their strings in one string.
+func TestOneDataArray(t *testing.T) {
+	var out kinesis.GetRecordsOutput
+	if err := DecodeGetRecords(recordsBody(50), &out); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(out.Records); i++ {
+		prev, cur := out.Records[i-1], out.Records[i]
+		if unsafe.Pointer(unsafe.SliceData(cur.Data)) != unsafe.Add(unsafe.Pointer(unsafe.SliceData(prev.Data)), len(prev.Data)) {
+			t.Fatalf("record %d's Data does not follow record %d's", i, i-1)
+		}
+		prevPK := unsafe.StringData(*prev.PartitionKey)
+		if unsafe.Pointer(unsafe.StringData(*cur.SequenceNumber)) != unsafe.Add(unsafe.Pointer(prevPK), len(*prev.PartitionKey)) {
+			t.Fatalf("record %d's sequence number does not follow record %d's partition key", i, i-1)
+		}
 	}
 }

@@ -292,23 +292,16 @@ func (p *scanner) number() ([]byte, error) {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
-	digits := i
-	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-		i++
-	}
-	if i == digits {
+	intStart := i
+	if i = skipDigits(b, i); i == intStart {
 		return nil, p.errorf("invalid character %q looking for a value", b[min(i, len(b)-1)])
 	}
-	if b[digits] == '0' && i-digits > 1 {
+	if b[intStart] == '0' && i-intStart > 1 {
 		return nil, p.errorf("number with a leading zero")
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		frac := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == frac {
+		frac := i + 1
+		if i = skipDigits(b, frac); i == frac {
 			p.i = i
 			return nil, p.errorf("no digits after the decimal point")
 		}
@@ -319,16 +312,22 @@ func (p *scanner) number() ([]byte, error) {
 			i++
 		}
 		exp := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == exp {
+		if i = skipDigits(b, exp); i == exp {
 			p.i = i
 			return nil, p.errorf("no digits in the exponent")
 		}
 	}
 	p.i = i
 	return b[start:i], nil
+}
+
+// skipDigits returns the index of the first byte from i on that is not a
+// decimal digit.
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // member moves to the next member of the object being read and returns its
