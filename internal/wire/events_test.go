@@ -47,10 +47,9 @@ func TestEventPayloads(t *testing.T) {
 	}
 }
 
-// TestEventMessages checks that messages other than SubscribeToShardEvent
-// come out as the SDK makes them: exceptions, errors, unknown events,
-// broken framing.
-func TestEventMessages(t *testing.T) {
+// eventStreams are event streams other than one good SubscribeToShardEvent:
+// exceptions, errors, unknown events, broken framing.
+func eventStreams() map[string][]byte {
 	msg := func(headers map[string]string, payload string) []byte {
 		var m eventstream.Message
 		for k, v := range headers {
@@ -64,28 +63,37 @@ func TestEventMessages(t *testing.T) {
 	badCRC[len(badCRC)-1] ^= 1
 	badPrelude := bytes.Clone(good)
 	binary.BigEndian.PutUint32(badPrelude, 3)
-	cases := map[string][]byte{
+	var intType eventstream.Message
+	intType.Headers.Set(eventstream.MessageTypeHeader, eventstream.Int32Value(1))
+	intType.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("SubscribeToShardEvent"))
+	return map[string][]byte{
 		"exception": msg(map[string]string{":message-type": "exception", ":exception-type": "ResourceInUseException", ":content-type": "application/json"},
 			`{"message":"another subscription"}`),
 		"internal failure": msg(map[string]string{":message-type": "exception", ":exception-type": "InternalFailureException"}, `{"message":"oops"}`),
 		"KMS exception":    msg(map[string]string{":message-type": "exception", ":exception-type": "KMSThrottlingException"}, `{"message":"slow"}`),
 		"unknown exception": msg(map[string]string{":message-type": "exception", ":exception-type": "BrandNewException"},
 			`{"__type":"BrandNewException","message":"new"}`),
-		"exception bad payload": msg(map[string]string{":message-type": "exception", ":exception-type": "ResourceInUseException"}, `{`),
-		"error":                 msg(map[string]string{":message-type": "error", ":error-code": "InternalError", ":error-message": "boom"}, ``),
-		"unknown event":         msg(map[string]string{":message-type": "event", ":event-type": "FutureEvent", ":content-type": "application/json"}, `{"x":1}`),
-		"no message type":       msg(map[string]string{":event-type": "SubscribeToShardEvent"}, `{}`),
-		"no event type":         msg(map[string]string{":message-type": "event"}, `{}`),
-		"unknown message type":  msg(map[string]string{":message-type": "gossip"}, `{}`),
-		"event with no payload": msg(map[string]string{":message-type": "event", ":event-type": "SubscribeToShardEvent"}, ``),
-		"bad CRC":               badCRC,
-		"bad prelude":           badPrelude,
-		"empty stream":          nil,
-		"cut in the prelude":    good[:6],
-		"cut in the payload":    good[:len(good)-10],
-		"two messages":          append(bytes.Clone(good), good...),
+		"exception bad payload":     msg(map[string]string{":message-type": "exception", ":exception-type": "ResourceInUseException"}, `{`),
+		"error":                     msg(map[string]string{":message-type": "error", ":error-code": "InternalError", ":error-message": "boom"}, ``),
+		"unknown event":             msg(map[string]string{":message-type": "event", ":event-type": "FutureEvent", ":content-type": "application/json"}, `{"x":1}`),
+		"no message type":           msg(map[string]string{":event-type": "SubscribeToShardEvent"}, `{}`),
+		"no event type":             msg(map[string]string{":message-type": "event"}, `{}`),
+		"unknown message type":      msg(map[string]string{":message-type": "gossip"}, `{}`),
+		"message type not a string": encode(intType),
+		"event with no payload":     msg(map[string]string{":message-type": "event", ":event-type": "SubscribeToShardEvent"}, ``),
+		"bad CRC":                   badCRC,
+		"bad prelude":               badPrelude,
+		"empty stream":              nil,
+		"cut in the prelude":        good[:6],
+		"cut in the payload":        good[:len(good)-10],
+		"two messages":              append(bytes.Clone(good), good...),
 	}
-	for name, stream := range cases {
+}
+
+// TestEventMessages checks that messages other than SubscribeToShardEvent
+// come out as the SDK makes them.
+func TestEventMessages(t *testing.T) {
+	for name, stream := range eventStreams() {
 		if d := agreeEvents(stream); d != "" {
 			t.Errorf("%s: %s", name, d)
 		}

@@ -44,3 +44,19 @@ func FuzzSubscribeToShardEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEventStream does the same with whole event stream messages, headers
+// and framing included.
+//
+//	go test -run '^$' -fuzz FuzzEventStream ./internal/wire/
+func FuzzEventStream(f *testing.F) {
+	for _, stream := range eventStreams() {
+		f.Add(stream)
+	}
+	f.Add(eventMessage([]byte(asEvent(edgeCases[3].body))))
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		if d := agreeEvents(stream); d != "" {
+			t.Fatal(d)
+		}
+	})
+}
