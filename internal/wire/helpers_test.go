@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/eventstream"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -293,12 +292,6 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 	r.mu.Unlock()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
-}
-
-// event returns the SubscribeToShardEventStream member for ev, as the
-// SDK's event stream reader makes it.
-func event(ev types.SubscribeToShardEvent) types.SubscribeToShardEventStream {
-	return &types.SubscribeToShardEventStreamMemberSubscribeToShardEvent{Value: ev}
 }
 
 // mustAgree fails t when the SDK and this package disagree on body.
