@@ -72,7 +72,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	eng, err := consumer.Start(ctx, consumer.Config{ // assignment, start
 		Name: info.name, CallName: stream, Created: info.created, Latest: info.latest,
 		API: api, Reader: reader, App: cfg.app, Start: cfg.start.position(),
-		MaxUncommitted: cfg.maxUncommitted, CheckpointInterval: cfg.checkpointInterval,
+		MaxUncommitted: cfg.maxUncommitted, MemoryBudget: cfg.memoryBudget, CheckpointInterval: cfg.checkpointInterval,
 		ShardSyncInterval: cfg.shardSync, CloseTimeout: cfg.closeTimeout, StoreOutage: cfg.storeOutage,
 		Deaggregate: cfg.deaggregate, OpenRetryLimit: OpenRetryLimit, StallTimeout: cfg.stallTimeout, PauseWarning: cfg.pauseWarning,
 		Health: health, Log: log, Tel: tel, Decode: s.decodeBatch, Assignment: cfg.assignment,

@@ -58,6 +58,7 @@ type config struct {
 	deregister         bool
 	checkpointInterval time.Duration
 	maxUncommitted     int
+	memoryBudget       int64
 	shardSync          time.Duration
 	closeTimeout       time.Duration
 	storeOutage        time.Duration
@@ -82,6 +83,7 @@ const (
 	DefaultApp                = "kinesin"
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultMaxUncommitted     = 20000
+	DefaultMemoryBudget       = 256 << 20
 	DefaultShardSyncInterval  = 30 * time.Second
 	DefaultCloseTimeout       = 30 * time.Second
 	DefaultStoreOutage        = time.Minute
@@ -95,6 +97,7 @@ func defaults() config {
 		start:              Latest,
 		checkpointInterval: DefaultCheckpointInterval,
 		maxUncommitted:     DefaultMaxUncommitted,
+		memoryBudget:       DefaultMemoryBudget,
 		shardSync:          DefaultShardSyncInterval,
 		closeTimeout:       DefaultCloseTimeout,
 		storeOutage:        DefaultStoreOutage,
@@ -198,11 +201,26 @@ func WithCheckpointInterval(d time.Duration) Option {
 
 // WithMaxUncommitted bounds how many records of one shard may be delivered and
 // not yet committed, overriding the default 20,000. A shard at the bound is
-// not read until records are committed, so memory stays bounded whatever the
-// backlog. A fetch asks for at most the room left, counted in Kinesis
-// records: when they are KPL aggregates, the user records of one fetch may
-// pass the bound (by at most 10 MiB of data polling, 1 MiB with EFO).
+// not read until records are committed. The bound counts user records: the
+// user records of a KPL aggregate are handed over as room allows.
+// WithMemoryBudget bounds the same records in bytes, over all shards.
 func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncommitted = n } }
+
+// WithMemoryBudget bounds the bytes of records the stream holds over all its
+// shards: fetched and not yet handed out, queued, and handed out and not yet
+// committed, counting each record's data, partition key and sequence number
+// and 128 bytes of bookkeeping. Overrides the default 256 MiB. Before each
+// fetch a shard's reader waits for room and asks for as many records as the
+// room pays for, sized by the largest record seen (1 MiB until one is); the
+// room is shared fairly: a fetch takes at most the shard's share (the budget
+// divided by the shards being read) beyond what it holds, or one record, and
+// when shards wait, the one holding the least goes first. A record larger
+// than the whole budget is fetched alone. Memory held stays within the
+// budget plus, per shard being read, one fetch of records larger than any
+// seen before (at most 10 MiB polling; one SubscribeToShard event, already
+// received, with Enhanced Fan-Out), plus what the application keeps of
+// records it committed (decoded values, Data).
+func WithMemoryBudget(bytes int64) Option { return func(cfg *config) { cfg.memoryBudget = bytes } }
 
 // WithShardSyncInterval sets how often the shard list is read again to find new
 // shards, overriding the default 30s. Children of a shard that ends are found
@@ -367,6 +385,9 @@ func (c *config) validate() error {
 	}
 	if c.checkpointInterval <= 0 {
 		bad("WithCheckpointInterval %v is not positive", c.checkpointInterval)
+	}
+	if c.memoryBudget <= 0 {
+		bad("WithMemoryBudget %d is not positive", c.memoryBudget)
 	}
 	if c.maxUncommitted < 1 {
 		bad("WithMaxUncommitted %d is less than 1", c.maxUncommitted)

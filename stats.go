@@ -17,8 +17,9 @@ const (
 	ShardWaiting ShardState = "waiting"
 	// ShardReading: its records are being read.
 	ShardReading ShardState = "reading"
-	// ShardPaused: reading waits for records to be committed: those
-	// delivered and not committed reached WithMaxUncommitted.
+	// ShardPaused: reading waits for records to be committed: those of the
+	// shard delivered and not committed reached WithMaxUncommitted, or those
+	// the stream holds reached WithMemoryBudget.
 	ShardPaused ShardState = "paused"
 	// ShardRetrying: its reads fail and are retried (RetryingSince,
 	// Operation, LastError); past WithStallTimeout the stream fails.
@@ -50,7 +51,8 @@ type ShardStats struct {
 	// Uncommitted those delivered and not committed.
 	Delivered   uint64
 	Uncommitted int
-	// PausedSince is when the shard paused at WithMaxUncommitted (ShardPaused).
+	// PausedSince is when the shard paused (ShardPaused): at
+	// WithMaxUncommitted, or waiting for room in WithMemoryBudget.
 	PausedSince time.Time
 	// RetryingSince is when its reads started failing, Operation the call
 	// that failed last and LastError its error (ShardRetrying).
@@ -67,6 +69,10 @@ type Stats struct {
 	// ShardsOwned counts the shards being read (reading, paused or
 	// retrying).
 	ShardsOwned int
+	// MemoryHeld is the bytes of records the stream holds (fetched, queued,
+	// delivered and not committed, and reserved for the fetches under way),
+	// of MemoryBudget (WithMemoryBudget).
+	MemoryHeld, MemoryBudget int64
 	// WorkerID is this worker's id and LeasesHeld how many leases it holds
 	// (WithLeases).
 	WorkerID   string
@@ -84,7 +90,8 @@ type Stats struct {
 func (s *Stream[T]) Stats() Stats {
 	es := s.eng.Stats()
 	st := Stats{
-		WorkerID: es.WorkerID, LeasesHeld: es.LeasesHeld, LastCheckpointWrite: es.LastCheckpointWrite,
+		WorkerID: es.WorkerID, LeasesHeld: es.LeasesHeld, MemoryHeld: es.MemoryHeld, MemoryBudget: es.MemoryBudget,
+		LastCheckpointWrite:     es.LastCheckpointWrite,
 		CheckpointsFailingSince: es.CheckpointsFailingSince, CheckpointError: es.CheckpointError,
 		Shards: make([]ShardStats, len(es.Shards)),
 	}

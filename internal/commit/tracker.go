@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/budget"
 )
 
 // Tracker follows the records of one shard. Add is called by the shard's
@@ -42,6 +43,9 @@ type Tracker struct {
 	drained chan struct{} // closed once sealed with nothing in hand
 	valid   func() bool   // when set, Yield refuses once it reports false
 
+	account *budget.Account // where the bytes of the records are held; nil: nowhere
+	retired bool            // the records' bytes were released all at once
+
 	added       uint64    // records registered with Add, in all
 	last        string    // the sequence number of the last record added
 	pausedSince time.Time // when Room started waiting for room; zero while it does not
@@ -49,6 +53,7 @@ type Tracker struct {
 
 type slot struct {
 	pos       checkpoint.Checkpoint
+	size      int64 // the record's bytes held in the account
 	committed bool
 	yielded   bool
 }
@@ -98,12 +103,17 @@ func (t *Tracker) unpause() {
 	t.mu.Unlock()
 }
 
-// PausedSince returns since when Room has been waiting for records to be
-// committed (the shard is paused at the limit), or the zero time.
-func (t *Tracker) PausedSince() time.Time {
+// PausedSince returns since when the shard's read has been waiting for
+// records to be committed, or the zero time: Room for the tracker's limit,
+// or (forMemory) the account's budget for room in bytes.
+func (t *Tracker) PausedSince() (since time.Time, forMemory bool) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.pausedSince
+	since, a := t.pausedSince, t.account
+	t.mu.Unlock()
+	if since.IsZero() && a != nil {
+		return a.WaitingSince(), true
+	}
+	return since, false
 }
 
 // Added returns how many records were registered with Add in all, and the
@@ -114,9 +124,19 @@ func (t *Tracker) Added() (n uint64, last string) {
 	return t.added, t.last
 }
 
+// SetAccount makes the tracker hold the bytes of its records in a (see Add),
+// releasing each record's as it is committed, and the rest on Retire.
+func (t *Tracker) SetAccount(a *budget.Account) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.account = a
+}
+
 // Add registers n delivered records, whose positions pos(0)..pos(n-1) grow,
-// and returns the index of the first; the others follow it.
-func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint) uint64 {
+// and returns the index of the first; the others follow it. size, when not
+// nil, gives the bytes each record holds in the tracker's account: they are
+// settled there now and released as the record is committed.
+func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint, size func(i int) int64) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	first := t.base + uint64(len(t.pending)-t.head)
@@ -127,8 +147,17 @@ func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint) uint64 {
 		t.pending = t.pending[:n]
 		t.head = 0
 	}
+	var total int64
 	for i := range n {
-		t.pending = append(t.pending, slot{pos: pos(i)})
+		sl := slot{pos: pos(i)}
+		if size != nil && t.account != nil && !t.retired {
+			sl.size = size(i)
+			total += sl.size
+		}
+		t.pending = append(t.pending, sl)
+	}
+	if t.account != nil && !t.retired {
+		t.account.Settle(total)
 	}
 	if n > 0 {
 		t.last = t.pending[len(t.pending)-1].pos.SequenceNumber
@@ -168,6 +197,9 @@ func (t *Tracker) commit(idx uint64) func() {
 		return nil
 	}
 	t.pending[i].committed = true
+	if sz := t.pending[i].size; sz > 0 && t.account != nil && !t.retired {
+		t.account.Release(sz)
+	}
 	if t.pending[i].yielded {
 		t.inHand--
 		t.checkDrained()
@@ -194,6 +226,26 @@ func (t *Tracker) commit(idx uint64) func() {
 		return t.onEnd
 	}
 	return nil
+}
+
+// Retire releases the bytes of every record not committed from the
+// tracker's account: the records are dropped (the shard's tracker is
+// forgotten), and later commits release nothing. Idempotent.
+func (t *Tracker) Retire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.retired || t.account == nil {
+		t.retired = true
+		return
+	}
+	t.retired = true
+	var total int64
+	for i := t.head; i < len(t.pending); i++ {
+		if !t.pending[i].committed {
+			total += t.pending[i].size
+		}
+	}
+	t.account.Release(total)
 }
 
 // End records that every record of the shard was delivered: once all are

@@ -25,7 +25,7 @@ func seq(i int) checkpoint.Checkpoint { return checkpoint.At(strconv.Itoa(1000 +
 
 // add registers n records starting at record from.
 func add(tr *commit.Tracker, from, n int) uint64 {
-	return tr.Add(n, func(i int) checkpoint.Checkpoint { return seq(from + i) })
+	return tr.Add(n, func(i int) checkpoint.Checkpoint { return seq(from + i) }, nil)
 }
 
 func pending(t *testing.T, tr *commit.Tracker) checkpoint.Checkpoint {

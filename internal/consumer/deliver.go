@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesin-go/kinesin/checkpoint"
+	"github.com/kinesin-go/kinesin/internal/budget"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/kpl"
 	"github.com/kinesin-go/kinesin/internal/shard"
@@ -50,9 +51,19 @@ type userRecord struct {
 	pos  checkpoint.Checkpoint
 }
 
+// recordSize is what a Kinesis record counts for in the memory budget.
+func recordSize(r *types.Record) int64 {
+	return budget.Size(r.Data, aws.ToString(r.PartitionKey), aws.ToString(r.SequenceNumber))
+}
+
 // deliver splits aggregates, registers the records with the shard's
 // tracker, has them decoded and queues them for the application.
 func (d *delivery) deliver(ctx context.Context, b shard.Batch) error {
+	var largest int64
+	for i := range b.Records {
+		largest = max(largest, recordSize(&b.Records[i]))
+	}
+	d.e.budget.Observe(largest)
 	if b.TrimmedAfter != "" && len(b.Records) > 0 {
 		d.e.trimmed(d.shard, d.tel, b.TrimmedAfter, aws.ToString(b.Records[0].SequenceNumber))
 	}
@@ -119,7 +130,9 @@ func (d *delivery) userRecords(records []types.Record) []userRecord {
 // emit registers items with the tracker and queues them.
 func (d *delivery) emit(ctx context.Context, items []userRecord, behind int64) error {
 	b := &Batch{ShardID: d.shard, Records: make([]Record, len(items))}
-	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos })
+	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos }, func(i int) int64 {
+		return budget.Size(items[i].data, items[i].pk, items[i].pos.SequenceNumber)
+	})
 	size := 0
 	for i := range items {
 		it, r := &items[i], &b.Records[i]
@@ -160,7 +173,7 @@ func (d *delivery) deliverPlain(ctx context.Context, f shard.Batch) error {
 	b := &Batch{ShardID: d.shard, Records: make([]Record, n)}
 	first := d.tr.Add(n, func(i int) checkpoint.Checkpoint {
 		return checkpoint.At(aws.ToString(f.Records[i].SequenceNumber))
-	})
+	}, func(i int) int64 { return recordSize(&f.Records[i]) })
 	size := 0
 	for i := range f.Records {
 		kr := &f.Records[i]

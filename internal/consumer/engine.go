@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/budget"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/retry"
 	"github.com/kinesin-go/kinesin/internal/shard"
@@ -53,8 +54,12 @@ type Config struct {
 	Start          Position
 	// Latest is the time Latest stands for in this process: when Open
 	// started, on the service's clock.
-	Latest             time.Time
-	MaxUncommitted     int
+	Latest         time.Time
+	MaxUncommitted int
+	// MemoryBudget bounds the bytes of records held over every shard:
+	// fetched, queued, and handed out and not committed (see package
+	// budget).
+	MemoryBudget       int64
 	CheckpointInterval time.Duration
 	ShardSyncInterval  time.Duration
 	CloseTimeout       time.Duration
@@ -116,6 +121,8 @@ type Engine struct {
 	flushMu   sync.Mutex
 	failSince time.Time // guarded by flushMu: when checkpoint writes started failing
 
+	budget *budget.Budget
+
 	// Owned by the run goroutine (and by Start before it runs).
 	graph   *graph
 	running int
@@ -139,6 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 		trackers: make(map[string]*commit.Tracker),
 		states:   make(map[string]ShardState),
 		graph:    newGraph(),
+		budget:   budget.New(cfg.MemoryBudget),
 	}
 	err := retry.Transient(ctx, cfg.OpenRetryLimit, awserr.IsTransient, func(err error, wait time.Duration) {
 		e.log.Warn("listing shards failed; retrying", "error", err, "wait", wait)
@@ -274,12 +282,17 @@ func (e *Engine) Close() error {
 	return e.closeErr
 }
 
-// track registers the tracker of a shard about to be read.
+// track registers the tracker of a shard about to be read. A tracker it
+// replaces is retired: its records can no longer be committed.
 func (e *Engine) track(id string, tr *commit.Tracker) {
 	tr.OnEnd(e.kickFlush)
 	e.mu.Lock()
+	old := e.trackers[id]
 	e.trackers[id] = tr
 	e.mu.Unlock()
+	if old != nil && old != tr {
+		old.Retire()
+	}
 }
 
 // tracker returns the tracker of shard id, or nil.
@@ -299,6 +312,7 @@ func (e *Engine) untrack(id string, tr *commit.Tracker) bool {
 	}
 	e.mu.Unlock()
 	if ok {
+		tr.Retire()              // the bytes of records never committed
 		e.tel.Lookup(id).Close() // its records can no longer be committed
 	}
 	return ok

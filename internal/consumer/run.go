@@ -13,6 +13,7 @@ import (
 
 	"github.com/kinesin-go/kinesin/efo"
 	"github.com/kinesin-go/kinesin/internal/awserr"
+	"github.com/kinesin-go/kinesin/internal/budget"
 	"github.com/kinesin-go/kinesin/internal/commit"
 	"github.com/kinesin-go/kinesin/internal/shard"
 	"github.com/kinesin-go/kinesin/internal/telemetry"
@@ -118,6 +119,8 @@ func (e *Engine) startRead(ctx context.Context, n *node, start shard.Start, tr *
 		n.from = start.Timestamp
 	}
 	e.track(n.id, tr)
+	acct := e.budget.Open()
+	tr.SetAccount(acct)
 	tel := e.tel.Shard(n.id, telemetry.ShardSources{Commits: tr.Commits, Uncommitted: tr.Outstanding})
 	e.tel.ShardStarted(ctx, n.id, n.position)
 	d := newDelivery(e, n, tr, tel)
@@ -134,10 +137,28 @@ func (e *Engine) startRead(ctx context.Context, n *node, start shard.Start, tr *
 		// closes tel then), or the engine stops (run closes e.tel).
 		defer tel.Stop()
 		defer cancel()
-		end, err := e.cfg.Reader.Read(rctx, shard.Spec{Stream: e.cfg.CallName, ID: n.id, Start: start}, tr.Room, d.deliver)
+		defer acct.Done()
+		end, err := e.cfg.Reader.Read(rctx, shard.Spec{Stream: e.cfg.CallName, ID: n.id, Start: start}, e.room(tr, acct), d.deliver)
 		e.ended <- readerEnd{run: r, end: end, err: err}
 	}()
 	return r
+}
+
+// room is the shard.Room of a read: records the shard's tracker has room
+// for (MaxUncommitted) and, of those, as many as the bytes the stream's
+// memory budget grants pay for.
+func (e *Engine) room(tr *commit.Tracker, acct *budget.Account) shard.Room {
+	return func(ctx context.Context) (int, error) {
+		n, err := tr.Room(ctx)
+		if err != nil {
+			return 0, err
+		}
+		grant, err := acct.Reserve(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return min(n, e.budget.Records(grant)), nil
+	}
 }
 
 // readerEnded handles a read's end and reports whether the shard list must

@@ -71,6 +71,9 @@ type ShardStats struct {
 type Stats struct {
 	// Shards are the shards the process reads or read, by id.
 	Shards []ShardStats
+	// MemoryHeld is the bytes of records held (and reserved for fetches)
+	// over every shard, of MemoryBudget.
+	MemoryHeld, MemoryBudget int64
 	// WorkerID and LeasesHeld describe a worker among others (Leased).
 	WorkerID   string
 	LeasesHeld int
@@ -112,14 +115,14 @@ func (e *Engine) Stats() Stats {
 	}
 	e.mu.Unlock()
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.id, b.id) })
-	st := Stats{WorkerID: e.assign.workerID(), LeasesHeld: e.assign.held()}
+	st := Stats{WorkerID: e.assign.workerID(), LeasesHeld: e.assign.held(), MemoryHeld: e.budget.Held(), MemoryBudget: e.budget.Limit()}
 	for _, it := range items {
 		ss := ShardStats{ShardID: it.id, State: it.state, MillisBehindLatest: -1}
 		if tr := e.tracker(it.id); tr != nil {
 			ss.Checkpoint, _, _ = tr.Pending()
 			ss.Delivered, ss.LastSequenceNumber = tr.Added()
 			ss.Uncommitted = tr.Outstanding()
-			ss.PausedSince = tr.PausedSince()
+			ss.PausedSince, _ = tr.PausedSince()
 		} else if it.state == Finished {
 			ss.Checkpoint = checkpoint.Ended()
 		}

@@ -43,17 +43,18 @@ func (e *Engine) warnPaused(now time.Time, warned map[*commit.Tracker]time.Time)
 		id          string
 		since       time.Time
 		uncommitted int
+		memory      bool
 	}
 	var ps []paused
 	live := make(map[*commit.Tracker]bool)
 	e.eachTracker(func(id string, tr *commit.Tracker) {
 		live[tr] = true
-		since := tr.PausedSince()
+		since, memory := tr.PausedSince()
 		if since.IsZero() || now.Sub(since) < e.cfg.PauseWarning || warned[tr].Equal(since) {
 			return
 		}
 		warned[tr] = since
-		ps = append(ps, paused{id, since, tr.Outstanding()})
+		ps = append(ps, paused{id, since, tr.Outstanding(), memory})
 	})
 	for tr := range warned {
 		if !live[tr] {
@@ -61,6 +62,12 @@ func (e *Engine) warnPaused(now time.Time, warned map[*commit.Tracker]time.Time)
 		}
 	}
 	for _, p := range ps {
+		if p.memory {
+			e.log.Warn("shard paused: the records the stream holds reached its memory budget; commit them to go on",
+				"shard", p.id, "uncommitted", p.uncommitted, "held_bytes", e.budget.Held(), "budget_bytes", e.budget.Limit(),
+				"paused_for", now.Sub(p.since).Round(time.Second))
+			continue
+		}
 		e.log.Warn("shard paused: its records delivered and not committed reached MaxUncommitted; commit them to go on",
 			"shard", p.id, "uncommitted", p.uncommitted, "paused_for", now.Sub(p.since).Round(time.Second))
 	}

@@ -207,7 +207,13 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 		if err := r.pace(ctx, rd.id); err != nil {
 			return shard.End{}, err
 		}
-		o := rd.subscription(ctx)
+		// Room first: a subscription pushes its first event at once, and
+		// the SDK holds it in memory until it is taken.
+		n, err := rd.room(ctx)
+		if err != nil {
+			return shard.End{}, err
+		}
+		o := rd.subscription(ctx, n)
 		switch {
 		case o.stop != nil:
 			return shard.End{}, o.stop
@@ -220,7 +226,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 			rd.bo.Reset()
 			rd.deser.Reset()
 		}
-		err := o.err
+		err = o.err
 		switch {
 		case err != nil && rd.deser.Repeated(err):
 			// The same unreadable response twice (an endpoint whose event
@@ -261,8 +267,9 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 }
 
 // subscription subscribes from rd.pos, hands over the records of the events
-// until the subscription ends, and closes it.
-func (rd *reading) subscription(ctx context.Context) (o outcome) {
+// until the subscription ends, and closes it. room is what room granted for
+// the first event.
+func (rd *reading) subscription(ctx context.Context, room int) (o outcome) {
 	r := rd.r
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -298,7 +305,7 @@ func (rd *reading) subscription(ctx context.Context) (o outcome) {
 		rd.pos = types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(svctime.Before(out.ResultMetadata, called, latestSkew))}
 	}
 
-	closed := rd.take(ctx, es, &o)
+	closed := rd.take(ctx, es, &o, room)
 	if closed {
 		// The stream ended by itself: its error is final.
 		o.err = es.Err()
@@ -335,15 +342,19 @@ func waitClosed(es *kinesis.SubscribeToShardEventStream) bool {
 
 // take reads the events of es and hands their records over until the stream
 // ends (it returns true), the shard ends (o.end), or room, deliver or ctx
-// fail (o.stop).
-func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventStream, o *outcome) (closed bool) {
+// fail (o.stop). first is the room granted for the first event; room is
+// asked before each of the others.
+func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventStream, o *outcome, first int) (closed bool) {
 	r := rd.r
 	events := es.Events()
-	for {
-		n, err := rd.room(ctx)
-		if err != nil {
-			o.stop = err
-			return false
+	for i := 0; ; i++ {
+		n := first
+		if i > 0 {
+			var err error
+			if n, err = rd.room(ctx); err != nil {
+				o.stop = err
+				return false
+			}
 		}
 		var ev types.SubscribeToShardEventStream
 		var ok bool

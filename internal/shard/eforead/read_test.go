@@ -171,7 +171,9 @@ type budget struct {
 	cap int // -1: none
 }
 
-func newBudget(c *collector, per int) *budget { return &budget{c: c, per: per, cap: 0} }
+// newBudget returns a budget that lets the first per records through, the
+// room the reader asks for before it subscribes.
+func newBudget(c *collector, per int) *budget { return &budget{c: c, per: per, cap: per} }
 
 // capAt lets n more records through than were delivered so far (n < 0: any
 // number) and returns the new cap.
@@ -297,6 +299,37 @@ func TestResourceInUseOnResubscribeIsRetried(t *testing.T) {
 	if n := e.fake.Calls("SubscribeToShard"); n != 4 {
 		t.Errorf("%d SubscribeToShard calls, want 4", n)
 	}
+}
+
+// The reader asks for room before it subscribes: a subscription pushes its
+// first event at once, which the SDK then holds in memory, so a shard with
+// no room (the stream's memory budget is held) does not subscribe.
+func TestRoomBeforeSubscribing(t *testing.T) {
+	e := newEnv(t, true, 1)
+	id := e.shardIDs()[0]
+	e.put("pk", "r", 0, 10, 0)
+	asked, granted := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	blocked := func(ctx context.Context) (int, error) {
+		once.Do(func() { close(asked) })
+		select {
+		case <-granted:
+			return 1000, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	var c collector
+	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
+	rd := startRead(t, r, trimHorizon(id), blocked, c.deliver)
+	<-asked
+	if n := e.fake.Calls("SubscribeToShard"); n != 0 {
+		t.Fatalf("%d SubscribeToShard calls while room was refused, want 0", n)
+	}
+	close(granted)
+	c.waitFor(t, 10)
+	rd.stop(t)
+	checkExactly(t, c.names(), names("r", 0, 10))
 }
 
 func TestSplitWhileReading(t *testing.T) {
