@@ -275,3 +275,29 @@ func TestPausedShardWarning(t *testing.T) {
 		t.Errorf("warnings %v, want one naming the shard and 3 uncommitted", w)
 	}
 }
+
+// A shard waiting for room in the stream's memory budget is paused too: its
+// Stats say so, and it is warned of with the bytes held. The second record
+// of 600 KiB does not fit in a budget of 1 MiB beside the first.
+func TestMemoryBudgetPauseIsVisible(t *testing.T) {
+	fake := newFake(t, 1)
+	logs := &logSink{}
+	st := openStream(t, pollingMode, testCtx(t, time.Minute), fake, kinesin.JSON[item], kinesin.WithMemoryBudget(1<<20),
+		kinesin.WithPauseWarning(50*time.Millisecond), kinesin.WithLogger(slog.New(logs)))
+	c := collect(st, false)
+	fillPadded(t, fake, testStream, 3, 600<<10)
+	eventually(t, 10*time.Second, func() bool { return c.Count() == 1 }, "the first record")
+	eventually(t, 10*time.Second, func() bool { return len(logs.find(slog.LevelWarn, "shard paused")) > 0 }, "a warning")
+	w := logs.find(slog.LevelWarn, "shard paused")
+	if len(w) != 1 || w[0]["shard"] != "shardId-000000000000" || w[0]["budget_bytes"] != "1048576" || w[0]["held_bytes"] == "" {
+		t.Errorf("warnings %v, want one naming the shard, the bytes held and the budget", w)
+	}
+	s := st.Stats()
+	if s.Shards[0].State != kinesin.ShardPaused || s.Shards[0].PausedSince.IsZero() || s.MemoryHeld < 600<<10 || s.MemoryBudget != 1<<20 {
+		t.Errorf("stats %+v, want the shard paused and 600 KiB held of 1 MiB", s)
+	}
+	if n := c.CommitPending(); n != 1 {
+		t.Fatalf("committed %d, want 1", n)
+	}
+	eventually(t, 10*time.Second, func() bool { return c.Count() == 2 }, "the second record, once the first is committed")
+}
