@@ -98,6 +98,10 @@ func (e *CheckpointError) Unwrap() error { return e.Err }
 // documents: a *consumer.Failure becomes ErrStreamNotFound, a *ReadError or
 // a *CheckpointError.
 func publicError(err error) error {
+	var scope *consumer.ScopeError
+	if errors.As(err, &scope) {
+		return fmt.Errorf("%w: WithShards: %w", ErrInvalidOption, err)
+	}
 	var f *consumer.Failure
 	if !errors.As(err, &f) {
 		return err

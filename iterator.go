@@ -34,6 +34,9 @@ func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
 		for {
 			select {
 			case b := <-s.eng.Batches():
+				if b.Flush {
+					continue
+				}
 				for _, r := range typed[T](b) {
 					if !s.eng.HandOut(r.tracker, r.idx) {
 						continue
@@ -95,6 +98,9 @@ func (s *Stream[T]) pump() {
 	for {
 		select {
 		case b := <-s.eng.Batches():
+			if b.Flush {
+				continue
+			}
 			for _, r := range typed[T](b) {
 				if !s.eng.HandOut(r.tracker, r.idx) {
 					continue

@@ -57,7 +57,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.checkStart(info.latest); err != nil {
+	if err := cfg.checkTimes(info); err != nil {
 		return nil, err
 	}
 	log := cfg.logger.With("stream", info.name, "app", cfg.app)
@@ -68,7 +68,8 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream[T]{dec: dec, log: log, name: info.name, arn: info.arn, consumerARN: consumerARN}
+	s := &Stream[T]{dec: dec, log: log, name: info.name, arn: info.arn, consumerARN: consumerARN,
+		batchSize: cfg.batchSize, batchWait: cfg.batchWait}
 	eng, err := consumer.Start(ctx, consumer.Config{ // assignment, start
 		Name: info.name, CallName: stream, Created: info.created, Latest: info.latest,
 		API: api, Reader: reader, App: cfg.app, Start: cfg.start.position(),
@@ -76,6 +77,7 @@ func Open[T any](ctx context.Context, stream string, dec Decoder[T], opts ...Opt
 		ShardSyncInterval: cfg.shardSync, CloseTimeout: cfg.closeTimeout, StoreOutage: cfg.storeOutage,
 		Deaggregate: cfg.deaggregate, OpenRetryLimit: OpenRetryLimit, StallTimeout: cfg.stallTimeout, PauseWarning: cfg.pauseWarning,
 		Health: health, Log: log, Tel: tel, Decode: s.decodeBatch, Assignment: cfg.assignment,
+		StopWhenCaughtUp: cfg.stopWhenCaughtUp, StopAt: cfg.stopAt, Shards: cfg.shardSet(),
 	})
 	if err != nil {
 		return nil, publicError(err)
@@ -91,6 +93,8 @@ type streamInfo struct {
 	// latest is the time Latest stands for in this process: when Open
 	// started, on the service's clock (see svctime.Before).
 	latest time.Time
+	// retention is how long the stream keeps records.
+	retention time.Duration
 }
 
 // latestSkew is how much earlier than this host's clock Latest starts when
@@ -134,19 +138,40 @@ func describeStream(ctx context.Context, api KinesisAPI, stream string, log *slo
 	}
 	sum := desc.StreamDescriptionSummary
 	return streamInfo{
-		name:    aws.ToString(sum.StreamName),
-		arn:     aws.ToString(sum.StreamARN),
-		created: aws.ToTime(sum.StreamCreationTimestamp),
-		latest:  svctime.Before(desc.ResultMetadata, asked, latestSkew),
+		name:      aws.ToString(sum.StreamName),
+		arn:       aws.ToString(sum.StreamARN),
+		created:   aws.ToTime(sum.StreamCreationTimestamp),
+		latest:    svctime.Before(desc.ResultMetadata, asked, latestSkew),
+		retention: time.Duration(aws.ToInt32(sum.RetentionPeriodHours)) * time.Hour,
 	}, nil
 }
 
-// checkStart refuses an AtTimestamp in the future of the service's clock
-// (latest), as the service refuses it.
-func (c *config) checkStart(latest time.Time) error {
+// checkTimes checks the times of the options against the service's clock
+// (latest) and the stream's retention: an AtTimestamp in the future is
+// refused, as the service refuses it; a StopAt in the future (the read
+// would not stop at it: use StopWhenCaughtUp), before the start, or older
+// than the stream's retention (its records are gone: nothing would be read)
+// is refused too.
+func (c *config) checkTimes(info streamInfo) error {
+	latest := info.latest
 	if st := c.start; st.kind == startAtTimestamp && st.ts.After(latest.Add(latestSkew)) {
 		return fmt.Errorf("%w: WithStart: AtTimestamp(%s) is in the future (the service's clock reads %s)",
 			ErrInvalidOption, st.ts.Format(time.RFC3339Nano), latest.Format(time.RFC3339))
+	}
+	if c.stopAt.IsZero() {
+		return nil
+	}
+	at := c.stopAt.Format(time.RFC3339Nano)
+	switch {
+	case c.stopAt.After(latest.Add(latestSkew)):
+		return fmt.Errorf("%w: StopAt(%s) is in the future (the service's clock reads %s): use StopWhenCaughtUp to stop at the tip",
+			ErrInvalidOption, at, latest.Format(time.RFC3339))
+	case c.start.kind == startAtTimestamp && c.stopAt.Before(c.start.ts):
+		return fmt.Errorf("%w: StopAt(%s) is before the start, AtTimestamp(%s): nothing would be read",
+			ErrInvalidOption, at, c.start.ts.Format(time.RFC3339Nano))
+	case info.retention > 0 && c.stopAt.Before(latest.Add(-info.retention)):
+		return fmt.Errorf("%w: StopAt(%s) is older than the stream's retention of %v: its records are gone",
+			ErrInvalidOption, at, info.retention)
 	}
 	return nil
 }

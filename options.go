@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,6 +74,13 @@ type config struct {
 	leaseOpts          []lease.Option
 	shardHooks         ShardHooks
 	shardHooksSet      bool
+	batchSize          int
+	batchWait          time.Duration
+	stopWhenCaughtUp   bool
+	stopAt             time.Time
+	stopAtSet          bool
+	shards             []string
+	shardsSet          bool
 
 	// assignment is made by validate from the options above.
 	assignment consumer.Assignment
@@ -84,6 +92,8 @@ const (
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultMaxUncommitted     = 20000
 	DefaultMemoryBudget       = 256 << 20
+	DefaultBatchSize          = 1000
+	DefaultBatchWait          = time.Second
 	DefaultShardSyncInterval  = 30 * time.Second
 	DefaultCloseTimeout       = 30 * time.Second
 	DefaultStoreOutage        = time.Minute
@@ -98,6 +108,8 @@ func defaults() config {
 		checkpointInterval: DefaultCheckpointInterval,
 		maxUncommitted:     DefaultMaxUncommitted,
 		memoryBudget:       DefaultMemoryBudget,
+		batchSize:          DefaultBatchSize,
+		batchWait:          DefaultBatchWait,
 		shardSync:          DefaultShardSyncInterval,
 		closeTimeout:       DefaultCloseTimeout,
 		storeOutage:        DefaultStoreOutage,
@@ -337,6 +349,63 @@ func WithShardHooks(h ShardHooks) Option {
 	return func(cfg *config) { cfg.shardHooks, cfg.shardHooksSet = h, true }
 }
 
+// WithBatchSize sets how many records a batch of Batches holds at most,
+// overriding the default 1,000. It must be at least 1.
+func WithBatchSize(n int) Option { return func(cfg *config) { cfg.batchSize = n } }
+
+// WithBatchWait sets how long the first record of a batch of Batches waits
+// for more before the batch goes out with fewer than WithBatchSize records,
+// overriding the default 1s. It must be positive.
+func WithBatchWait(d time.Duration) Option { return func(cfg *config) { cfg.batchWait = d } }
+
+// StopWhenCaughtUp makes the stream end by itself once it has read every
+// shard up to its tip: Records, Chan and Batches end with a nil error, as
+// after Close. A shard is caught up when a fetch finds it at its tip
+// (MillisBehindLatest 0) and its records were handed out; shards read to
+// their end count too, and their children are read, so every record the
+// stream held at Open is delivered, whatever resharding happened since (and
+// records that arrived since, up to the tips reached, may come as well).
+// The stream then stops reading, waits (at most WithCloseTimeout) for the
+// records handed out to be committed, and writes the committed positions.
+// The default is to read until Close. With WithLeases each worker stops
+// once the shards it holds are caught up and every other shard is read to
+// its end, held by another worker, or not readable yet; workers still
+// reading take over the shards a stopped worker released. Options that
+// bound a read read as sentences (StopWhenCaughtUp, StopAt); the others are
+// named With....
+func StopWhenCaughtUp() Option { return func(cfg *config) { cfg.stopWhenCaughtUp = true } }
+
+// StopAt is StopWhenCaughtUp for the records that arrived at or before t
+// (ApproximateArrivalTimestamp): a shard is done once a fetch finds it at
+// its tip or finds a record that arrived after t, which is not delivered
+// (nor any after it). t must not be in the future of the service's clock
+// (use StopWhenCaughtUp), nor before an AtTimestamp start, nor older than
+// the stream's retention; Open refuses those with ErrInvalidOption.
+func StopAt(t time.Time) Option {
+	return func(cfg *config) { cfg.stopAt, cfg.stopAtSet = t, true }
+}
+
+// WithShards reads only the shards named, for tools and tests, overriding
+// the default of every shard. Their children are not read; a shard named
+// whose parents are not named is read without waiting for them, from its
+// checkpoint or else from WithStart. Open fails with ErrInvalidOption for
+// ids the stream does not list, and with WithLeases.
+func WithShards(ids ...string) Option {
+	return func(cfg *config) { cfg.shards, cfg.shardsSet = ids, true }
+}
+
+// shardSet returns the shards of WithShards as a set, nil without it.
+func (c *config) shardSet() map[string]bool {
+	if !c.shardsSet {
+		return nil
+	}
+	set := make(map[string]bool, len(c.shards))
+	for _, id := range c.shards {
+		set[id] = true
+	}
+	return set
+}
+
 // WithDeaggregation sets whether records in the KPL aggregated format are split
 // into their user records, overriding the default true. Each user record is
 // delivered and committed on its own, with its partition key, explicit hash
@@ -385,6 +454,29 @@ func (c *config) validate() error {
 	}
 	if c.checkpointInterval <= 0 {
 		bad("WithCheckpointInterval %v is not positive", c.checkpointInterval)
+	}
+	if c.batchSize < 1 {
+		bad("WithBatchSize %d is less than 1", c.batchSize)
+	}
+	if c.batchWait <= 0 {
+		bad("WithBatchWait %v is not positive", c.batchWait)
+	}
+	if c.stopAtSet && c.stopAt.IsZero() {
+		bad("StopAt: the time is zero")
+	}
+	if c.stopAtSet && c.stopWhenCaughtUp {
+		bad("StopAt and StopWhenCaughtUp both given: choose one")
+	}
+	if c.shardsSet {
+		if len(c.shards) == 0 {
+			bad("WithShards: no shard named")
+		}
+		if slices.Contains(c.shards, "") {
+			bad("WithShards: an empty shard id")
+		}
+		if c.leaseSet {
+			bad("WithShards and WithLeases both given: a subset of the shards is read by one process")
+		}
 	}
 	if c.memoryBudget <= 0 {
 		bad("WithMemoryBudget %d is not positive", c.memoryBudget)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kinesin-go/kinesin/internal/consumer"
 )
@@ -23,6 +24,10 @@ type Stream[T any] struct {
 	consumerARN string
 	// deregister deregisters it on Close (WithDeregisterOnClose); nil otherwise.
 	deregister func(context.Context) error
+
+	// batchSize and batchWait shape the batches of Batches.
+	batchSize int
+	batchWait time.Duration
 
 	consumed  atomic.Bool
 	chanOnce  sync.Once

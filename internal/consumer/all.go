@@ -45,7 +45,7 @@ func (a *allShards) recordStarts(ctx context.Context, e *Engine) error {
 	}
 	starts := make(map[string]checkpoint.Checkpoint)
 	for id, n := range e.graph.nodes {
-		if _, ok := e.graph.cps[id]; !ok && !e.graph.knownParent(n) {
+		if _, ok := e.graph.cps[id]; !ok && e.inScope(id) && !e.graph.knownParent(n) {
 			starts[id] = checkpoint.StartAt(e.cfg.Latest)
 		}
 	}
@@ -64,7 +64,7 @@ func (a *allShards) begin(context.Context, *Engine) {}
 
 // schedule starts every shard whose parents are done, until nothing changes.
 func (a *allShards) schedule(ctx context.Context, e *Engine) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || e.stopping {
 		return
 	}
 	g := e.graph
@@ -78,13 +78,16 @@ func (a *allShards) schedule(ctx context.Context, e *Engine) {
 		}
 		slices.Sort(ids)
 		for _, id := range ids {
+			if !e.inScope(id) {
+				continue
+			}
 			n := g.nodes[id]
 			cp := g.cps[id]
 			if cp.ShardEnded {
 				n.phase, n.read, n.from, changed = done, true, cp.Timestamp, true
 				continue
 			}
-			if !g.parentsDone(n) {
+			if !e.parentsDone(n) {
 				e.setState(id, Waiting)
 				continue
 			}
@@ -104,6 +107,7 @@ func (a *allShards) seal(*Engine)                                {}
 func (a *allShards) drain(context.Context, *Engine)              {}
 func (a *allShards) close(context.Context, *Engine) error        { return nil }
 func (a *allShards) workerID() string                            { return "" }
+func (a *allShards) caughtUp(e *Engine) bool                     { return e.allCaughtUp() }
 
 // write saves every checkpoint in one Save.
 func (a *allShards) write(ctx context.Context, e *Engine, ps []pending) error {

@@ -41,6 +41,9 @@ type Assignment interface {
 	drain(ctx context.Context, e *Engine)
 	// close ends the assignment after the last write.
 	close(ctx context.Context, e *Engine) error
+	// caughtUp reports whether a bounded read may stop: its shards are
+	// caught up or read to their end (see stop.go).
+	caughtUp(e *Engine) bool
 	// workerID is the process's id among the workers, "" when none;
 	// held how many shards it was assigned.
 	workerID() string

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"time"
 
 	"github.com/kinesin-go/kinesin/internal/commit"
@@ -34,4 +35,18 @@ type Batch struct {
 	// Typed is what Config.Decode made of Records, for the typed face; the
 	// engine does not look at it.
 	Typed any
+	// Flush marks a batch without records: what was received of ShardID
+	// (of every shard, when ShardID is "") is to be handed out now, not held
+	// for more: the shard was read to its end (its children's records come
+	// next), or a bounded read is stopping. Records and Chan skip it.
+	Flush bool
+}
+
+// flushMarker queues a Flush batch for shard id ("": every shard), unless ctx
+// ends first.
+func (e *Engine) flushMarker(ctx context.Context, id string) {
+	select {
+	case e.batches <- &Batch{ShardID: id, Flush: true}:
+	case <-ctx.Done():
+	}
 }

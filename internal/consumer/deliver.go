@@ -30,6 +30,9 @@ type delivery struct {
 	// records up to it, in the first record read, were committed already.
 	skip *checkpoint.Checkpoint
 	subs []kpl.Record // scratch for deaggregation
+	// past: a bounded read met a record after Config.StopAt; nothing more
+	// of the shard is handed over.
+	past bool
 }
 
 func newDelivery(e *Engine, n *node, tr *commit.Tracker, tel *telemetry.Shard) *delivery {
@@ -59,6 +62,26 @@ func recordSize(r *types.Record) int64 {
 // deliver splits aggregates, registers the records with the shard's
 // tracker, has them decoded and queues them for the application.
 func (d *delivery) deliver(ctx context.Context, b shard.Batch) error {
+	if d.past {
+		return nil
+	}
+	fetched := len(b.Records)
+	keep, past := d.e.pastStopAt(&b)
+	b.Records = b.Records[:keep]
+	if err := d.deliverRecords(ctx, b); err != nil {
+		return err
+	}
+	if past {
+		d.past = true
+		d.e.caughtUp(d.shard)
+	} else if d.e.cfg.bounded() {
+		d.e.handedOver(d.shard, fetched)
+	}
+	return nil
+}
+
+// deliverRecords delivers the records of a fetch.
+func (d *delivery) deliverRecords(ctx context.Context, b shard.Batch) error {
 	var largest int64
 	for i := range b.Records {
 		largest = max(largest, recordSize(&b.Records[i]))

@@ -83,6 +83,13 @@ type Config struct {
 	// Assignment decides which shards this process reads: AllShards or
 	// Leased.
 	Assignment Assignment
+	// StopWhenCaughtUp and StopAt bound the read (see stop.go): it ends by
+	// itself once every shard is caught up, with the tip at the time of
+	// the first fetch, or with StopAt.
+	StopWhenCaughtUp bool
+	StopAt           time.Time
+	// Shards, when not nil, are the only shards read (see scope.go).
+	Shards map[string]bool
 }
 
 // Engine reads a stream: the shards its assignment gives it, parents before
@@ -122,10 +129,15 @@ type Engine struct {
 	failSince time.Time // guarded by flushMu: when checkpoint writes started failing
 
 	budget *budget.Budget
+	tips   tips // for a bounded read
+
+	finishOnce sync.Once
 
 	// Owned by the run goroutine (and by Start before it runs).
 	graph   *graph
 	running int
+	// stopping: a bounded read is caught up; no read starts any more.
+	stopping bool
 }
 
 // Start lists the stream's shards, opens the assignment (checkpoints loaded,
@@ -153,6 +165,12 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 	}, e.list)
 	if err != nil {
 		return nil, err
+	}
+	if err := e.checkScope(); err != nil {
+		return nil, err
+	}
+	if cfg.bounded() {
+		cfg.Health.SetTip(e.atTip)
 	}
 	if err := e.assign.open(ctx, e); err != nil {
 		return nil, err

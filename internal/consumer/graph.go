@@ -50,6 +50,8 @@ type node struct {
 	// run is the read in progress, or one stopped by the assignment that
 	// has not returned yet.
 	run *run
+	// caughtUp: a bounded read found the shard at its tip (see stop.go).
+	caughtUp bool
 }
 
 type graph struct {

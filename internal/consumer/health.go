@@ -24,9 +24,17 @@ type Health struct {
 	// logged at WARN, then at ERROR.
 	warnAfter, errorAfter time.Duration
 
+	// tip, when set (a bounded read), is told of every fetch that found its
+	// shard at the tip, with the number of its records.
+	tip func(id string, records int)
+
 	mu     sync.Mutex
 	shards map[string]*shardHealth
 }
+
+// SetTip sets the function told of the fetches at a shard's tip. It is set
+// before the readers start.
+func (h *Health) SetTip(f func(id string, records int)) { h.tip = f }
 
 // shardHealth is what Health knows of a shard.
 type shardHealth struct {
@@ -56,9 +64,12 @@ func (h *Health) Hooks() shard.Hooks {
 		OnCall: func(ctx context.Context, id, op string, start time.Time, d time.Duration, err error) {
 			h.tel.Lookup(id).Operation(ctx, op, start, d, err) // throttles of calls included
 		},
-		OnFetch: func(id string, _ int, behind int64) {
+		OnFetch: func(id string, records int, behind int64) {
 			h.tel.Lookup(id).Lag(behind)
 			h.fetched(id, behind)
+			if behind == 0 && h.tip != nil {
+				h.tip(id, records)
+			}
 		},
 		OnRetry: func(id, op string, _ time.Duration, err error, broken bool) {
 			sh := h.tel.Lookup(id)

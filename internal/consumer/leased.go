@@ -236,6 +236,54 @@ func (a *leased) held() int {
 	return len(a.m.Held())
 }
 
+// caughtUp: with leases a bounded read stops once every shard this worker
+// holds is caught up or read to its end, and every other shard, as the last
+// listing of the leases shows, is read to its end, owned by another worker,
+// or not readable yet (a parent not read to its end): the others stop in
+// their turn when theirs are.
+func (a *leased) caughtUp(e *Engine) bool {
+	if a.m == nil {
+		return false
+	}
+	snap := a.m.Snapshot()
+	if len(snap) == 0 {
+		return false // no listing of the leases yet
+	}
+	me := a.m.WorkerID()
+	held := make(map[string]bool)
+	for _, l := range a.m.Held() {
+		held[l.Shard] = true
+	}
+	ended := make(map[string]bool, len(snap))
+	known := make(map[string]bool, len(snap))
+	for _, l := range snap {
+		known[l.Shard] = true
+		ended[l.Shard] = l.Ended()
+	}
+	for _, l := range snap {
+		n := e.graph.nodes[l.Shard]
+		switch {
+		case l.Ended():
+		case held[l.Shard] || l.Owner == me:
+			if n == nil || (n.phase != done && !n.caughtUp) {
+				return false
+			}
+		case l.Owner != "": // another worker's
+		default: // free: a worker must read it, once readable
+			readable := true
+			for _, p := range l.Parents {
+				if known[p] && !ended[p] {
+					readable = false
+				}
+			}
+			if readable && (n == nil || !n.caughtUp) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (a *leased) workerID() string {
 	if a.m == nil {
 		return ""
@@ -327,6 +375,12 @@ func (a *leased) start(ctx context.Context, e *Engine, n *node, ev leasing.Event
 		e.track(n.id, tr)
 		tr.End()
 		e.log.Debug("shard already read to its end; releasing its lease", "shard", n.id)
+		return
+	}
+	if e.stopping || (n.caughtUp && e.cfg.bounded()) {
+		// A bounded read that is stopping, or found this shard caught up
+		// already (a lease that came back): the lease is held, unread,
+		// until Close releases it.
 		return
 	}
 	start := a.startAt(e, n, ev.Lease)

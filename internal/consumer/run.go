@@ -45,8 +45,15 @@ type readerEnd struct {
 func (e *Engine) run(ctx context.Context) {
 	defer e.tel.Close() // nothing is read any more, even if Close never comes
 	e.assign.schedule(ctx, e)
+	e.checkStop(ctx)
 	sync := time.NewTicker(e.cfg.ShardSyncInterval)
 	defer sync.Stop()
+	var stopCheck <-chan time.Time // with leases, the other workers' shards change too
+	if e.cfg.bounded() {
+		t := time.NewTicker(stopCheckInterval)
+		defer t.Stop()
+		stopCheck = t.C
+	}
 	var (
 		retry   <-chan time.Time
 		failing time.Time // since the listing has failed, zero when it has not
@@ -98,6 +105,12 @@ func (e *Engine) run(ctx context.Context) {
 			} else {
 				e.assign.schedule(ctx, e)
 			}
+			e.checkStop(ctx)
+			if e.stopping && e.running == 0 {
+				e.finish()
+			}
+		case <-stopCheck:
+			e.checkStop(ctx)
 		case f := <-e.calls:
 			f(ctx)
 		case <-sync.C:
@@ -139,6 +152,11 @@ func (e *Engine) startRead(ctx context.Context, n *node, start shard.Start, tr *
 		defer cancel()
 		defer acct.Done()
 		end, err := e.cfg.Reader.Read(rctx, shard.Spec{Stream: e.cfg.CallName, ID: n.id, Start: start}, e.room(tr, acct), d.deliver)
+		if err == nil {
+			// Read to its end: what is held of it goes out before its
+			// children's records come.
+			e.flushMarker(rctx, n.id)
+		}
 		e.ended <- readerEnd{run: r, end: end, err: err}
 	}()
 	return r
