@@ -62,6 +62,9 @@ type Reader struct {
 	opts  polling.Options
 	log   *slog.Logger
 	hooks shard.Hooks
+	// decoder is the option function choosing the decoder of GetRecords
+	// responses (shard.Env.Decoder).
+	decoder func(*kinesis.Options)
 }
 
 // New returns a Reader calling api with opts, logging and reporting to env.
@@ -71,7 +74,7 @@ func New(api API, opts polling.Options, env shard.Env) (*Reader, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reader{api: api, opts: opts.WithDefaults(), log: env.Logger(), hooks: env.Hooks}, nil
+	return &Reader{api: api, opts: opts.WithDefaults(), log: env.Logger(), hooks: env.Hooks, decoder: env.Decoder()}, nil
 }
 
 // latestSkew is how much earlier than a LATEST iterator was asked for, by
@@ -115,7 +118,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: aws.String(iter),
 			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
-		}, noRetry)
+		}, noRetry, r.decoder)
 		if r.hooks.OnCall != nil {
 			r.hooks.OnCall(ctx, sh.ID, OpGetRecords, lastCall, time.Since(lastCall), err)
 		}
