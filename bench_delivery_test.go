@@ -20,12 +20,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/kinesistest"
-	"github.com/kinesin-go/kinesin/polling"
 )
-
-// unpacedPolling reads as fast as the service answers: no call or byte
-// pacing, kinesin's own cost per record.
-var unpacedPolling = polling.Options{MinInterval: time.Nanosecond, IdleInterval: time.Millisecond, ReadRate: 1 << 40}
 
 // BenchmarkForms consumes the backlog of BenchmarkConsume unpaced, from the
 // in-process fake, through each form of delivery: the Records iterator, the

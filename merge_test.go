@@ -169,4 +169,3 @@ func TestChanBuffer(t *testing.T) {
 		}
 	})
 }
-
