@@ -59,14 +59,26 @@ func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
 // worker pools; decoding errors are read with Record.Err. Records of one shard
 // are sent in order, and a child shard's only after all of its parents'.
 //
+// The channel holds up to ChanBuffer records sent ahead of the receiver, so
+// that handing a record over costs no switch between goroutines. With
+// WithLeases it holds none: a record is sent only while its shard's lease is
+// valid, checked just before, and a record waiting in a buffer could come
+// out after the lease was lost (say, after the process was paused).
+//
 // The channel is closed when the stream ends: after Close, at the end of
-// Open's context, or on a fatal error; Err then says which. Every call returns
-// the same channel. If Records was called first, the records are its: the
-// channel returned is closed at once, the misuse is logged at ERROR, and the
-// stream is left as it is (Err still describes how it ends).
+// Open's context, or on a fatal error; Err then says which. Records still in
+// its buffer then are taken back, as if never sent (they are delivered again
+// after a restart). Every call returns the same channel. If Records was
+// called first, the records are its: the channel returned is closed at once,
+// the misuse is logged at ERROR, and the stream is left as it is (Err still
+// describes how it ends).
 func (s *Stream[T]) Chan() <-chan *Record[T] {
 	s.chanOnce.Do(func() {
-		s.ch = make(chan *Record[T])
+		size := ChanBuffer
+		if s.eng.Recheck() > 0 {
+			size = 0 // records waiting must be checked again: none may wait in a buffer
+		}
+		s.ch = make(chan *Record[T], size)
 		if !s.consumed.CompareAndSwap(false, true) {
 			s.log.Error("Chan called after Records: the stream's records go to the Records loop; the channel is closed")
 			close(s.ch)
@@ -82,13 +94,19 @@ func (s *Stream[T]) Chan() <-chan *Record[T] {
 	return s.ch
 }
 
+// ChanBuffer is how many records the channel of Stream.Chan holds ahead of
+// its receivers, without WithLeases (with it, none).
+const ChanBuffer = 256
+
 // pump moves batches to the Chan channel, one record at a time. While a
-// record waits for a receiver, it checks every recheck that the record may
-// still be handed out (leases: its shard's lease is still valid), and drops
-// it otherwise.
+// record waits for room in the channel, it checks every recheck that the
+// record may still be handed out (leases: its shard's lease is still valid),
+// and drops it otherwise. When the stream ends it takes back the records
+// left in the channel's buffer.
 func (s *Stream[T]) pump() {
 	defer s.pumps.Done()
 	defer close(s.ch)
+	defer s.takeBack()
 	var tick <-chan time.Time
 	if every := s.eng.Recheck(); every > 0 {
 		t := time.NewTicker(every)
@@ -117,6 +135,11 @@ func (s *Stream[T]) pump() {
 
 // send sends r on the channel, and reports whether the stream goes on.
 func (s *Stream[T]) send(r *Record[T], tick <-chan time.Time) bool {
+	select {
+	case s.ch <- r: // room in the buffer, or a receiver waiting
+		return true
+	default:
+	}
 	for {
 		select {
 		case s.ch <- r:
@@ -129,6 +152,19 @@ func (s *Stream[T]) send(r *Record[T], tick <-chan time.Time) bool {
 				s.eng.Unhand(r.tracker, r.idx)
 				return true
 			}
+		}
+	}
+}
+
+// takeBack takes the records left in the channel's buffer back from the
+// application, once the stream ended: they are not handed out.
+func (s *Stream[T]) takeBack() {
+	for {
+		select {
+		case r := <-s.ch:
+			s.eng.Unhand(r.tracker, r.idx)
+		default:
+			return
 		}
 	}
 }

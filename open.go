@@ -196,7 +196,7 @@ func (c *config) telemetry(name string, log *slog.Logger) *telemetry.Telemetry {
 // Close, with WithDeregisterOnClose).
 func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, hooks shard.Hooks, log *slog.Logger, undo *cleanup) (shard.Reader, string, error) {
 	if !c.efoSet {
-		r, err := pollread.New(api, c.polling, shard.Env{Log: log, Hooks: hooks})
+		r, err := pollread.New(api, c.polling, shard.Env{Log: log, Hooks: hooks, SDKDecoder: c.sdkDecoder})
 		return r, "", err
 	}
 	arn, err := efo.Register(ctx, api, info.arn, c.efoConsumer, c.efo)
@@ -213,7 +213,7 @@ func (c *config) reader(ctx context.Context, api KinesisAPI, info streamInfo, ho
 			return nil
 		})
 	}
-	r, err := eforead.New(api, arn, c.efo, shard.Env{Log: log, Hooks: hooks})
+	r, err := eforead.New(api, arn, c.efo, shard.Env{Log: log, Hooks: hooks, SDKDecoder: c.sdkDecoder})
 	return r, arn, err
 }
 

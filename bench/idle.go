@@ -13,7 +13,7 @@ import (
 // idleRunners are the consumers of the idle scenario, with their defaults
 // (both start at LATEST).
 func idleRunners() []runner {
-	return lineup(false, "defaults (polling, IdleInterval 500ms)", nil, "defaults (ScanInterval 250ms)")
+	return lineup(false, "defaults (polling, IdleInterval 500ms doubling to MaxIdleInterval 2s)", nil, "defaults (ScanInterval 250ms)")
 }
 
 // runIdle measures each consumer idling on an empty stream, each in a child

@@ -20,7 +20,7 @@ import (
 func streamingRunners() []runner {
 	var rs []runner
 	for _, v := range kinesinVariants {
-		rs = append(rs, kinesinRunner(v, v.Name, "defaults (polling: MinInterval 200ms, IdleInterval 500ms, ReadRate 2 MiB/s), WithStart(TrimHorizon)",
+		rs = append(rs, kinesinRunner(v, v.Name, "defaults (polling: MinInterval 250ms, IdleInterval 500ms doubling to 2s, ReadRate 2 MiB/s), WithStart(TrimHorizon)",
 			kinesin.WithStart(kinesin.TrimHorizon)))
 	}
 	for _, v := range kinesinVariants {

@@ -1,9 +1,15 @@
 // Package polling tunes the polling readers of kinesin, its default way of
-// reading a stream: each shard is read with GetShardIterator and GetRecords,
-// keeping within the service's limit of 5 GetRecords calls a second per shard
-// (Options.MinInterval), calling again as soon as that and the shard's read
-// throughput (Options.ReadRate) allow while it is behind the tip of the
-// shard, and waiting Options.IdleInterval once it has caught up.
+// reading a stream: each shard is read with GetShardIterator and GetRecords.
+// After a call that returned records, the next comes Options.MinInterval
+// later (250ms: 4 calls a second, within the service's 5 a second per
+// shard), or once the shard's read throughput (Options.ReadRate) has paid
+// for the bytes read. After a call that found nothing at the tip of the
+// shard, the next comes Options.IdleInterval later, and each further empty
+// call doubles the wait up to Options.MaxIdleInterval; a call that returns
+// records brings it back to MinInterval. A record put on a shard that
+// receives records steadily is thus delivered within MinInterval of its
+// put (half of it on average), one on a shard that was quiet within
+// MaxIdleInterval, and an idle shard costs one call every MaxIdleInterval.
 // kinesin.WithPolling takes the Options.
 //
 // # Errors
@@ -34,14 +40,24 @@ type Options struct {
 	// to 10,000; default 10,000.
 	MaxRecords int
 	// MinInterval is the least time between the starts of two GetRecords
-	// calls on a shard; default 200ms, the service's limit of 5 calls a
-	// second. A shorter interval exceeds that limit and only makes sense
-	// against an emulator.
+	// calls on a shard, and the time between them while records come;
+	// default 250ms. The service allows 5 GetRecords calls a second per
+	// shard, shared by every polling consumer of the stream: 4 a second
+	// leave a fifth of them to retries and other consumers, and still
+	// deliver a record within 250ms of its put (125ms on average). Below
+	// 200ms a consumer exceeds the limit alone: only for emulators.
 	MinInterval time.Duration
 	// IdleInterval is the time between the starts of two GetRecords calls
-	// on a shard once it has caught up with the tip; default 500ms. It must not
-	// be shorter than MinInterval.
+	// on a shard after a call that found nothing at its tip; default 500ms.
+	// It must not be shorter than MinInterval.
 	IdleInterval time.Duration
+	// MaxIdleInterval bounds the wait after calls that found nothing at
+	// the tip, which doubles from IdleInterval with each such call in a
+	// row; default 4 × IdleInterval (2s with the default IdleInterval). It
+	// must not be shorter than IdleInterval. It is the longest a record put
+	// on a quiet shard waits for its call, and sets what a stream of idle
+	// shards costs: one call per shard every MaxIdleInterval.
+	MaxIdleInterval time.Duration
 	// InitialBackoff is the first wait after a throttled or failed call,
 	// growing 1.5 times with each failure in a row, with ±30% jitter;
 	// default 200ms. A wait is never shorter than MinInterval.
@@ -59,12 +75,16 @@ type Options struct {
 // Defaults of Options.
 const (
 	DefaultMaxRecords     = 10000
-	DefaultMinInterval    = 200 * time.Millisecond
+	DefaultMinInterval    = 250 * time.Millisecond
 	DefaultIdleInterval   = 500 * time.Millisecond
 	DefaultInitialBackoff = 200 * time.Millisecond
 	DefaultMaxBackoff     = 5 * time.Second
 	DefaultReadRate       = 2 << 20
 )
+
+// DefaultMaxIdleFactor is how many IdleIntervals MaxIdleInterval is by
+// default.
+const DefaultMaxIdleFactor = 4
 
 // ErrInvalidOption is wrapped by the errors of Validate and New for options
 // out of range.
@@ -79,6 +99,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: MinInterval %v is negative", ErrInvalidOption, o.MinInterval)
 	case o.IdleInterval < 0:
 		return fmt.Errorf("%w: IdleInterval %v is negative", ErrInvalidOption, o.IdleInterval)
+	case o.MaxIdleInterval < 0:
+		return fmt.Errorf("%w: MaxIdleInterval %v is negative", ErrInvalidOption, o.MaxIdleInterval)
 	case o.InitialBackoff < 0 || o.MaxBackoff < 0:
 		return fmt.Errorf("%w: negative backoff", ErrInvalidOption)
 	case o.ReadRate < 0:
@@ -88,6 +110,8 @@ func (o Options) Validate() error {
 	switch {
 	case d.IdleInterval < d.MinInterval:
 		return fmt.Errorf("%w: IdleInterval %v is shorter than MinInterval %v", ErrInvalidOption, d.IdleInterval, d.MinInterval)
+	case d.MaxIdleInterval < d.IdleInterval:
+		return fmt.Errorf("%w: MaxIdleInterval %v is shorter than IdleInterval %v", ErrInvalidOption, d.MaxIdleInterval, d.IdleInterval)
 	case d.MaxBackoff < d.InitialBackoff:
 		return fmt.Errorf("%w: MaxBackoff %v is shorter than InitialBackoff %v", ErrInvalidOption, d.MaxBackoff, d.InitialBackoff)
 	}
@@ -104,6 +128,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.IdleInterval == 0 {
 		o.IdleInterval = max(DefaultIdleInterval, o.MinInterval)
+	}
+	if o.MaxIdleInterval == 0 {
+		o.MaxIdleInterval = DefaultMaxIdleFactor * o.IdleInterval
 	}
 	if o.InitialBackoff == 0 {
 		o.InitialBackoff = DefaultInitialBackoff

@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesin-go/kinesin/internal/wire"
 )
 
 // Start is where a read begins.
@@ -102,11 +105,19 @@ type Hooks struct {
 }
 
 // Env is what a Reader is made with besides its client and options: where
-// it logs (nil: nowhere) and its hooks.
+// it logs (nil: nowhere), its hooks, and which decoder reads its responses.
 type Env struct {
 	Log   *slog.Logger
 	Hooks Hooks
+	// SDKDecoder makes the reader's GetRecords responses and
+	// SubscribeToShard events decoded by the AWS SDK's own decoder; by
+	// default internal/wire decodes them (wire.Install).
+	SDKDecoder bool
 }
+
+// Decoder returns the option function that gives a reader's GetRecords or
+// SubscribeToShard call the decoder env chooses.
+func (env Env) Decoder() func(*kinesis.Options) { return wire.Option(!env.SDKDecoder) }
 
 // Logger returns env.Log, or a logger that logs nothing.
 func (env Env) Logger() *slog.Logger {

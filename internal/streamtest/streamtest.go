@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -73,21 +74,44 @@ var (
 	Modes       = []Mode{PollingMode, EFOMode}
 )
 
-// Options are the options that choose the mode, tuned for tests: fast
-// polling, or EFO with Consumer and FastEFO.
-func (m Mode) Options() []kinesin.Option {
-	if m.EFO {
-		return []kinesin.Option{kinesin.WithEFO(Consumer), kinesin.WithEFOOptions(FastEFO)}
-	}
-	return []kinesin.Option{kinesin.WithPolling(FastPolling)}
-}
+// SDKDecoderEnv is the environment variable that, set to 1, makes the
+// options of every mode (Options, Defaults) decode responses with the AWS
+// SDK's decoder (kinesin.WithSDKDecoder(true)) instead of kinesin's default
+// one, so that the delivery tests run with either:
+//
+//	KINESIN_TEST_SDK_DECODER=1 go test -run 'TestKPL|...' .
+//
+// scripts/test runs the package's delivery suites both ways.
+const SDKDecoderEnv = "KINESIN_TEST_SDK_DECODER"
 
-// Defaults are the options that choose the mode with its default tuning.
-func (m Mode) Defaults() []kinesin.Option {
-	if m.EFO {
-		return []kinesin.Option{kinesin.WithEFO(Consumer)}
+// SDKDecoder reports whether SDKDecoderEnv is set to 1.
+func SDKDecoder() bool { return os.Getenv(SDKDecoderEnv) == "1" }
+
+// decoder returns the decoder option SDKDecoderEnv asks for, if any.
+func decoder() []kinesin.Option {
+	if SDKDecoder() {
+		return []kinesin.Option{kinesin.WithSDKDecoder(true)}
 	}
 	return nil
+}
+
+// Options are the options that choose the mode, tuned for tests: fast
+// polling, or EFO with Consumer and FastEFO (and the decoder
+// SDKDecoderEnv asks for).
+func (m Mode) Options() []kinesin.Option {
+	if m.EFO {
+		return append([]kinesin.Option{kinesin.WithEFO(Consumer), kinesin.WithEFOOptions(FastEFO)}, decoder()...)
+	}
+	return append([]kinesin.Option{kinesin.WithPolling(FastPolling)}, decoder()...)
+}
+
+// Defaults are the options that choose the mode with its default tuning
+// (and the decoder SDKDecoderEnv asks for).
+func (m Mode) Defaults() []kinesin.Option {
+	if m.EFO {
+		return append([]kinesin.Option{kinesin.WithEFO(Consumer)}, decoder()...)
+	}
+	return decoder()
 }
 
 // Polling returns WithPolling(o) in polling mode, nothing in EFO mode: a test

@@ -34,6 +34,9 @@ type Reader struct {
 	opts        efo.Options
 	log         *slog.Logger
 	hooks       shard.Hooks
+	// decoder is the option function choosing the decoder of
+	// SubscribeToShard events (shard.Env.Decoder).
+	decoder func(*kinesis.Options)
 
 	mu sync.Mutex
 	// next holds, per shard, the earliest time of its next SubscribeToShard
@@ -61,6 +64,7 @@ func New(api efo.API, consumerARN string, opts efo.Options, env shard.Env) (*Rea
 		opts:        opts.WithDefaults(),
 		log:         env.Logger(),
 		hooks:       env.Hooks,
+		decoder:     env.Decoder(),
 		next:        make(map[string]time.Time),
 		pruneAt:     64,
 	}, nil
@@ -279,7 +283,7 @@ func (rd *reading) subscription(ctx context.Context, room int) (o outcome) {
 		ConsumerARN:      aws.String(r.consumerARN),
 		ShardId:          aws.String(rd.id),
 		StartingPosition: &pos,
-	}, noRetry, ownCodec)
+	}, noRetry, ownCodec, r.decoder)
 	var es *kinesis.SubscribeToShardEventStream
 	if err == nil {
 		if out != nil {

@@ -3,10 +3,12 @@
 // polling.Options.
 //
 // A Reader reads one shard from a starting position to its end, handing
-// records over in batches. It keeps within the service's limit of 5
-// GetRecords calls a second per shard (MinInterval), calls again as soon as
-// that allows while it is behind the tip of the shard (MillisBehindLatest > 0
-// or a full batch), and waits IdleInterval when it has caught up.
+// records over in batches. After a GetRecords call that returned records
+// (or found none but is behind the tip), it calls again after MinInterval,
+// or once the bytes read are paid for at ReadRate; after one that found
+// nothing at the tip, after IdleInterval, doubling with each such call in
+// a row up to MaxIdleInterval, and back to MinInterval as soon as a call
+// returns records.
 //
 // # Errors
 //
@@ -62,6 +64,9 @@ type Reader struct {
 	opts  polling.Options
 	log   *slog.Logger
 	hooks shard.Hooks
+	// decoder is the option function choosing the decoder of GetRecords
+	// responses (shard.Env.Decoder).
+	decoder func(*kinesis.Options)
 }
 
 // New returns a Reader calling api with opts, logging and reporting to env.
@@ -71,7 +76,7 @@ func New(api API, opts polling.Options, env shard.Env) (*Reader, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reader{api: api, opts: opts.WithDefaults(), log: env.Logger(), hooks: env.Hooks}, nil
+	return &Reader{api: api, opts: opts.WithDefaults(), log: env.Logger(), hooks: env.Hooks, decoder: env.Decoder()}, nil
 }
 
 // latestSkew is how much earlier than a LATEST iterator was asked for, by
@@ -103,6 +108,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 	}
 	var lastCall time.Time
 	wait := time.Duration(0)
+	idle := 0 // calls in a row that found nothing at the tip
 	for {
 		n, err := room(ctx)
 		if err != nil {
@@ -115,7 +121,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: aws.String(iter),
 			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
-		}, noRetry)
+		}, noRetry, r.decoder)
 		if r.hooks.OnCall != nil {
 			r.hooks.OnCall(ctx, sh.ID, OpGetRecords, lastCall, time.Since(lastCall), err)
 		}
@@ -162,14 +168,36 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			return shard.End{ChildShards: out.ChildShards, TrimmedAfter: trimmed}, nil
 		}
 		iter = *out.NextShardIterator
-		wait = r.opts.IdleInterval
-		if behind > 0 || len(out.Records) >= min(n, r.opts.MaxRecords) {
-			// Behind: call again as soon as the shard's limits allow, calls
-			// and bytes: a call that read more than the budget of one
-			// interval would only be throttled.
+		switch {
+		case len(out.Records) > 0:
+			// Records flow: call again as soon as the shard's limits allow,
+			// calls and bytes (a call that read more than the budget of
+			// one interval would only be throttled).
+			idle = 0
 			wait = max(r.opts.MinInterval, readTime(out.Records, r.opts.ReadRate))
+		case behind > 0:
+			// Nothing, but more behind it (a stretch of the shard without
+			// records): go on reading.
+			idle = 0
+			wait = r.opts.MinInterval
+		default:
+			// Caught up: IdleInterval, doubling while the shard stays
+			// empty, up to MaxIdleInterval.
+			wait = idleWait(r.opts, idle)
+			idle++
 		}
 	}
+}
+
+// idleWait is the wait after the (n+1)-th call in a row that found nothing
+// at the tip of the shard: IdleInterval doubled n times, at most
+// MaxIdleInterval.
+func idleWait(o polling.Options, n int) time.Duration {
+	d := o.IdleInterval
+	for ; n > 0 && d < o.MaxIdleInterval; n-- {
+		d *= 2
+	}
+	return min(d, o.MaxIdleInterval)
 }
 
 // readTime is how long the shard's read budget takes to pay for records.

@@ -202,8 +202,9 @@ func trimHorizon(id string) shard.Spec {
 }
 
 // With the default options, a reader that stays behind never starts two
-// GetRecords calls on a shard less than 200ms apart: at most 5 a second.
-func TestDefaultPacingAtMostFiveCallsPerSecond(t *testing.T) {
+// GetRecords calls on a shard less than MinInterval (250ms) apart: at most 4
+// a second, within the service's 5.
+func TestDefaultPacingAtMostFourCallsPerSecond(t *testing.T) {
 	fake := newFake(t)
 	put(t, fake, 0, 200)
 	rec := &recorder{api: fake.Client()}
@@ -218,7 +219,7 @@ func TestDefaultPacingAtMostFiveCallsPerSecond(t *testing.T) {
 	during := fake.Calls("GetRecords") - before
 	stop()
 	calls := rec.of("GetRecords")
-	// Calls start at 0, 200ms, 400ms...: within 1.1s at most 6.
+	// Calls start at 0, 250ms, 500ms...: within 1.1s at most 5.
 	if max := int(window/polling.DefaultMinInterval) + 1; during > max {
 		t.Errorf("%d GetRecords calls in %v, at most %d allowed", during, window, max)
 	}
@@ -233,35 +234,55 @@ func TestDefaultPacingAtMostFiveCallsPerSecond(t *testing.T) {
 	t.Logf("%d calls in %v; gaps %v", during, window, gaps(calls))
 }
 
-// Behind the tip, the reader calls again after MinInterval; once caught up,
-// after IdleInterval.
-func TestIdleIntervalWhenCaughtUp(t *testing.T) {
+// The pacing follows the records: after a call that returned records the
+// next comes after MinInterval, whether the shard has more or not; after a
+// call that found nothing at the tip, after IdleInterval, doubling with
+// each such call in a row up to MaxIdleInterval; and back to MinInterval as
+// soon as a call returns records.
+func TestPacingFollowsRecords(t *testing.T) {
 	fake := newFake(t)
-	const n, batch = 60, 10
-	put(t, fake, 0, n)
+	const batch = 10
+	put(t, fake, 0, 25) // 10, 10, then 5 at the tip
 	rec := &recorder{api: fake.Client()}
-	opts := polling.Options{MinInterval: 2 * time.Millisecond, IdleInterval: 400 * time.Millisecond, MaxRecords: batch}
+	opts := polling.Options{MinInterval: 2 * time.Millisecond, IdleInterval: 100 * time.Millisecond, MaxIdleInterval: 400 * time.Millisecond, MaxRecords: batch}
 	r := newReader(t, rec, opts, shard.Hooks{})
 	s := &sink{}
 	stop, _ := read(t, r, trimHorizon(shard0), room(1000), s)
-	eventually(t, 5*time.Second, func() bool { return len(rec.of("GetRecords")) >= n/batch+4 }, "idle calls")
+	empty := func() int { // the empty calls in a row, last
+		calls := rec.of("GetRecords")
+		n := 0
+		for i := len(calls) - 1; i >= 0 && calls[i].records == 0; i-- {
+			n++
+		}
+		return n
+	}
+	eventually(t, 5*time.Second, func() bool { return s.count() == 25 && empty() >= 5 }, "the backlog, then 5 empty calls")
+	put(t, fake, 25, 3) // a quiet shard wakes up
+	eventually(t, 5*time.Second, func() bool { return s.count() == 28 && empty() >= 3 }, "the new records, then 3 empty calls")
 	stop()
 	calls := rec.of("GetRecords")
-	if s.count() != n {
-		t.Fatalf("%d records delivered, want %d", s.count(), n)
-	}
+	run := 0 // empty calls in a row before call i
 	for i := 1; i < len(calls); i++ {
 		g := calls[i].start.Sub(calls[i-1].start)
 		prev := calls[i-1]
-		behind := prev.records == batch || prev.behind > 0
-		switch {
-		case behind && g >= opts.IdleInterval:
-			t.Errorf("call %d: %v after a full batch (behind): the reader waited as if idle", i, g)
-		case behind && g < opts.MinInterval-time.Millisecond:
-			t.Errorf("call %d: %v after the previous one, below MinInterval %v", i, g, opts.MinInterval)
-		case !behind && g < opts.IdleInterval-2*time.Millisecond:
-			t.Errorf("call %d: %v after a call that caught up, want at least IdleInterval %v", i, g, opts.IdleInterval)
+		if prev.records > 0 || prev.behind > 0 {
+			run = 0
+			if g < opts.MinInterval-time.Millisecond {
+				t.Errorf("call %d: %v after one that returned %d records, below MinInterval %v", i, g, prev.records, opts.MinInterval)
+			}
+			if g >= opts.IdleInterval {
+				t.Errorf("call %d: %v after one that returned %d records: the reader waited as if idle", i, g, prev.records)
+			}
+			continue
 		}
+		want := min(opts.IdleInterval<<run, opts.MaxIdleInterval)
+		if g < want-2*time.Millisecond {
+			t.Errorf("call %d: %v after the empty call %d in a row, want at least %v", i, g, run+1, want)
+		}
+		if g > 2*opts.MaxIdleInterval { // loose: a loaded machine may be late
+			t.Errorf("call %d: %v after the empty call %d in a row, want about MaxIdleInterval %v at most", i, g, run+1, opts.MaxIdleInterval)
+		}
+		run++
 	}
 	t.Logf("gaps %v", gaps(calls))
 }
@@ -325,7 +346,8 @@ func TestThrottlingBacksOff(t *testing.T) {
 		put(t, fake, 0, 100)
 		// Throttle every other call: each throttle comes after a success, so
 		// each wait is the first step of the backoff, 200ms ±30%, the one
-		// that could fall under the 200ms the service allows.
+		// that could fall under the 200ms the service allows (MinInterval,
+		// 250ms, holds it up).
 		var steps []kinesistest.Action
 		for range 6 {
 			steps = append(steps, kinesistest.Throttle, kinesistest.Pass)
@@ -586,6 +608,8 @@ func TestOptionsValidate(t *testing.T) {
 		{polling.Options{MinInterval: -1}, "MinInterval"},
 		{polling.Options{IdleInterval: -1}, "IdleInterval"},
 		{polling.Options{MinInterval: time.Second, IdleInterval: time.Millisecond}, "IdleInterval"},
+		{polling.Options{MaxIdleInterval: -1}, "MaxIdleInterval"},
+		{polling.Options{IdleInterval: time.Second, MaxIdleInterval: time.Millisecond}, "MaxIdleInterval"},
 		{polling.Options{InitialBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff"},
 		{polling.Options{InitialBackoff: -1}, "backoff"},
 	} {
@@ -601,8 +625,11 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("MinInterval above the default IdleInterval: %v (IdleInterval follows it)", err)
 	}
 	d := polling.Options{}.WithDefaults()
-	if d.MaxRecords != 10000 || d.MinInterval != 200*time.Millisecond || d.IdleInterval != 500*time.Millisecond {
+	if d.MaxRecords != 10000 || d.MinInterval != 250*time.Millisecond || d.IdleInterval != 500*time.Millisecond || d.MaxIdleInterval != 2*time.Second {
 		t.Errorf("defaults %+v", d)
+	}
+	if d := (polling.Options{IdleInterval: 5 * time.Millisecond, MinInterval: time.Millisecond}).WithDefaults(); d.MaxIdleInterval != 20*time.Millisecond {
+		t.Errorf("MaxIdleInterval %v with IdleInterval 5ms, want 4 times it", d.MaxIdleInterval)
 	}
 }
 
