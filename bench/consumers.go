@@ -49,7 +49,7 @@ type kinesinVariant struct {
 // kinesinVariants are the kinesin configurations every scenario runs. To
 // compare an option with the defaults, add a variant with it, such as
 //
-//	{Name: "kinesin budget", Note: "a 256 MiB byte budget", Opts: []kinesin.Option{ /* the budget option */ }},
+//	{Name: "kinesin 64MiB", Note: "a 64 MiB memory budget", Opts: []kinesin.Option{kinesin.WithMemoryBudget(64 << 20)}},
 //
 // and every scenario gets a row of it beside the defaults' (with Enhanced
 // Fan-Out too, named Name+" EFO", where a scenario reads with it).

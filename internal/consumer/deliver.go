@@ -220,6 +220,9 @@ func (d *delivery) queue(ctx context.Context, b *Batch, size int) error {
 	rejected := d.e.cfg.Decode(b)
 	d.tel.Delivered(ctx, len(b.Records), size)
 	d.tel.DecodeErrors(rejected)
+	// The typed face copied what it needs (Typed): the untyped records
+	// need not live on while the batch waits and its records are held.
+	b.Records = nil
 	select {
 	case d.e.batches <- b:
 		return nil

@@ -110,11 +110,13 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 	wait := time.Duration(0)
 	idle := 0 // calls in a row that found nothing at the tip
 	for {
-		n, err := room(ctx)
-		if err != nil {
+		// The pace first, then the room: room reserves memory for the
+		// call, which should not sit idle through the wait.
+		if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
 			return shard.End{}, err
 		}
-		if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
+		n, err := room(ctx)
+		if err != nil {
 			return shard.End{}, err
 		}
 		lastCall = time.Now()
