@@ -29,10 +29,13 @@
 // checkpoint as a string of 150 digits that compares, as a string, the way
 // checkpoint.Checkpoint.Compare orders checkpoints:
 //
-//	[0]        '1' for the shard-end marker, '0' for a position
-//	[1:130]    the sequence number, zero-padded to 129 digits
+//	[0]        '0' for a start checkpoint, '1' for a position, '2' for the shard-end marker
+//	[1:130]    a position's sequence number, zero-padded to 129 digits
 //	[130]      '1' for a whole record, '0' for a sub-record (Partial)
 //	[131:150]  the sub-sequence number of a sub-record, zero-padded to 19 digits
+//
+// A start checkpoint, and an end marker, hold their time in Unix
+// nanoseconds, zero-padded to 19 digits, at [1:20], and zeros after.
 //
 // Sequence numbers come back from Load without leading zeros.
 //
@@ -52,7 +55,14 @@
 // context fails the call with an error wrapping ctx.Err(). The store does
 // not retry: go-redis retries a command that failed on the network up to the
 // client's MaxRetries (3 by default), which is safe here since the script
-// only moves checkpoints forward; the consumer retries the rest. While the
+// only moves checkpoints forward; the consumer retries the rest.
+//
+// # Operators
+//
+// Store implements checkpoint.Admin, for the kinesin command and tools of
+// your own: Set (one HSET of every shard given, backwards too), Delete (one
+// HDEL) and List (a SCAN of the keys under the prefix, on every master of a
+// Redis Cluster). While the
 // server is down, a call fails once go-redis gives up: about 3.5s with the
 // client's default dial and command retries. What you may see:
 //
