@@ -48,15 +48,23 @@ type sighting struct {
 
 // NewOperator returns an Operator of the leases of (app, stream) in store.
 // Of the options, it uses WithLeaseDuration (the duration after which a
-// lease whose counter does not change is expired) and WithClock; the others
-// are checked and ignored. Its error wraps ErrInvalidOption.
+// lease whose counter does not change is expired; default 10s) and
+// WithClock (default the real clock); the others are ignored. Its error
+// wraps ErrInvalidOption.
 func NewOperator(store Store, app, stream string, opts ...Option) (*Operator, error) {
-	s, err := Configure(opts...)
-	if err != nil {
-		return nil, err
+	s := Settings{LeaseDuration: DefaultLeaseDuration}
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
 	}
-	if store == nil {
+	switch {
+	case s.LeaseDuration <= 0:
+		return nil, fmt.Errorf("%w: LeaseDuration %v is not positive", ErrInvalidOption, s.LeaseDuration)
+	case store == nil:
 		return nil, fmt.Errorf("%w: nil store", ErrInvalidOption)
+	case s.Clock == nil:
+		s.Clock = RealClock()
 	}
 	return &Operator{
 		store: store, app: app, stream: stream,

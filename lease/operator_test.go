@@ -394,3 +394,11 @@ func TestSetCheckpointsRefusals(t *testing.T) {
 		t.Errorf("NewOperator with a negative lease duration = %v, want ErrInvalidOption", err)
 	}
 }
+
+// An Operator takes any lease duration, whatever the protocol's other
+// settings would need.
+func TestNewOperatorShortLease(t *testing.T) {
+	if _, err := lease.NewOperator(memlease.New(), app, stream, lease.WithLeaseDuration(time.Second)); err != nil {
+		t.Errorf("NewOperator with a 1s lease: %v", err)
+	}
+}
