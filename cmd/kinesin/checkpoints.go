@@ -202,7 +202,7 @@ func (o *cpFlags) list(e *env, args []string) error {
 		if rows == nil {
 			rows = []row{}
 		}
-		return writeJSON(e.stdout, map[string]any{"stream": stream, "app": o.stores.app, "store": o.storeURL(), "checkpoints": rows})
+		return writeJSON(e.stdout, map[string]any{"stream": stream, "app": o.stores.app, "store": o.stores.url(), "checkpoints": rows})
 	}
 	fmt.Fprintf(e.stdout, "stream %s, app %s, %s\n", stream, o.stores.app, o.stores.where())
 	if len(rows) == 0 {
@@ -222,13 +222,6 @@ func (o *cpFlags) list(e *env, args []string) error {
 		t.row(cells...)
 	}
 	return t.flush()
-}
-
-func (o *cpFlags) storeURL() string {
-	if o.stores.leases.kind != "" {
-		return o.stores.leases.raw
-	}
-	return o.stores.store.raw
 }
 
 // listApps lists the apps holding checkpoints of stream in --store.
@@ -388,7 +381,7 @@ func (o *cpFlags) change(e *env, args []string, set bool) error {
 	report := func(applied bool) error {
 		if o.json {
 			return writeJSON(e.stdout, map[string]any{
-				"stream": stream, "app": o.stores.app, "store": o.storeURL(), "changes": changes, "applied": applied,
+				"stream": stream, "app": o.stores.app, "store": o.stores.url(), "changes": changes, "applied": applied,
 			})
 		}
 		return nil

@@ -214,6 +214,14 @@ func (s *storeFlags) leaseStore(c *clients) lease.Store {
 	return dynamolease.New(c.dynamodb(), s.leases.table, dynamolease.WithMaxRetryTime(storeRetry))
 }
 
+// url returns the URL of the store of the app: --leases, else --store.
+func (s *storeFlags) url() string {
+	if s.leases.kind != "" {
+		return s.leases.raw
+	}
+	return s.store.raw
+}
+
 // where names the store of the app, for headers.
 func (s *storeFlags) where() string {
 	if s.leases.kind != "" {

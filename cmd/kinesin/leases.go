@@ -23,13 +23,13 @@ and the worker rows. Reads the table only.
 
 A lease's liveness is judged as the workers judge it, from its counter seen
 changing on this host's clock within --lease-duration. One listing cannot
-tell a live lease from a dead one: it says "expires <=10s" (unless renewed).
---observe DURATION watches the leases that long (listing every second) and
-then tells them apart: "live" (seen renewed), "expired" (unchanged for
---lease-duration), or still unknown.
+tell a live lease from a dead one: it says "owned, expires <=10s" (unless
+renewed). --observe DURATION watches the leases that long (listing every
+second) and then tells them apart: "live" (seen renewed), "expired"
+(unchanged for --lease-duration), or still "owned".
 
 --json prints one object: stream, app, leases (shard_id, owner, counter,
-checkpoint, parents, next_owner, state: free, live, unknown or expired,
+checkpoint, parents, next_owner, state: free, owned, live or expired,
 expires_by on this host's clock), workers (worker_id, counter, live).
 
   kinesin leases list orders --app billing --leases dynamodb://kinesin-leases --observe 12s

@@ -430,6 +430,9 @@ func TestLeasesListAndRelease(t *testing.T) {
 			t.Errorf("lease of a crashed worker: %+v, want worker-a's, expired", l)
 		}
 	}
+	if len(ws) != 1 || ws[0].Live {
+		t.Errorf("workers %+v, want worker-a not live", ws)
+	}
 	release := append([]string{"leases", "release", "--owner", "worker-a"}, flags...)
 	if dry := ok(t, "", release...); !strings.Contains(dry.stderr, "dry run") || !strings.Contains(dry.stdout, "2 leases to release") {
 		t.Errorf("release without --yes:\n%s\nstderr: %s", dry.stdout, dry.stderr)
@@ -476,6 +479,7 @@ func TestOperatorFailures(t *testing.T) {
 		{[]string{"checkpoints", "set", "orders", "--app", "a", "--store", redis, "--endpoint", w.url, "--to", "latest", "--shards", "shardId-000000000009"}, exitUsage, `the stream orders has no shard "shardId-000000000009"`},
 		{[]string{"checkpoints", "set", "orders", "--app", "a", "--store", redis, "--endpoint", w.url, "--to", "latest", "--force"}, exitUsage, "--force applies to --leases only"},
 		{[]string{"leases", "release", "orders", "--app", "a", "--leases", "dynamodb://t", "--dynamodb-endpoint", "http://127.0.0.1:1"}, exitError, "connection refused"},
+		{[]string{"checkpoints", "list", "orders", "--app", "a", "--store", "dynamodb://no-such-table", "--dynamodb-endpoint", testenv.DynaliteURL(t)}, exitError, "table no-such-table: operation error DynamoDB: Query"},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
 			t.Parallel()

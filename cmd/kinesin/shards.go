@@ -85,8 +85,8 @@ func describe(ctx context.Context, kc *kinesis.Client, stream string) (*streamIn
 // missing stream means.
 func streamError(stream string, err error) error {
 	var (
-		nf  *types.ResourceNotFoundException
-		ne  *net.OpError
+		nf *types.ResourceNotFoundException
+		ne *net.OpError
 	)
 	switch {
 	case errors.As(err, &nf):

@@ -32,13 +32,14 @@ kinesin.WithStart). A total line follows.
 
 A lease's liveness is judged as the workers judge it, from its counter seen
 changing on this host's clock within --lease-duration: a single listing only
-says "expires <=10s" (unless its owner renews it first); --watch, refreshing
-every --interval, tells live leases (renewed) from dead ones (expired).
+says "owned, expires <=10s" (unless its owner renews it first); --watch,
+refreshing every --interval, tells live leases (renewed) from dead ones
+(expired).
 
 --json prints one JSON object per refresh: stream, app, store, time, shards
 (shard_id, state, parents, checkpoint {kind, sequence_number,
 sub_sequence_number, timestamp, text}, owner, lease_counter, lease (free,
-live, unknown, expired), lease_expires_by (on this host's clock),
+owned, live, expired), lease_expires_by (on this host's clock),
 millis_behind_latest,
 oldest_unprocessed_arrival, oldest_unprocessed_age_ms, caught_up, error),
 workers (leases: worker_id, counter, live) and total.
@@ -207,7 +208,7 @@ func (o *statusFlags) report(ctx context.Context, kc *kinesis.Client, stream str
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{Stream: stream, App: o.stores.app, Store: strings.TrimPrefix(strings.TrimPrefix(o.stores.where(), "store "), "leases "), Time: info.Now}
+	rep := &statusReport{Stream: stream, App: o.stores.app, Store: o.stores.url(), Time: info.Now}
 	cps := map[string]checkpoint.Checkpoint{}
 	leases := map[string]lease.LeaseState{}
 	var observed time.Time
@@ -278,8 +279,8 @@ func (o *statusFlags) report(ctx context.Context, kc *kinesis.Client, stream str
 	return rep, nil
 }
 
-// leaseJudgement names a lease's state: free, live (seen renewed), unknown
-// (seen once, not expired yet), expired.
+// leaseJudgement names a lease's state: free, owned (seen with an owner,
+// not seen renewed yet, not expired), live (seen renewed), expired.
 func leaseJudgement(l lease.LeaseState) string {
 	switch {
 	case l.Owner == "":
@@ -289,7 +290,7 @@ func leaseJudgement(l lease.LeaseState) string {
 	case l.Renewed:
 		return "live"
 	}
-	return "unknown"
+	return "owned"
 }
 
 // probeConcurrency bounds the shards probed at once.
