@@ -109,9 +109,13 @@ type WorkerState struct {
 	Worker
 	// Since is when the Operator first saw the row with this counter.
 	Since time.Time
-	// Live reports that the Operator saw the counter within the lease
-	// duration of Since: the first sight of a row counts, as it does for
-	// the workers.
+	// Renewed reports that the Operator saw the counter change to this
+	// value (a heartbeat): the worker was alive at Since. False at the first
+	// sight of a row.
+	Renewed bool
+	// Live reports that less than the lease duration passed since Since:
+	// the first sight of a row counts, as it does for the workers, which
+	// count such a worker in their share until its row stays still.
 	Live bool
 }
 
@@ -143,7 +147,7 @@ func (o *Operator) Observe(ctx context.Context) (Observation, error) {
 	for _, w := range workers {
 		s := sight(o.workers, w.ID, w.Counter, now)
 		seenWorkers[w.ID] = s
-		obs.Workers = append(obs.Workers, WorkerState{Worker: w, Since: s.since, Live: now.Sub(s.since) < o.duration})
+		obs.Workers = append(obs.Workers, WorkerState{Worker: w, Since: s.since, Renewed: s.changed, Live: now.Sub(s.since) < o.duration})
 	}
 	o.leases, o.workers = seenLeases, seenWorkers
 	return obs, nil

@@ -115,13 +115,19 @@ func TestOperatorJudgesLikeAWorker(t *testing.T) {
 	if free := state(t, obs, "free"); free.Live() || !free.ExpiresBy.IsZero() {
 		t.Errorf("a free lease: %+v; want not live, no expiry", free)
 	}
-	if len(obs.Workers) != 1 || !obs.Workers[0].Live {
-		t.Errorf("workers %+v, want w live", obs.Workers)
+	if len(obs.Workers) != 1 || !obs.Workers[0].Live || obs.Workers[0].Renewed {
+		t.Errorf("workers %+v, want w live, not seen renewed", obs.Workers)
 	}
 
 	f.clock.Advance(6 * time.Second)
 	if _, err := f.store.Renew(ctx, app, stream, f.held); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.store.Heartbeat(ctx, app, stream, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.observe().Workers[0]; !w.Renewed || !w.Live || !w.Since.Equal(start.Add(6*time.Second)) {
+		t.Errorf("after a heartbeat: %+v; want renewed at +6s, live", w)
 	}
 	held = state(t, f.observe(), "held")
 	if !held.Renewed || !held.Live() || !held.Since.Equal(start.Add(6*time.Second)) || !held.ExpiresBy.Equal(start.Add(16*time.Second)) {
@@ -138,7 +144,7 @@ func TestOperatorJudgesLikeAWorker(t *testing.T) {
 		t.Errorf("10s after the renewal: %+v; want expired", held)
 	}
 	if obs.Workers[0].Live {
-		t.Errorf("a worker row unchanged for 16s is live: %+v", obs.Workers[0])
+		t.Errorf("a worker row unchanged for 10s is live: %+v", obs.Workers[0])
 	}
 }
 

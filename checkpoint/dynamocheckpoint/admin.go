@@ -54,31 +54,23 @@ func (s *Store) List(ctx context.Context) ([]checkpoint.Group, error) {
 	if err != nil {
 		return fail(err)
 	}
-	seen := map[checkpoint.Group]bool{}
-	pages := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{
+	items, err := dynamo.Items(ctx, s.opts.retry, dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{
 		TableName:                aws.String(s.table),
 		ConsistentRead:           aws.Bool(true),
 		ProjectionExpression:     aws.String("#ns"),
 		ExpressionAttributeNames: map[string]string{"#ns": attrNamespace},
-	})
-	for pages.HasMorePages() {
-		var page *dynamodb.ScanOutput
-		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
-		if err != nil {
-			return fail(err)
+	}), func(p *dynamodb.ScanOutput) []map[string]types.AttributeValue { return p.Items })
+	if err != nil {
+		return fail(err)
+	}
+	seen := map[checkpoint.Group]bool{}
+	for _, item := range items {
+		ns, ok := item[attrNamespace].(*types.AttributeValueMemberS)
+		if !ok {
+			continue
 		}
-		for _, item := range page.Items {
-			ns, ok := item[attrNamespace].(*types.AttributeValueMemberS)
-			if !ok {
-				continue
-			}
-			if app, stream, ok := storekey.ParseNamespace(ns.Value); ok {
-				seen[checkpoint.Group{App: app, Stream: stream}] = true
-			}
+		if app, stream, ok := storekey.ParseNamespace(ns.Value); ok {
+			seen[checkpoint.Group{App: app, Stream: stream}] = true
 		}
 	}
 	return slices.SortedFunc(maps.Keys(seen), checkpoint.CompareGroups), nil
@@ -90,23 +82,7 @@ func (s *Store) List(ctx context.Context) ([]checkpoint.Group, error) {
 // invalid; once writing, it stops at the first shard that fails, the shards
 // written until then staying written.
 func (s *Store) Set(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
-	fail := func(err error) error {
-		return fmt.Errorf("dynamodb: set %s/%s in table %s: %w", app, stream, s.tableName(), err)
-	}
-	ns, err := s.start(ctx, app, stream)
-	if err != nil {
-		return fail(err)
-	}
-	shards, err := checkShards(checkpoints)
-	if err != nil {
-		return fail(err)
-	}
-	if err := s.each(ctx, shards, func(ctx context.Context, shard string) error {
-		return s.write(ctx, ns, shard, checkpoints[shard], false)
-	}); err != nil {
-		return fail(err)
-	}
-	return nil
+	return s.writeAll(ctx, "set "+app+"/"+stream+" in", app, stream, checkpoints, false)
 }
 
 // Delete removes the checkpoints of shards, with one DeleteItem per shard,

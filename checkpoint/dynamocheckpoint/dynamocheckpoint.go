@@ -201,28 +201,22 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 			":ns": &types.AttributeValueMemberS{Value: ns},
 		},
 	}
-	out := make(map[string]checkpoint.Checkpoint)
-	pages := dynamodb.NewQueryPaginator(s.client, in)
-	for pages.HasMorePages() {
-		var page *dynamodb.QueryOutput
-		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
+	items, err := dynamo.Items(ctx, s.opts.retry, dynamodb.NewQueryPaginator(s.client, in), queryItems)
+	if err != nil {
+		return fail(err)
+	}
+	out := make(map[string]checkpoint.Checkpoint, len(items))
+	for _, item := range items {
+		shard, cp, err := decodeItem(item)
 		if err != nil {
 			return fail(err)
 		}
-		for _, item := range page.Items {
-			shard, cp, err := decodeItem(item)
-			if err != nil {
-				return fail(err)
-			}
-			out[shard] = cp
-		}
+		out[shard] = cp
 	}
 	return out, nil
 }
+
+func queryItems(p *dynamodb.QueryOutput) []map[string]types.AttributeValue { return p.Items }
 
 // decodeItem reads the shard id and checkpoint of an item.
 func decodeItem(item map[string]types.AttributeValue) (string, checkpoint.Checkpoint, error) {
@@ -254,8 +248,15 @@ func decodeItem(item map[string]types.AttributeValue) (string, checkpoint.Checkp
 // first shard that fails, returning that shard's error; the shards written
 // until then stay written. Save keeps no reference to checkpoints.
 func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
+	return s.writeAll(ctx, "save "+app+"/"+stream+" to", app, stream, checkpoints, true)
+}
+
+// writeAll checks checkpoints, then writes each (when forward, only if
+// above the stored one), Concurrency at a time. what names the call in its
+// errors.
+func (s *Store) writeAll(ctx context.Context, what, app, stream string, checkpoints map[string]checkpoint.Checkpoint, forward bool) error {
 	fail := func(err error) error {
-		return fmt.Errorf("dynamodb: save %s/%s to table %s: %w", app, stream, s.tableName(), err)
+		return fmt.Errorf("dynamodb: %s table %s: %w", what, s.tableName(), err)
 	}
 	ns, err := s.start(ctx, app, stream)
 	if err != nil {
@@ -266,7 +267,7 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 		return fail(err)
 	}
 	if err := s.each(ctx, shards, func(ctx context.Context, shard string) error {
-		return s.write(ctx, ns, shard, checkpoints[shard], true)
+		return s.write(ctx, ns, shard, checkpoints[shard], forward)
 	}); err != nil {
 		return fail(err)
 	}

@@ -85,53 +85,23 @@ func escapeGlob(s string) string {
 // overwrites values this package did not write, which Save refuses to
 // compare with.
 func (s *Store) Set(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
-	key := s.Key(app, stream)
-	fail := func(err error) error {
-		return fmt.Errorf("redis: set %s/%s in %s: %w", app, stream, key, err)
+	key, fail, err := s.begin(ctx, "set %s/%s in %s", app, stream)
+	if err != nil {
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
+	pairs, err := fields(checkpoints)
+	if err != nil || len(pairs) == 0 {
+		return wrapErr(fail, err)
 	}
-	if s == nil || s.client == nil {
-		return fail(errNoClient)
-	}
-	shards := slices.Sorted(maps.Keys(checkpoints))
-	for _, shard := range shards {
-		if err := checkpoints[shard].Validate(); err != nil {
-			return fail(fmt.Errorf("shard %s: %w", shard, err))
-		}
-	}
-	if len(shards) == 0 {
-		return nil
-	}
-	fields := make([]any, 0, 2*len(shards))
-	for _, shard := range shards {
-		fields = append(fields, shard, storekey.OrderKey(checkpoints[shard]))
-	}
-	if err := s.client.HSet(ctx, key, fields...).Err(); err != nil {
-		return fail(err)
-	}
-	return nil
+	return wrapErr(fail, s.client.HSet(ctx, key, pairs...).Err())
 }
 
 // Delete removes the checkpoints of shards with one HDEL; a shard without
 // one is skipped.
 func (s *Store) Delete(ctx context.Context, app, stream string, shards []string) error {
-	key := s.Key(app, stream)
-	fail := func(err error) error {
-		return fmt.Errorf("redis: delete from %s/%s in %s: %w", app, stream, key, err)
+	key, fail, err := s.begin(ctx, "delete from %s/%s in %s", app, stream)
+	if err != nil || len(shards) == 0 {
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if s == nil || s.client == nil {
-		return fail(errNoClient)
-	}
-	if len(shards) == 0 {
-		return nil
-	}
-	if err := s.client.HDel(ctx, key, shards...).Err(); err != nil {
-		return fail(err)
-	}
-	return nil
+	return wrapErr(fail, s.client.HDel(ctx, key, shards...).Err())
 }

@@ -118,30 +118,27 @@ func checkpointsListCommand() *command {
 }
 
 func checkpointsSetCommand() *command {
-	return &command{
-		name:    "checkpoints set",
-		args:    "STREAM",
-		summary: "move an app's checkpoints, backwards too: --to trim-horizon, latest, TIME or SEQ",
-		doc:     checkpointsSetDoc,
-		setup: func(fs *flag.FlagSet) runFunc {
-			o := &cpFlags{}
-			o.register(fs, true)
-			fs.StringVar(&o.to, "to", "", "where to move the checkpoints: trim-horizon, latest, a `POSITION` TIME or SEQ\n(see above)")
-			return func(e *env, args []string) error { return o.change(e, args, true) }
-		},
-	}
+	return checkpointsChangeCommand("set", "move an app's checkpoints, backwards too: --to trim-horizon, latest, TIME or SEQ", checkpointsSetDoc)
 }
 
 func checkpointsResetCommand() *command {
+	return checkpointsChangeCommand("reset", "remove an app's checkpoints: its consumers start those shards again from WithStart", checkpointsResetDoc)
+}
+
+// checkpointsChangeCommand returns checkpoints set or reset.
+func checkpointsChangeCommand(verb, summary, doc string) *command {
 	return &command{
-		name:    "checkpoints reset",
+		name:    "checkpoints " + verb,
 		args:    "STREAM",
-		summary: "remove an app's checkpoints: its consumers start those shards again from WithStart",
-		doc:     checkpointsResetDoc,
+		summary: summary,
+		doc:     doc,
 		setup: func(fs *flag.FlagSet) runFunc {
 			o := &cpFlags{}
 			o.register(fs, true)
-			return func(e *env, args []string) error { return o.change(e, args, false) }
+			if verb == "set" {
+				fs.StringVar(&o.to, "to", "", "where to move the checkpoints: trim-horizon, latest, a `POSITION` TIME or SEQ\n(see above)")
+			}
+			return func(e *env, args []string) error { return o.change(e, args, verb == "set") }
 		},
 	}
 }
@@ -159,19 +156,13 @@ func (o *cpFlags) list(e *env, args []string) error {
 	if o.stores.app == "" && o.stores.store.kind != "" && o.stores.leases.kind == "" {
 		return o.listApps(e, stream)
 	}
-	if err := o.stores.need(false); err != nil {
+	if err := firstError(o.stores.need(false), o.aws.check()); err != nil {
 		return err
 	}
-	if err := o.aws.check(); err != nil {
-		return err
-	}
-	ctx, cancel := e.signalContext()
+	ctx, cancel, c, err := o.aws.session(e, o.stores.needsAWS())
 	defer cancel()
-	var c *clients
-	if o.stores.needsAWS() {
-		if c, err = o.aws.load(ctx); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	type row struct {
 		ShardID    string         `json:"shard_id"`
@@ -229,14 +220,10 @@ func (o *cpFlags) listApps(e *env, stream string) error {
 	if err := o.aws.check(); err != nil {
 		return err
 	}
-	ctx, cancel := e.signalContext()
+	ctx, cancel, c, err := o.aws.session(e, o.stores.needsAWS())
 	defer cancel()
-	var c *clients
-	if o.stores.needsAWS() {
-		var err error
-		if c, err = o.aws.load(ctx); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	store, closeStore := o.stores.checkpointStore(c)
 	defer closeStore()
@@ -294,13 +281,7 @@ func (o *cpFlags) change(e *env, args []string, set bool) error {
 		verb = "set"
 	}
 	stream, err := oneStream(args)
-	if err != nil {
-		return err
-	}
-	if err := o.stores.need(false); err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
+	if err = firstError(err, o.stores.need(false), o.aws.check()); err != nil {
 		return err
 	}
 	switch {
@@ -315,9 +296,8 @@ func (o *cpFlags) change(e *env, args []string, set bool) error {
 	case o.yes && o.dryRun:
 		return usagef("--yes and --dry-run contradict each other")
 	}
-	ctx, cancel := e.signalContext()
+	ctx, cancel, c, err := o.aws.session(e, true)
 	defer cancel()
-	c, err := o.aws.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -401,7 +381,7 @@ func (o *cpFlags) change(e *env, args []string, set bool) error {
 		fmt.Fprintf(e.stderr, "kinesin checkpoints %s: standard input is not a terminal: dry run, nothing changed (pass --yes to apply)\n", verb)
 		return report(false)
 	case !o.yes:
-		ok, err := confirm(e, fmt.Sprintf("%s %d checkpoints of app %s on stream %s?", strings.ToUpper(verb[:1])+verb[1:], todo, o.stores.app, stream))
+		ok, err := confirm(e, fmt.Sprintf("%s %s of app %s on stream %s?", strings.ToUpper(verb[:1])+verb[1:], plural(todo, "checkpoint"), o.stores.app, stream))
 		if err != nil {
 			return err
 		}
@@ -425,7 +405,7 @@ func (o *cpFlags) change(e *env, args []string, set bool) error {
 		return err
 	}
 	if !o.json {
-		fmt.Fprintf(e.stdout, "%s %d checkpoints\n", map[bool]string{true: "set", false: "reset"}[set], len(pending))
+		fmt.Fprintf(e.stdout, "%s %s\n", verb, plural(len(pending), "checkpoint"))
 	}
 	return report(true)
 }
@@ -474,7 +454,7 @@ func (o *cpFlags) target(ctx context.Context, kc *kinesis.Client, info *streamIn
 }
 
 func (o *cpFlags) printPlan(w io.Writer, stream, verb string, changes []cpChange, todo int) {
-	fmt.Fprintf(w, "stream %s, app %s, %s\n%d of %d shards to %s:\n", stream, o.stores.app, o.stores.where(), todo, len(changes), verb)
+	fmt.Fprintf(w, "stream %s, app %s, %s\n%d of %s to %s:\n", stream, o.stores.app, o.stores.where(), todo, plural(len(changes), "shard"), verb)
 	header := []string{"SHARD", "NOW", "AFTER"}
 	if o.stores.leases.kind != "" {
 		header = append(header, "OWNER")
@@ -530,8 +510,8 @@ func (o *cpFlags) applyLeases(ctx context.Context, e *env, op *lease.Operator, p
 		}
 	}
 	if len(watched) > 0 && !o.force {
-		fmt.Fprintf(e.stderr, "kinesin checkpoints: %d leases have an owner (%s): watching them for up to %v: renewed, they are live and nothing changes; expired, they are set\n",
-			len(watched), strings.Join(watched, ", "), o.leaseDuration)
+		fmt.Fprintf(e.stderr, "kinesin checkpoints: %s with an owner (%s): watching them for up to %v: renewed, they are live and nothing changes; expired, they are set\n",
+			plural(len(watched), "lease"), strings.Join(watched, ", "), o.leaseDuration)
 	}
 	written, err := op.SetCheckpoints(ctx, targets, o.force)
 	switch {
@@ -542,7 +522,7 @@ func (o *cpFlags) applyLeases(ctx context.Context, e *env, op *lease.Operator, p
 	case errors.Is(err, lease.ErrLost) && len(written) == 0:
 		return &refusedError{fmt.Errorf("a worker took a lease while it was being set: a consumer of the app runs; stop it, or pass --force: %w", err)}
 	case len(written) > 0:
-		return fmt.Errorf("%d checkpoints set, then: %w", len(written), err)
+		return fmt.Errorf("%s set, then: %w", plural(len(written), "checkpoint"), err)
 	}
 	return err
 }

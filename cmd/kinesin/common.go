@@ -230,6 +230,18 @@ func (s *storeFlags) where() string {
 	return "store " + s.store.raw
 }
 
+// session returns what a command runs with: a context that ends at the
+// first signal (its cancel function, to defer even on an error), and, when
+// need, the AWS configuration.
+func (a *awsFlags) session(e *env, need bool) (context.Context, context.CancelFunc, *clients, error) {
+	ctx, cancel := e.signalContext()
+	if !need {
+		return ctx, cancel, nil, nil
+	}
+	c, err := a.load(ctx)
+	return ctx, cancel, c, err
+}
+
 // signalContext returns a context that ends at the first signal e receives
 // (SIGINT, SIGTERM), and its cancel function.
 func (e *env) signalContext() (context.Context, context.CancelFunc) {
@@ -248,6 +260,16 @@ func (e *env) signalContext() (context.Context, context.CancelFunc) {
 // ends a command normally.
 func interrupted(ctx context.Context, err error) bool {
 	return ctx.Err() != nil && errors.Is(err, context.Canceled)
+}
+
+// firstError returns the first error of errs that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oneStream returns the single argument, the stream name.

@@ -19,7 +19,8 @@ import (
 const leasesListDoc = `
 Lists the leases of app --app on STREAM in the lease table --leases: for each
 shard its owner (or free), counter, checkpoint, parents and handoff request,
-and the worker rows. Reads the table only.
+and the worker rows (a worker is live when its heartbeat is seen, silent when
+its row stays still for --lease-duration). Reads the table only.
 
 A lease's liveness is judged as the workers judge it, from its counter seen
 changing on this host's clock within --lease-duration. One listing cannot
@@ -30,7 +31,8 @@ second) and then tells them apart: "live" (seen renewed), "expired"
 
 --json prints one object: stream, app, leases (shard_id, owner, counter,
 checkpoint, parents, next_owner, state: free, owned, live or expired,
-expires_by on this host's clock), workers (worker_id, counter, live).
+expires_by on this host's clock), workers (worker_id, counter, live, state:
+live, seen or silent).
 
   kinesin leases list orders --app billing --leases dynamodb://kinesin-leases --observe 12s
 `
@@ -57,7 +59,7 @@ type leasesFlags struct {
 	stores        storeFlags
 	json          bool
 	leaseDuration time.Duration
-	observe       time.Duration
+	observeFor    time.Duration
 	shards        shardList
 	owner         string
 	yes, dryRun   bool
@@ -79,7 +81,7 @@ func leasesListCommand() *command {
 		setup: func(fs *flag.FlagSet) runFunc {
 			o := &leasesFlags{}
 			o.register(fs)
-			fs.DurationVar(&o.observe, "observe", 0, "watch the leases for `DURATION` before printing, to judge which are live")
+			fs.DurationVar(&o.observeFor, "observe", 0, "watch the leases for `DURATION` before printing, to judge which are live")
 			return o.list
 		},
 	}
@@ -103,33 +105,36 @@ func leasesReleaseCommand() *command {
 	}
 }
 
-// operator checks the flags and returns an Operator of the app's leases.
-func (o *leasesFlags) operator(ctx context.Context, args []string) (string, *lease.Operator, error) {
+// observe checks the flags, makes an Operator of the app's leases and
+// observes them once.
+func (o *leasesFlags) observe(ctx context.Context, args []string) (string, *lease.Operator, lease.Observation, error) {
+	fail := func(err error) (string, *lease.Operator, lease.Observation, error) {
+		return "", nil, lease.Observation{}, err
+	}
 	stream, err := oneStream(args)
-	if err != nil {
-		return "", nil, err
+	switch {
+	case err != nil:
+	case o.leaseDuration <= 0 || o.observeFor < 0:
+		err = usagef("--lease-duration must be positive, --observe not negative")
+	case o.yes && o.dryRun:
+		err = usagef("--yes and --dry-run contradict each other")
 	}
-	if err := o.stores.need(true); err != nil {
-		return "", nil, err
-	}
-	if err := o.aws.check(); err != nil {
-		return "", nil, err
-	}
-	if o.leaseDuration <= 0 || o.observe < 0 {
-		return "", nil, usagef("--lease-duration must be positive, --observe not negative")
-	}
-	if o.yes && o.dryRun {
-		return "", nil, usagef("--yes and --dry-run contradict each other")
+	if err = firstError(err, o.stores.need(true), o.aws.check()); err != nil {
+		return fail(err)
 	}
 	c, err := o.aws.load(ctx)
 	if err != nil {
-		return "", nil, err
+		return fail(err)
 	}
 	op, err := lease.NewOperator(o.stores.leaseStore(c), o.stores.app, stream, lease.WithLeaseDuration(o.leaseDuration))
 	if err != nil {
-		return "", nil, usagef("%v", err)
+		return fail(usagef("%v", err))
 	}
-	return stream, op, nil
+	obs, err := op.Observe(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	return stream, op, obs, nil
 }
 
 // jsonLease is a lease in the JSON output of the leases commands.
@@ -158,15 +163,11 @@ func toJSONLease(l lease.LeaseState) jsonLease {
 func (o *leasesFlags) list(e *env, args []string) error {
 	ctx, cancel := e.signalContext()
 	defer cancel()
-	stream, op, err := o.operator(ctx, args)
+	stream, op, obs, err := o.observe(ctx, args)
 	if err != nil {
 		return err
 	}
-	obs, err := op.Observe(ctx)
-	if err != nil {
-		return err
-	}
-	for deadline := time.Now().Add(o.observe); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(o.observeFor); time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -183,22 +184,19 @@ func (o *leasesFlags) list(e *env, args []string) error {
 		}
 		workers := []statusWorker{}
 		for _, w := range obs.Workers {
-			workers = append(workers, statusWorker{WorkerID: w.ID, Counter: w.Counter, Live: w.Live})
+			workers = append(workers, toStatusWorker(w))
 		}
 		return writeJSON(e.stdout, map[string]any{"stream": stream, "app": o.stores.app, "leases": leases, "workers": workers})
 	}
-	fmt.Fprintf(e.stdout, "stream %s, app %s, %s\n%d leases, %d workers\n", stream, o.stores.app, o.stores.where(), len(obs.Leases), len(obs.Workers))
+	fmt.Fprintf(e.stdout, "stream %s, app %s, %s\n%s, %s\n", stream, o.stores.app, o.stores.where(), plural(len(obs.Leases), "lease"), plural(len(obs.Workers), "worker"))
 	if len(obs.Leases) > 0 {
 		printLeases(e.stdout, obs)
 	}
 	if len(obs.Workers) > 0 {
 		t := newTable(e.stdout, "WORKER", "COUNTER", "STATE")
 		for _, w := range obs.Workers {
-			state := "live"
-			if !w.Live {
-				state = "not seen alive for " + ago(o.leaseDuration)
-			}
-			t.row(w.ID, fmt.Sprint(w.Counter), state)
+			sw := toStatusWorker(w)
+			t.row(w.ID, fmt.Sprint(w.Counter), workerText(sw, o.leaseDuration))
 		}
 		return t.flush()
 	}
@@ -224,11 +222,7 @@ func printLeases(w io.Writer, obs lease.Observation) {
 func (o *leasesFlags) release(e *env, args []string) error {
 	ctx, cancel := e.signalContext()
 	defer cancel()
-	stream, op, err := o.operator(ctx, args)
-	if err != nil {
-		return err
-	}
-	obs, err := op.Observe(ctx)
+	stream, op, obs, err := o.observe(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -264,7 +258,7 @@ func (o *leasesFlags) release(e *env, args []string) error {
 		return writeJSON(e.stdout, map[string]any{"stream": stream, "app": o.stores.app, "leases": out, "applied": applied})
 	}
 	if !o.json {
-		fmt.Fprintf(e.stdout, "stream %s, app %s, %s\n%d leases to release:\n", stream, o.stores.app, o.stores.where(), len(shards))
+		fmt.Fprintf(e.stdout, "stream %s, app %s, %s\n%s to release:\n", stream, o.stores.app, o.stores.where(), plural(len(shards), "lease"))
 		if len(shards) > 0 {
 			printLeases(e.stdout, chosen)
 		}
@@ -280,7 +274,7 @@ func (o *leasesFlags) release(e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "kinesin leases release: standard input is not a terminal: dry run, nothing changed (pass --yes to apply)")
 		return report(nil, false)
 	case !o.yes:
-		ok, err := confirm(e, fmt.Sprintf("Release %d leases of app %s on stream %s?", len(shards), o.stores.app, stream))
+		ok, err := confirm(e, fmt.Sprintf("Release %s of app %s on stream %s?", plural(len(shards), "lease"), o.stores.app, stream))
 		if err != nil {
 			return err
 		}
@@ -291,12 +285,12 @@ func (o *leasesFlags) release(e *env, args []string) error {
 	released, err := op.Release(ctx, shards)
 	if err != nil {
 		if len(released) > 0 {
-			return fmt.Errorf("%d leases released, then: %w", len(released), err)
+			return fmt.Errorf("%s released, then: %w", plural(len(released), "lease"), err)
 		}
 		return err
 	}
 	if !o.json {
-		fmt.Fprintf(e.stdout, "released %d leases\n", len(released))
+		fmt.Fprintf(e.stdout, "released %s\n", plural(len(released), "lease"))
 	}
 	return report(released, true)
 }

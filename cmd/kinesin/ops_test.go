@@ -187,7 +187,7 @@ func TestStatusShowsALaggingAppAndItsOwner(t *testing.T) {
 	}
 
 	text := ok(t, "", append([]string{"status"}, flags...)...).stdout
-	for _, want := range []string{"worker-a", early[3].SequenceNumber, "30m0s old", "OWNER", "total: 2 shards (2 open)", "2 leases owned by 1 workers"} {
+	for _, want := range []string{"worker-a", early[3].SequenceNumber, "30m0s old", "OWNER", "total: 2 shards (2 open)", "2 leases owned by 1 worker"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("status does not say %q:\n%s", want, text)
 		}
@@ -413,7 +413,7 @@ func TestLeasesListAndRelease(t *testing.T) {
 			t.Errorf("lease of a running worker: %+v, want live", l)
 		}
 	}
-	if len(ws) != 1 || ws[0].WorkerID != "worker-a" || !ws[0].Live {
+	if len(ws) != 1 || ws[0].WorkerID != "worker-a" || !ws[0].Live || ws[0].State != "live" {
 		t.Errorf("workers %+v, want worker-a live", ws)
 	}
 	text := ok(t, "", append([]string{"leases", "list"}, flags...)...).stdout
@@ -430,8 +430,8 @@ func TestLeasesListAndRelease(t *testing.T) {
 			t.Errorf("lease of a crashed worker: %+v, want worker-a's, expired", l)
 		}
 	}
-	if len(ws) != 1 || ws[0].Live {
-		t.Errorf("workers %+v, want worker-a not live", ws)
+	if len(ws) != 1 || ws[0].Live || ws[0].State != "silent" {
+		t.Errorf("workers %+v, want worker-a silent", ws)
 	}
 	release := append([]string{"leases", "release", "--owner", "worker-a"}, flags...)
 	if dry := ok(t, "", release...); !strings.Contains(dry.stderr, "dry run") || !strings.Contains(dry.stdout, "2 leases to release") {

@@ -77,18 +77,14 @@ type line struct {
 
 func (o *putFlags) run(e *env, args []string) error {
 	stream, err := oneStream(args)
-	if err != nil {
+	if err == nil && o.retryTime <= 0 {
+		err = usagef("--retry-time %v is not positive", o.retryTime)
+	}
+	if err = firstError(err, o.aws.check()); err != nil {
 		return err
 	}
-	if err := o.aws.check(); err != nil {
-		return err
-	}
-	if o.retryTime <= 0 {
-		return usagef("--retry-time %v is not positive", o.retryTime)
-	}
-	ctx, cancel := e.signalContext()
+	ctx, cancel, c, err := o.aws.session(e, true)
 	defer cancel()
-	c, err := o.aws.load(ctx)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,8 @@ sub_sequence_number, timestamp, text}, owner, lease_counter, lease (free,
 owned, live, expired), lease_expires_by (on this host's clock),
 millis_behind_latest,
 oldest_unprocessed_arrival, oldest_unprocessed_age_ms, caught_up, error),
-workers (leases: worker_id, counter, live) and total.
+workers (leases: worker_id, counter, live, state: live, seen or silent) and
+total.
 
 Exit code 1 when a shard could not be read (its row says why), without
 --watch.
@@ -111,7 +112,34 @@ type statusShard struct {
 type statusWorker struct {
 	WorkerID string `json:"worker_id"`
 	Counter  uint64 `json:"counter"`
-	Live     bool   `json:"live"`
+	// Live is the workers' own judgement: the row changed, or was first
+	// seen, within the lease duration.
+	Live bool `json:"live"`
+	// State is "live" (a heartbeat seen), "seen" (listed once, not judged
+	// yet) or "silent" (unchanged for the lease duration).
+	State string `json:"state"`
+}
+
+func toStatusWorker(w lease.WorkerState) statusWorker {
+	state := "silent"
+	switch {
+	case w.Live && w.Renewed:
+		state = "live"
+	case w.Live:
+		state = "seen"
+	}
+	return statusWorker{WorkerID: w.ID, Counter: w.Counter, Live: w.Live, State: state}
+}
+
+// workerText writes a worker's state for people.
+func workerText(w statusWorker, leaseDuration time.Duration) string {
+	switch w.State {
+	case "live":
+		return "live"
+	case "seen":
+		return "seen, not judged yet"
+	}
+	return "silent for " + ago(leaseDuration)
 }
 
 type statusTotal struct {
@@ -128,21 +156,14 @@ type statusTotal struct {
 
 func (o *statusFlags) run(e *env, args []string) error {
 	stream, err := oneStream(args)
-	if err != nil {
+	if err == nil && (o.interval <= 0 || o.leaseDuration <= 0) {
+		err = usagef("--interval and --lease-duration must be positive")
+	}
+	if err = firstError(err, o.stores.need(false), o.aws.check()); err != nil {
 		return err
 	}
-	if err := o.stores.need(false); err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
-		return err
-	}
-	if o.interval <= 0 || o.leaseDuration <= 0 {
-		return usagef("--interval and --lease-duration must be positive")
-	}
-	ctx, cancel := e.signalContext()
+	ctx, cancel, c, err := o.aws.session(e, true)
 	defer cancel()
-	c, err := o.aws.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,7 +189,7 @@ func (o *statusFlags) run(e *env, args []string) error {
 		}
 		if !o.watch {
 			if rep.Total.Errors > 0 {
-				return fmt.Errorf("%d shards could not be read: see their rows", rep.Total.Errors)
+				return fmt.Errorf("%s could not be read: see the rows", plural(rep.Total.Errors, "shard"))
 			}
 			return nil
 		}
@@ -223,7 +244,7 @@ func (o *statusFlags) report(ctx context.Context, kc *kinesis.Client, stream str
 			cps[l.Shard] = l.Checkpoint
 		}
 		for _, w := range obs.Workers {
-			rep.Workers = append(rep.Workers, statusWorker{WorkerID: w.ID, Counter: w.Counter, Live: w.Live})
+			rep.Workers = append(rep.Workers, toStatusWorker(w))
 		}
 	} else if cps, err = src.store.Load(ctx, o.stores.app, stream); err != nil {
 		return nil, err
@@ -397,25 +418,21 @@ func (o *statusFlags) print(w io.Writer, rep *statusReport) error {
 	if len(rep.Workers) > 0 {
 		var ws []string
 		for _, w := range rep.Workers {
-			state := "live"
-			if !w.Live {
-				state = "not seen alive for " + ago(o.leaseDuration)
-			}
-			ws = append(ws, fmt.Sprintf("%s (%s)", w.WorkerID, state))
+			ws = append(ws, fmt.Sprintf("%s (%s)", w.WorkerID, workerText(w, o.leaseDuration)))
 		}
 		fmt.Fprintf(w, "workers: %s\n", strings.Join(ws, ", "))
 	}
 	tot := rep.Total
-	line := fmt.Sprintf("total: %d shards (%d open), %d with a checkpoint, %d caught up", tot.Shards, tot.Open, tot.WithCheckpoint, tot.CaughtUp)
+	line := fmt.Sprintf("total: %s (%d open), %d with a checkpoint, %d caught up", plural(tot.Shards, "shard"), tot.Open, tot.WithCheckpoint, tot.CaughtUp)
 	if leases {
-		line += fmt.Sprintf(", %d leases owned by %d workers", tot.Owned, tot.Owners)
+		line += fmt.Sprintf(", %s owned by %s", plural(tot.Owned, "lease"), plural(tot.Owners, "worker"))
 	}
 	line += ", up to " + ago(time.Duration(tot.MaxMillisBehindLatest)*time.Millisecond) + " behind"
 	if tot.OldestUnprocessedAgeMillis != nil {
 		line += ", oldest unprocessed record " + ago(time.Duration(*tot.OldestUnprocessedAgeMillis)*time.Millisecond) + " old"
 	}
 	if tot.Errors > 0 {
-		line += fmt.Sprintf(", %d shards unreadable", tot.Errors)
+		line += fmt.Sprintf(", %s unreadable", plural(tot.Errors, "shard"))
 	}
 	_, err := fmt.Fprintln(w, line)
 	return err

@@ -74,10 +74,7 @@ func tailCommand() *command {
 
 func (o *tailFlags) run(e *env, args []string) error {
 	stream, err := oneStream(args)
-	if err != nil {
-		return err
-	}
-	if err := o.aws.check(); err != nil {
+	if err = firstError(err, o.aws.check()); err != nil {
 		return err
 	}
 	var start kinesin.StartPosition
@@ -93,9 +90,8 @@ func (o *tailFlags) run(e *env, args []string) error {
 		}
 		start = kinesin.AtTimestamp(t)
 	}
-	ctx, cancel := e.signalContext()
+	ctx, cancel, c, err := o.aws.session(e, true)
 	defer cancel()
-	c, err := o.aws.load(ctx)
 	if err != nil {
 		return err
 	}

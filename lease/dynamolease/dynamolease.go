@@ -219,32 +219,25 @@ func (s *Store) List(ctx context.Context, app, stream string) ([]lease.Lease, []
 		leases  []lease.Lease
 		workers []lease.Worker
 	)
-	pages := dynamodb.NewQueryPaginator(s.client, in)
-	for pages.HasMorePages() {
-		var page *dynamodb.QueryOutput
-		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
-		if err != nil {
-			return nil, nil, fail(err)
-		}
-		for _, item := range page.Items {
-			if strings.HasPrefix(optString(item, attrShardID), WorkerPrefix) {
-				w, err := decodeWorker(item)
-				if err != nil {
-					return nil, nil, fail(err)
-				}
-				workers = append(workers, w)
-				continue
-			}
-			l, err := decodeLease(item)
+	items, err := dynamo.Items(ctx, s.opts.retry, dynamodb.NewQueryPaginator(s.client, in),
+		func(p *dynamodb.QueryOutput) []map[string]types.AttributeValue { return p.Items })
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	for _, item := range items {
+		if strings.HasPrefix(optString(item, attrShardID), WorkerPrefix) {
+			w, err := decodeWorker(item)
 			if err != nil {
 				return nil, nil, fail(err)
 			}
-			leases = append(leases, l)
+			workers = append(workers, w)
+			continue
 		}
+		l, err := decodeLease(item)
+		if err != nil {
+			return nil, nil, fail(err)
+		}
+		leases = append(leases, l)
 	}
 	sortLeases(leases)
 	slices.SortFunc(workers, func(a, b lease.Worker) int { return strings.Compare(a.ID, b.ID) })
