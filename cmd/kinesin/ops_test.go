@@ -514,3 +514,36 @@ func TestAWSConfigurationErrors(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal, a change asks first: an answer other than yes changes
+// nothing (exit code 3), yes applies it. Run in process, with the answers
+// as standard input.
+func TestChangeAsksOnATerminal(t *testing.T) {
+	w := newWorld(t)
+	if err := w.fake.CreateStream("orders", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range awsEnv() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, v)
+		}
+	}
+	prefix := checkpointtest.UniqueName("kinesin-test") + ":"
+	args := []string{"checkpoints", "set", "orders", "--app", "a", "--store", "redis://" + testenv.RedisAddr(t) + "/0?prefix=" + prefix, "--endpoint", w.url, "--to", "latest"}
+	store := redisStore(t, prefix)
+	for _, tc := range []struct {
+		answer string
+		code   int
+		set    bool
+	}{{"", exitRefused, false}, {"n\n", exitRefused, false}, {"nope\n", exitRefused, false}, {"yes\n", exitOK, true}} {
+		var stdout, stderr strings.Builder
+		code := run(args, &env{stdin: strings.NewReader(tc.answer), stdout: &stdout, stderr: &stderr, interactive: true})
+		cps, err := store.Load(t.Context(), "a", "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code || (len(cps) > 0) != tc.set || !strings.Contains(stderr.String(), "Set 1 checkpoint of app a on stream orders? [y/N]") {
+			t.Errorf("answer %q: exit code %d, %d checkpoints; want %d, set %v; stderr:\n%s", tc.answer, code, len(cps), tc.code, tc.set, stderr.String())
+		}
+	}
+}
