@@ -135,12 +135,27 @@
 // shard's records already handed out fail to Commit; the next owner reads
 // them again from the last checkpoint: at-least-once.
 //
+// # Operators
+//
+// An Operator (NewOperator) is the view of a person or a tool on the leases
+// of one (app, stream), as the kinesin command's `leases` and `checkpoints`
+// subcommands use it: Observe lists them and judges each live or expired
+// as a worker would (from counters it saw change on its own clock, so its
+// judgement sharpens over successive calls), SetCheckpoints moves their
+// checkpoints, backwards too, through the optional Admin interface of a
+// store (refusing with ErrHeld while a live worker holds one, unless
+// forced), and Release frees leases whatever worker holds them. Every write
+// is conditional on the counter observed, and increments it: a worker that
+// held the lease loses it, fenced as above, and takes it again from the new
+// checkpoint.
+//
 // # Errors
 //
 //   - ErrLost (errors.Is): the lease is no longer this worker's. Store
 //     methods return it when their condition fails; a worker stops reading
 //     the shard.
 //   - ErrExists: Store.Create found the lease.
+//   - ErrHeld: Operator.SetCheckpoints saw a live worker hold a lease.
 //   - ErrInvalid, checkpoint.ErrInvalid: a malformed argument.
 //   - ErrInvalidOption: a bad option; the message names it (kinesin.Open
 //     returns it).

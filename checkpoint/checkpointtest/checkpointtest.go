@@ -47,6 +47,14 @@
 // ctx.Err() and let Save write nothing; concurrent Saves and Loads; maps owned
 // by the caller; a state of 1,000 shards.
 //
+// On a store that implements checkpoint.Admin, the Admin cases check it too
+// (they skip on others): Set moving checkpoints backwards, over the end
+// marker and onto new shards, Save going forward from what Set stored;
+// Set validating every checkpoint before writing any; Delete removing the
+// shards given and only them; List naming every group once, sorted, names
+// with separators intact, and not a group whose checkpoints were all
+// deleted; done contexts failing all three.
+//
 // # The consumer on a store
 //
 // RunConsumerTests runs the consumer of package kinesin with the store,
@@ -134,7 +142,7 @@ func UniqueName(prefix string) string { return storetest.UniqueName(prefix) }
 // is given, e.g. when the backing service is not running.
 func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
-	for _, c := range cases {
+	for _, c := range slices.Concat(cases, adminCases) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
 			defer h.Close()

@@ -48,6 +48,12 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		"keepsSaveMap":         {"CallerOwnsMaps"},
 		"nilEmpty":             {"EmptyLoad"},
 		"firstPageOnly":        {"ThousandShards"},
+		"setForwardOnly":       {"AdminSetMovesAnywhere"},
+		"setNoValidation":      {"AdminSetInvalidRejectedWholly"},
+		"deleteWholeGroup":     {"AdminDelete"},
+		"listKeepsEmpty":       {"AdminListGroups"},
+		"listSplitsAtSlash":    {"AdminListGroups"},
+		"adminIgnoresCtx":      {"AdminDoneContext"},
 	})
 }
 
@@ -214,6 +220,77 @@ func (s *flawed) Save(ctx context.Context, app, stream string, cps map[string]ch
 			continue
 		}
 		stored[shard] = cp
+	}
+	return nil
+}
+
+func (s *flawed) adminCtx(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil && s.flaw != "adminIgnoresCtx" {
+		return fmt.Errorf("flawed: %s: %w", op, err)
+	}
+	return nil
+}
+
+func (s *flawed) List(ctx context.Context) ([]checkpoint.Group, error) {
+	if err := s.adminCtx(ctx, "list"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var groups []checkpoint.Group
+	for k, stored := range s.state {
+		if len(stored) == 0 && s.flaw != "listKeepsEmpty" {
+			continue
+		}
+		g := checkpoint.Group{App: k.app, Stream: k.stream}
+		if s.flaw == "listSplitsAtSlash" {
+			joined := k.app + "/" + k.stream
+			i := strings.LastIndex(joined, "/")
+			g = checkpoint.Group{App: joined[:i], Stream: joined[i+1:]}
+		}
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, checkpoint.CompareGroups)
+	return slices.Compact(groups), nil
+}
+
+func (s *flawed) Set(ctx context.Context, app, stream string, cps map[string]checkpoint.Checkpoint) error {
+	if s.flaw == "setForwardOnly" {
+		return s.Save(ctx, app, stream, cps)
+	}
+	if err := s.adminCtx(ctx, "set"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flaw != "setNoValidation" {
+		for shard, cp := range cps {
+			if err := cp.Validate(); err != nil {
+				return fmt.Errorf("flawed: set: shard %s: %w", shard, err)
+			}
+		}
+	}
+	k := s.key(app, stream)
+	if s.state[k] == nil {
+		s.state[k] = make(map[string]checkpoint.Checkpoint)
+	}
+	maps.Copy(s.state[k], cps)
+	return nil
+}
+
+func (s *flawed) Delete(ctx context.Context, app, stream string, shards []string) error {
+	if err := s.adminCtx(ctx, "delete"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.key(app, stream)
+	if s.flaw == "deleteWholeGroup" && len(shards) > 0 {
+		delete(s.state, k)
+		return nil
+	}
+	for _, shard := range shards {
+		delete(s.state[k], shard)
 	}
 	return nil
 }

@@ -61,6 +61,15 @@
 // any. Load reads the (app, stream) state with a strongly consistent Query,
 // one call per 1 MB page: about one call for a thousand shards.
 //
+// # Operators
+//
+// Store implements checkpoint.Admin, for the kinesin command and tools of
+// your own: Set (one unconditional UpdateItem per shard, so backwards too),
+// Delete (one DeleteItem per shard) and List (a Scan of the partition keys
+// of the whole table). They need a client with DeleteItem and Scan
+// (AdminAPI), as a *dynamodb.Client has, and the IAM actions
+// dynamodb:UpdateItem, dynamodb:DeleteItem and dynamodb:Scan.
+//
 // # Errors
 //
 // Throttling (ProvisionedThroughputExceededException, RequestLimitExceeded,
@@ -192,28 +201,22 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 			":ns": &types.AttributeValueMemberS{Value: ns},
 		},
 	}
-	out := make(map[string]checkpoint.Checkpoint)
-	pages := dynamodb.NewQueryPaginator(s.client, in)
-	for pages.HasMorePages() {
-		var page *dynamodb.QueryOutput
-		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
+	items, err := dynamo.Items(ctx, s.opts.retry, dynamodb.NewQueryPaginator(s.client, in), queryItems)
+	if err != nil {
+		return fail(err)
+	}
+	out := make(map[string]checkpoint.Checkpoint, len(items))
+	for _, item := range items {
+		shard, cp, err := decodeItem(item)
 		if err != nil {
 			return fail(err)
 		}
-		for _, item := range page.Items {
-			shard, cp, err := decodeItem(item)
-			if err != nil {
-				return fail(err)
-			}
-			out[shard] = cp
-		}
+		out[shard] = cp
 	}
 	return out, nil
 }
+
+func queryItems(p *dynamodb.QueryOutput) []map[string]types.AttributeValue { return p.Items }
 
 // decodeItem reads the shard id and checkpoint of an item.
 func decodeItem(item map[string]types.AttributeValue) (string, checkpoint.Checkpoint, error) {
@@ -245,37 +248,47 @@ func decodeItem(item map[string]types.AttributeValue) (string, checkpoint.Checkp
 // first shard that fails, returning that shard's error; the shards written
 // until then stay written. Save keeps no reference to checkpoints.
 func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
+	return s.writeAll(ctx, "save "+app+"/"+stream+" to", app, stream, checkpoints, true)
+}
+
+// writeAll checks checkpoints, then writes each (when forward, only if
+// above the stored one), Concurrency at a time. what names the call in its
+// errors.
+func (s *Store) writeAll(ctx context.Context, what, app, stream string, checkpoints map[string]checkpoint.Checkpoint, forward bool) error {
 	fail := func(err error) error {
-		return fmt.Errorf("dynamodb: save %s/%s to table %s: %w", app, stream, s.tableName(), err)
+		return fmt.Errorf("dynamodb: %s table %s: %w", what, s.tableName(), err)
 	}
 	ns, err := s.start(ctx, app, stream)
 	if err != nil {
 		return fail(err)
 	}
-	shards := slices.Sorted(maps.Keys(checkpoints))
-	for _, shard := range shards {
-		err := checkShardID(shard)
-		if err == nil {
-			err = checkpoints[shard].Validate()
-		}
-		if err != nil {
-			return fail(fmt.Errorf("shard %s: %w", shard, err))
-		}
+	shards, err := checkShards(checkpoints)
+	if err != nil {
+		return fail(err)
 	}
+	if err := s.each(ctx, shards, func(ctx context.Context, shard string) error {
+		return s.write(ctx, ns, shard, checkpoints[shard], forward)
+	}); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// each runs do for every shard, Concurrency at a time, in order, until one
+// fails; the first failure cancels the others' calls and is returned, naming
+// its shard.
+func (s *Store) each(ctx context.Context, shards []string, do func(ctx context.Context, shard string) error) error {
 	if len(shards) == 0 {
 		return nil
 	}
 	if len(shards) == 1 || s.opts.concurrency == 1 {
 		for _, shard := range shards {
-			if err := s.write(ctx, ns, shard, checkpoints[shard]); err != nil {
-				return fail(fmt.Errorf("shard %s: %w", shard, err))
+			if err := do(ctx, shard); err != nil {
+				return fmt.Errorf("shard %s: %w", shard, err)
 			}
 		}
 		return nil
 	}
-
-	// Workers take shards in order until one fails; the first failure
-	// cancels the others' calls and is the one returned.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -300,7 +313,7 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 				if !ok {
 					return
 				}
-				if err := s.write(ctx, ns, shard, checkpoints[shard]); err != nil {
+				if err := do(ctx, shard); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = fmt.Errorf("shard %s: %w", shard, err)
@@ -313,14 +326,12 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return fail(firstErr)
-	}
-	return nil
+	return firstErr
 }
 
-// write stores cp for shard unless the stored checkpoint is at or above it.
-func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Checkpoint) error {
+// write stores cp for shard; when forward, only if the stored checkpoint is
+// below it.
+func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Checkpoint, forward bool) error {
 	names := map[string]string{"#at": attrUpdatedAt}
 	values := map[string]types.AttributeValue{
 		":at": &types.AttributeValueMemberS{Value: s.opts.now().UTC().Format(time.RFC3339Nano)},
@@ -333,9 +344,11 @@ func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Check
 			attrShardID:   &types.AttributeValueMemberS{Value: shard},
 		},
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(dynamo.Forward),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
+	}
+	if forward {
+		in.ConditionExpression = aws.String(dynamo.Forward)
 	}
 	_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
 		_, err := s.client.UpdateItem(ctx, in)
@@ -346,6 +359,22 @@ func (s *Store) write(ctx context.Context, ns, shard string, cp checkpoint.Check
 		return nil // the stored checkpoint is at or above cp
 	}
 	return err
+}
+
+// checkShards checks the shard id and the checkpoint of each of
+// checkpoints, and returns the shard ids in order.
+func checkShards(checkpoints map[string]checkpoint.Checkpoint) ([]string, error) {
+	shards := slices.Sorted(maps.Keys(checkpoints))
+	for _, shard := range shards {
+		err := checkShardID(shard)
+		if err == nil {
+			err = checkpoints[shard].Validate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", shard, err)
+		}
+	}
+	return shards, nil
 }
 
 // checkShardID reports whether id can be a sort key.

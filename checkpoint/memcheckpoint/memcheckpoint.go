@@ -9,7 +9,8 @@
 // applies all of its shards or none.
 //
 // Checkpoints live as long as the Store: a process restart starts from an
-// empty state.
+// empty state. Store implements checkpoint.Admin too: Set and Delete are
+// atomic like Save.
 //
 // To test a consumer whose store fails, hangs or answers late, wrap a Store
 // in a checkpointtest.Faulty.
@@ -95,6 +96,79 @@ func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[st
 			continue
 		}
 		stored[shard] = cp
+	}
+	return nil
+}
+
+var _ checkpoint.Admin = (*Store)(nil)
+
+// List returns every (app, stream) pair holding at least one checkpoint,
+// sorted by app, then stream.
+func (s *Store) List(ctx context.Context) ([]checkpoint.Group, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: list: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	groups := make([]checkpoint.Group, 0, len(s.state))
+	for ns, cps := range s.state {
+		if len(cps) > 0 {
+			groups = append(groups, checkpoint.Group{App: ns.app, Stream: ns.stream})
+		}
+	}
+	slices.SortFunc(groups, checkpoint.CompareGroups)
+	return groups, nil
+}
+
+// Set stores the given checkpoints whatever is stored, backwards too. Like
+// Save, it is all or nothing: a checkpoint failing Validate fails it, naming
+// the shard, with nothing stored.
+func (s *Store) Set(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
+	return s.edit(ctx, "set", app, stream, func(stored map[string]checkpoint.Checkpoint) error {
+		for _, shard := range slices.Sorted(maps.Keys(checkpoints)) {
+			if err := checkpoints[shard].Validate(); err != nil {
+				return fmt.Errorf("shard %s: %w", shard, err)
+			}
+		}
+		maps.Copy(stored, checkpoints)
+		return nil
+	})
+}
+
+// Delete removes the checkpoints of shards; a shard without one is skipped.
+func (s *Store) Delete(ctx context.Context, app, stream string, shards []string) error {
+	return s.edit(ctx, "delete", app, stream, func(stored map[string]checkpoint.Checkpoint) error {
+		for _, shard := range shards {
+			delete(stored, shard)
+		}
+		return nil
+	})
+}
+
+// edit runs change on the checkpoints of (app, stream) under the lock,
+// failing first when ctx is done, and drops the namespace when it is left
+// empty.
+func (s *Store) edit(ctx context.Context, verb, app, stream string, change func(map[string]checkpoint.Checkpoint) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s %s/%s: %w", verb, app, stream, err)
+	}
+	if s.state == nil {
+		s.state = make(map[namespace]map[string]checkpoint.Checkpoint)
+	}
+	ns := namespace{app, stream}
+	stored := s.state[ns]
+	if stored == nil {
+		stored = make(map[string]checkpoint.Checkpoint)
+	}
+	if err := change(stored); err != nil {
+		return fmt.Errorf("memory: %s %s/%s: %w", verb, app, stream, err)
+	}
+	if len(stored) == 0 {
+		delete(s.state, ns)
+	} else {
+		s.state[ns] = stored
 	}
 	return nil
 }

@@ -29,10 +29,13 @@
 // checkpoint as a string of 150 digits that compares, as a string, the way
 // checkpoint.Checkpoint.Compare orders checkpoints:
 //
-//	[0]        '1' for the shard-end marker, '0' for a position
-//	[1:130]    the sequence number, zero-padded to 129 digits
+//	[0]        '0' for a start checkpoint, '1' for a position, '2' for the shard-end marker
+//	[1:130]    a position's sequence number, zero-padded to 129 digits
 //	[130]      '1' for a whole record, '0' for a sub-record (Partial)
 //	[131:150]  the sub-sequence number of a sub-record, zero-padded to 19 digits
+//
+// A start checkpoint, and an end marker, hold their time in Unix
+// nanoseconds, zero-padded to 19 digits, at [1:20], and zeros after.
 //
 // Sequence numbers come back from Load without leading zeros.
 //
@@ -52,7 +55,14 @@
 // context fails the call with an error wrapping ctx.Err(). The store does
 // not retry: go-redis retries a command that failed on the network up to the
 // client's MaxRetries (3 by default), which is safe here since the script
-// only moves checkpoints forward; the consumer retries the rest. While the
+// only moves checkpoints forward; the consumer retries the rest.
+//
+// # Operators
+//
+// Store implements checkpoint.Admin, for the kinesin command and tools of
+// your own: Set (one HSET of every shard given, backwards too), Delete (one
+// HDEL) and List (a SCAN of the keys under the prefix, on every master of a
+// Redis Cluster). While the
 // server is down, a call fails once go-redis gives up: about 3.5s with the
 // client's default dial and command retries. What you may see:
 //
@@ -159,27 +169,54 @@ var errNoClient = errors.New("no Redis client: New was given nil")
 // Load returns every checkpoint stored for (app, stream), by shard id, with
 // one HGETALL: an empty non-nil map when there is none.
 func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkpoint.Checkpoint, error) {
-	key := s.Key(app, stream)
-	fail := func(err error) (map[string]checkpoint.Checkpoint, error) {
-		return nil, fmt.Errorf("redis: load %s/%s from %s: %w", app, stream, key, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if s == nil || s.client == nil {
-		return fail(errNoClient)
+	key, fail, err := s.begin(ctx, "load %s/%s from %s", app, stream)
+	if err != nil {
+		return nil, err
 	}
 	vals, err := s.client.HGetAll(ctx, key).Result()
 	if err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 	out := make(map[string]checkpoint.Checkpoint, len(vals))
 	for shard, v := range vals {
 		cp, err := storekey.ParseOrderKey(v)
 		if err != nil {
-			return fail(fmt.Errorf("shard %s: %w", shard, err))
+			return nil, fail(fmt.Errorf("shard %s: %w", shard, err))
 		}
 		out[shard] = cp
+	}
+	return out, nil
+}
+
+// begin starts a call on the hash of (app, stream): it returns its key, the
+// function wrapping the call's errors (what, a format, names the call from
+// app, stream and key), and the call's error when ctx is done or the store
+// has no client.
+func (s *Store) begin(ctx context.Context, what, app, stream string) (string, func(error) error, error) {
+	key := s.Key(app, stream)
+	fail := func(err error) error {
+		return fmt.Errorf("redis: "+what+": %w", app, stream, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return key, fail, fail(err)
+	}
+	if s == nil || s.client == nil {
+		return key, fail, fail(errNoClient)
+	}
+	return key, fail, nil
+}
+
+// fields validates checkpoints and returns, in shard order, the pairs of
+// shard id and ordering key to write; nil for none.
+func fields(checkpoints map[string]checkpoint.Checkpoint) ([]any, error) {
+	shards := slices.Sorted(maps.Keys(checkpoints))
+	var out []any
+	for _, shard := range shards {
+		cp := checkpoints[shard]
+		if err := cp.Validate(); err != nil {
+			return nil, fmt.Errorf("shard %s: %w", shard, err)
+		}
+		out = append(out, shard, storekey.OrderKey(cp))
 	}
 	return out, nil
 }
@@ -193,32 +230,25 @@ func (s *Store) Load(ctx context.Context, app, stream string) (map[string]checkp
 // wrapping checkpoint.ErrInvalid that names the shard (the first in lexical
 // order). Save keeps no reference to checkpoints.
 func (s *Store) Save(ctx context.Context, app, stream string, checkpoints map[string]checkpoint.Checkpoint) error {
-	key := s.Key(app, stream)
-	fail := func(err error) error {
-		return fmt.Errorf("redis: save %s/%s to %s: %w", app, stream, key, err)
+	key, fail, err := s.begin(ctx, "save %s/%s to %s", app, stream)
+	if err != nil {
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
+	pairs, err := fields(checkpoints)
+	if err != nil || len(pairs) == 0 {
+		return wrapErr(fail, err)
 	}
-	if s == nil || s.client == nil {
-		return fail(errNoClient)
-	}
-	shards := slices.Sorted(maps.Keys(checkpoints))
-	for _, shard := range shards {
-		if err := checkpoints[shard].Validate(); err != nil {
-			return fail(fmt.Errorf("shard %s: %w", shard, err))
-		}
-	}
-	if len(shards) == 0 {
-		return nil
-	}
-	args := make([]any, 0, 1+2*len(shards))
-	args = append(args, storekey.OrderKeyLen)
-	for _, shard := range shards {
-		args = append(args, shard, storekey.OrderKey(checkpoints[shard]))
-	}
+	args := append([]any{storekey.OrderKeyLen}, pairs...)
 	if err := saveScript.Run(ctx, s.client, []string{key}, args...).Err(); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// wrapErr returns fail(err), or nil when err is nil.
+func wrapErr(fail func(error) error, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fail(err)
 }

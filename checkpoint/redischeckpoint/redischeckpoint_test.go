@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,5 +389,27 @@ func TestServerDown(t *testing.T) {
 	got, err := store.Load(ctx, "app", "stream")
 	if err != nil || got["shardId-000000000000"] != checkpoint.At("30") {
 		t.Errorf("Load after the server came back = %v, %v; want 30", got, err)
+	}
+}
+
+// TestListPrefixIsLiteral checks that List reads only the keys of its own
+// prefix, whose glob characters (* ? [ ] \) match themselves, not other
+// prefixes they would match as a pattern.
+func TestListPrefixIsLiteral(t *testing.T) {
+	client := newClient(t, testenv.RedisAddr(t))
+	ctx := t.Context()
+	p := uniquePrefix()
+	glob := redischeckpoint.New(client, redischeckpoint.WithPrefix(p+`*?[ab]\:`))
+	plain := redischeckpoint.New(client, redischeckpoint.WithPrefix(p+"xya:"))
+	for store, app := range map[*redischeckpoint.Store]string{glob: "glob", plain: "plain"} {
+		if err := store.Save(ctx, app, "orders", map[string]checkpoint.Checkpoint{"s": checkpoint.At("1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for store, app := range map[*redischeckpoint.Store]string{glob: "glob", plain: "plain"} {
+		groups, err := store.List(ctx)
+		if want := []checkpoint.Group{{App: app, Stream: "orders"}}; err != nil || !slices.Equal(groups, want) {
+			t.Errorf("List under %q = %q, %v; want %q", store.Key("", ""), groups, err, want)
+		}
 	}
 }

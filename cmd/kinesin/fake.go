@@ -100,7 +100,7 @@ func fakeCommand() *command {
 			fs.StringVar(&o.tlsAddr, "tls-addr", "", "`HOST:PORT` of the TLS endpoint; implies --tls (default: the host of --addr,\nits port + 1, or a free port when --addr's port is 0)")
 			fs.StringVar(&o.certFile, "cert-file", "", "`PATH` to write the TLS certificate to (PEM), kept at exit; implies --tls\n(default: a file in a temporary directory, removed at exit)")
 			fs.Var(&o.streams, "create", "create `STREAM:SHARDS` at start, ACTIVE at once (repeatable)")
-			fs.Var(&o.profile, "profile", "`PROFILE`: fast, or realistic for the service's timings and limits (see above)")
+			fs.Var(&o.profile, "profile", "`PROFILE`: fast, or realistic for the service's timings and limits (see above);\nnot an AWS profile, as the --profile of the other commands is")
 			fs.StringVar(&o.region, "region", "us-east-1", "`REGION` in the ARNs the fake makes")
 			fs.StringVar(&o.account, "account", "123456789012", "12-digit `ACCOUNT` id in the ARNs the fake makes")
 			fs.Var(&o.maxStored, "max-stored-bytes", "`SIZE` of records the fake holds at most (1GiB, 512MiB, 1048576...)")

@@ -146,6 +146,19 @@ func SetCheckpoint(cp checkpoint.Checkpoint, more string, names map[string]strin
 	return update
 }
 
+// ClearCheckpoint returns the update expression of an UpdateItem removing
+// every attribute of a checkpoint, with the SET clauses of more (e.g.
+// "#at = :at") before, and adds the placeholders it uses (#k, #seq, #sub,
+// #partial, #end, #ts) to names.
+func ClearCheckpoint(more string, names map[string]string) string {
+	remove := make([]string, 0, len(checkpointPlaceholders))
+	for _, p := range []string{"k", "seq", "sub", "partial", "end", "ts"} {
+		names["#"+p] = checkpointPlaceholders[p]
+		remove = append(remove, "#"+p)
+	}
+	return "SET " + more + " REMOVE " + strings.Join(remove, ", ")
+}
+
 // DecodeCheckpoint reads the checkpoint of item, as CheckpointValues writes
 // it; ok is false when the item holds none (no shard_end true, no
 // sequence_number and no start_time). A malformed checkpoint is an error

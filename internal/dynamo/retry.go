@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
@@ -96,4 +98,31 @@ func (r Retrier) Do(ctx context.Context, op func(context.Context) error) (int, e
 		case <-t.C:
 		}
 	}
+}
+
+// Pager is a paginator of the DynamoDB client, such as
+// *dynamodb.QueryPaginator or *dynamodb.ScanPaginator, whose pages are Os.
+type Pager[O any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*dynamodb.Options)) (O, error)
+}
+
+// Items returns the items of every page of pages, each page read with r (so
+// retried while it fails with a Retryable error); items returns a page's
+// items.
+func Items[O any](ctx context.Context, r Retrier, pages Pager[O], items func(O) []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for pages.HasMorePages() {
+		var page O
+		_, err := r.Do(ctx, func(ctx context.Context) error {
+			var err error
+			page, err = pages.NextPage(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items(page)...)
+	}
+	return out, nil
 }

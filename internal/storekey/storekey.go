@@ -140,3 +140,14 @@ func ParseOrderKey(s string) (checkpoint.Checkpoint, error) {
 func Namespace(app, stream string) string {
 	return strconv.Itoa(len(app)) + ":" + app + "/" + stream
 }
+
+// ParseNamespace returns the app and stream names Namespace joined into ns;
+// ok is false when ns was not made by Namespace.
+func ParseNamespace(ns string) (app, stream string, ok bool) {
+	n, rest, found := strings.Cut(ns, ":")
+	size, err := strconv.Atoi(n)
+	if !found || err != nil || size < 0 || strconv.Itoa(size) != n || size >= len(rest) || rest[size] != '/' {
+		return "", "", false
+	}
+	return rest[:size], rest[size+1:], true
+}

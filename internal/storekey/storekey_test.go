@@ -118,3 +118,21 @@ func TestOrderKeyLayout(t *testing.T) {
 		}
 	}
 }
+
+// ParseNamespace gives back the names Namespace joined, whatever they hold,
+// and refuses strings Namespace does not make.
+func TestParseNamespace(t *testing.T) {
+	for _, tc := range []struct{ app, stream string }{
+		{"billing", "orders"}, {"a/b", "c"}, {"a", "b/c"}, {"", "s"}, {"a", ""}, {"1:x/y", "2:/"}, {"ünï", "çödé"},
+	} {
+		app, stream, ok := storekey.ParseNamespace(storekey.Namespace(tc.app, tc.stream))
+		if !ok || app != tc.app || stream != tc.stream {
+			t.Errorf("ParseNamespace(Namespace(%q, %q)) = %q, %q, %v", tc.app, tc.stream, app, stream, ok)
+		}
+	}
+	for _, bad := range []string{"", "billing/orders", "7:billing", "8:billing/orders", "x:a/b", "-1:/a", "01:a/b", "3:ab/c", "+1:a/b"} {
+		if app, stream, ok := storekey.ParseNamespace(bad); ok {
+			t.Errorf("ParseNamespace(%q) = %q, %q, true; want not ok", bad, app, stream)
+		}
+	}
+}

@@ -8,8 +8,8 @@
 //	store := dynamolease.New(client, "kinesin-leases")
 //	m, err := lease.New(store, "billing", "orders")
 //
-// It meets the contract of lease.Store, as checked by the suite in
-// lease/leasetest run against dynalite.
+// It meets the contract of lease.Store, and of lease.Admin, as checked by the
+// suite in lease/leasetest run against dynalite.
 //
 // # Table schema
 //
@@ -66,6 +66,7 @@
 //	RequestHandoff  UpdateItem  owner = :o AND (no next_owner OR next_owner = :to)   SET next_owner
 //	Heartbeat       UpdateItem  none                                          ADD counter 1
 //	DeleteWorker    DeleteItem  counter = :c
+//	SetCheckpoint   UpdateItem  counter = :c AND owner = :o (or no owner)      SET checkpoint (or REMOVE it), counter+1
 //
 // A ConditionalCheckFailedException becomes an error wrapping lease.ErrLost
 // (lease.ErrExists for Create). Since DynamoDB (and dynalite) cannot say
@@ -131,7 +132,7 @@ type Store struct {
 	opts   options
 }
 
-var _ lease.Store = (*Store)(nil)
+var _ lease.Admin = (*Store)(nil)
 
 // Option configures a Store.
 type Option func(*options)
@@ -218,32 +219,25 @@ func (s *Store) List(ctx context.Context, app, stream string) ([]lease.Lease, []
 		leases  []lease.Lease
 		workers []lease.Worker
 	)
-	pages := dynamodb.NewQueryPaginator(s.client, in)
-	for pages.HasMorePages() {
-		var page *dynamodb.QueryOutput
-		_, err := s.opts.retry.Do(ctx, func(ctx context.Context) error {
-			var err error
-			page, err = pages.NextPage(ctx)
-			return err
-		})
-		if err != nil {
-			return nil, nil, fail(err)
-		}
-		for _, item := range page.Items {
-			if strings.HasPrefix(optString(item, attrShardID), WorkerPrefix) {
-				w, err := decodeWorker(item)
-				if err != nil {
-					return nil, nil, fail(err)
-				}
-				workers = append(workers, w)
-				continue
-			}
-			l, err := decodeLease(item)
+	items, err := dynamo.Items(ctx, s.opts.retry, dynamodb.NewQueryPaginator(s.client, in),
+		func(p *dynamodb.QueryOutput) []map[string]types.AttributeValue { return p.Items })
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	for _, item := range items {
+		if strings.HasPrefix(optString(item, attrShardID), WorkerPrefix) {
+			w, err := decodeWorker(item)
 			if err != nil {
 				return nil, nil, fail(err)
 			}
-			leases = append(leases, l)
+			workers = append(workers, w)
+			continue
 		}
+		l, err := decodeLease(item)
+		if err != nil {
+			return nil, nil, fail(err)
+		}
+		leases = append(leases, l)
 	}
 	sortLeases(leases)
 	slices.SortFunc(workers, func(a, b lease.Worker) int { return strings.Compare(a.ID, b.ID) })
@@ -508,6 +502,45 @@ func (s *Store) Checkpoint(ctx context.Context, app, stream string, held lease.L
 				return l, nil // still held: cp was not forward
 			case retried && l.Owner == held.Owner && l.Counter == held.Counter+1 && optString(item, attrSeqKey) == wantKey:
 				return l, nil // the first attempt wrote it
+			}
+			return lease.Lease{}, describeLost(item)
+		},
+	})
+	if err != nil {
+		return lease.Lease{}, fail(err)
+	}
+	return l, nil
+}
+
+// SetCheckpoint stores cp (the zero Checkpoint: none) in a lease still held
+// as observed (owner "" for free), whatever the stored checkpoint is.
+func (s *Store) SetCheckpoint(ctx context.Context, app, stream string, observed lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
+	fail := s.failer("set checkpoint", app, stream, observed.Shard)
+	ns, err := s.start(ctx, app, stream)
+	if err == nil {
+		err = checkShard(observed.Shard)
+	}
+	if err == nil && !cp.IsZero() {
+		err = cp.Validate()
+	}
+	if err != nil {
+		return lease.Lease{}, fail(err)
+	}
+	names := map[string]string{"#sk": attrShardID, "#c": attrCounter}
+	values := map[string]types.AttributeValue{":c": num(observed.Counter), ":one": num(1)}
+	update, wantKey := dynamo.ClearCheckpoint("#c = #c + :one, #at = :at", names), ""
+	if !cp.IsZero() {
+		update, wantKey = dynamo.SetCheckpoint(cp, "#c = #c + :one, #at = :at", names, values), storekey.OrderKey(cp)
+	}
+	cond := "attribute_exists(#sk) AND #c = :c AND " + ownerCond(observed.Owner, names, values)
+	l, err := s.update(ctx, write{
+		ns: ns, shard: observed.Shard, update: update, cond: cond, names: names, values: values,
+		resolve: func(item map[string]types.AttributeValue, retried bool) (lease.Lease, error) {
+			if item != nil && retried && optString(item, attrSeqKey) == wantKey {
+				l, err := decodeLease(item)
+				if err == nil && l.Owner == observed.Owner && l.Counter == observed.Counter+1 {
+					return l, nil // the first attempt wrote it
+				}
 			}
 			return lease.Lease{}, describeLost(item)
 		},

@@ -135,9 +135,19 @@ func TestRetriedWriteThatWent(t *testing.T) {
 		t.Fatalf("Checkpoint whose first answer was lost = %v, %v; want counter 3 at 77", h, err)
 	}
 	api.LoseAnswer("UpdateItem", internal())
+	h, err = store.SetCheckpoint(ctx, "app", "stream", h, checkpoint.At("7"))
+	if err != nil || h.Counter != 4 || h.Checkpoint != checkpoint.At("7") {
+		t.Fatalf("SetCheckpoint whose first answer was lost = %v, %v; want counter 4 at 7", h, err)
+	}
+	api.LoseAnswer("UpdateItem", internal())
+	h, err = store.SetCheckpoint(ctx, "app", "stream", h, checkpoint.Checkpoint{})
+	if err != nil || h.Counter != 5 || h.HasCheckpoint() {
+		t.Fatalf("SetCheckpoint(none) whose first answer was lost = %v, %v; want counter 5, no checkpoint", h, err)
+	}
+	api.LoseAnswer("UpdateItem", internal())
 	h, err = store.Release(ctx, "app", "stream", h)
-	if err != nil || h.Owner != "" || h.Counter != 4 {
-		t.Fatalf("Release whose first answer was lost = %v, %v; want free, counter 4", h, err)
+	if err != nil || h.Owner != "" || h.Counter != 6 {
+		t.Fatalf("Release whose first answer was lost = %v, %v; want free, counter 6", h, err)
 	}
 	api.LoseAnswer("DeleteItem", internal())
 	if err := store.Delete(ctx, "app", "stream", h); err != nil {

@@ -44,6 +44,14 @@
 // contexts already done; leases owned by the caller; 300 leases in one List;
 // malformed arguments refused with ErrInvalid or checkpoint.ErrInvalid.
 //
+// On a store that implements lease.Admin, the Admin cases check
+// SetCheckpoint too (they skip on others): checkpoints moved backwards, off
+// the end marker and to starts, on free and held leases; the counter
+// incremented, fencing the holder; owner, handoff request and parents kept;
+// the zero Checkpoint removing it; ErrLost, changing nothing, for a lease
+// not as observed, and one winner of two writes on a counter; invalid
+// arguments refused.
+//
 // # The consumer with leases from a store
 //
 // RunConsumerTests runs the consumer of package kinesin with
@@ -124,7 +132,7 @@ func UniqueName(prefix string) string { return storetest.UniqueName(prefix) }
 // is given, e.g. when the backing service is not running.
 func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
-	for _, c := range cases {
+	for _, c := range slices.Concat(cases, adminCases) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
 			defer h.Close()

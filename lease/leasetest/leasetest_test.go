@@ -37,6 +37,11 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		"ignoreCtx":           {"DoneContext"},
 		"listFirst100":        {"ManyLeases"},
 		"ignoreApp":           {"NamespacesIsolated"},
+		"setForwardOnly":      {"AdminSetCheckpointAnywhere"},
+		"setKeepsCounter":     {"AdminSetCheckpointAnywhere", "AdminSetCheckpointFences"},
+		"setIgnoresCounter":   {"AdminSetCheckpointConditional"},
+		"setDropsOwner":       {"AdminSetCheckpointKeepsTheRest", "AdminSetCheckpointFences"},
+		"setZeroIgnored":      {"AdminSetCheckpointClears"},
 	})
 }
 
@@ -46,7 +51,7 @@ func TestFlawedStore(t *testing.T) {
 	flaw := flawtest.Flaw(t, flawEnv)
 	n := 0
 	leasetest.RunConformanceTests(t, func(*testing.T) leasetest.Harness {
-		return harness{store: &flawed{Store: memlease.New(), flaw: flaw, parents: map[string][]string{}}, n: &n}
+		return harness{store: &flawed{Store: memlease.New(), flaw: flaw, parents: map[string][]string{}, offset: map[string]uint64{}}, n: &n}
 	})
 }
 
@@ -68,7 +73,30 @@ type flawed struct {
 	flaw    string
 	mu      sync.Mutex
 	parents map[string][]string
+	// offset is, by shard, how many SetCheckpoints flaw setKeepsCounter
+	// hid: it shows counters that much lower than the memory store's, as a
+	// store whose SetCheckpoint does not increment the counter would.
+	offset map[string]uint64
 }
+
+// in returns l with the counter the memory store holds.
+func (f *flawed) in(l lease.Lease) lease.Lease {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l.Counter += f.offset[l.Shard]
+	return l
+}
+
+// out returns l with the counter the flawed store shows.
+func (f *flawed) out(l lease.Lease) lease.Lease {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l.Counter -= f.offset[l.Shard]
+	return l
+}
+
+// outErr applies out to the lease of a call's result.
+func (f *flawed) outErr(l lease.Lease, err error) (lease.Lease, error) { return f.out(l), err }
 
 func (f *flawed) app(app string) string {
 	if f.flaw == "ignoreApp" {
@@ -97,6 +125,9 @@ func (f *flawed) current(ctx context.Context, app, stream string, l lease.Lease)
 
 func (f *flawed) List(ctx context.Context, app, stream string) ([]lease.Lease, []lease.Worker, error) {
 	ls, ws, err := f.Store.List(f.ctx(ctx), f.app(app), stream)
+	for i := range ls {
+		ls[i] = f.out(ls[i])
+	}
 	switch f.flaw {
 	case "listFirst100":
 		ls = ls[:min(len(ls), 100)]
@@ -122,7 +153,7 @@ func (f *flawed) Take(ctx context.Context, app, stream string, l lease.Lease, ow
 	if f.flaw == "takeIgnoresCounter" {
 		l = f.current(ctx, app, stream, l)
 	}
-	return f.Store.Take(f.ctx(ctx), f.app(app), stream, l, owner)
+	return f.outErr(f.Store.Take(f.ctx(ctx), f.app(app), stream, f.in(l), owner))
 }
 
 func (f *flawed) Renew(ctx context.Context, app, stream string, l lease.Lease) (lease.Lease, error) {
@@ -131,7 +162,7 @@ func (f *flawed) Renew(ctx context.Context, app, stream string, l lease.Lease) (
 			l = c
 		}
 	}
-	return f.Store.Renew(f.ctx(ctx), f.app(app), stream, l)
+	return f.outErr(f.Store.Renew(f.ctx(ctx), f.app(app), stream, f.in(l)))
 }
 
 func (f *flawed) Checkpoint(ctx context.Context, app, stream string, l lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
@@ -140,7 +171,35 @@ func (f *flawed) Checkpoint(ctx context.Context, app, stream string, l lease.Lea
 			l = c
 		}
 	}
-	return f.Store.Checkpoint(f.ctx(ctx), f.app(app), stream, l, cp)
+	return f.outErr(f.Store.Checkpoint(f.ctx(ctx), f.app(app), stream, f.in(l), cp))
+}
+
+func (f *flawed) SetCheckpoint(ctx context.Context, app, stream string, l lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
+	switch f.flaw {
+	case "setForwardOnly":
+		return f.outErr(f.Store.Checkpoint(f.ctx(ctx), f.app(app), stream, l, cp))
+	case "setIgnoresCounter":
+		l = f.current(ctx, app, stream, l)
+	case "setZeroIgnored":
+		if cp.IsZero() {
+			return f.outErr(f.Store.Renew(f.ctx(ctx), f.app(app), stream, l))
+		}
+	case "setKeepsCounter":
+		got, err := f.Store.SetCheckpoint(f.ctx(ctx), f.app(app), stream, f.in(l), cp)
+		if err == nil {
+			f.mu.Lock()
+			f.offset[l.Shard]++
+			f.mu.Unlock()
+		}
+		return f.out(got), err
+	case "setDropsOwner":
+		got, err := f.Store.SetCheckpoint(f.ctx(ctx), f.app(app), stream, l, cp)
+		if err != nil || got.Owner == "" {
+			return got, err
+		}
+		return f.Store.Release(f.ctx(ctx), f.app(app), stream, got)
+	}
+	return f.Store.SetCheckpoint(f.ctx(ctx), f.app(app), stream, l, cp)
 }
 
 func (f *flawed) Release(ctx context.Context, app, stream string, l lease.Lease) (lease.Lease, error) {
@@ -149,15 +208,15 @@ func (f *flawed) Release(ctx context.Context, app, stream string, l lease.Lease)
 			l = c
 		}
 	}
-	return f.Store.Release(f.ctx(ctx), f.app(app), stream, l)
+	return f.outErr(f.Store.Release(f.ctx(ctx), f.app(app), stream, f.in(l)))
 }
 
 func (f *flawed) Delete(ctx context.Context, app, stream string, l lease.Lease) error {
-	return f.Store.Delete(f.ctx(ctx), f.app(app), stream, l)
+	return f.Store.Delete(f.ctx(ctx), f.app(app), stream, f.in(l))
 }
 
 func (f *flawed) RequestHandoff(ctx context.Context, app, stream string, l lease.Lease, to string) (lease.Lease, error) {
-	return f.Store.RequestHandoff(f.ctx(ctx), f.app(app), stream, l, to)
+	return f.outErr(f.Store.RequestHandoff(f.ctx(ctx), f.app(app), stream, f.in(l), to))
 }
 
 func (f *flawed) Heartbeat(ctx context.Context, app, stream, worker string) (lease.Worker, error) {

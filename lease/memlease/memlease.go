@@ -5,7 +5,8 @@
 // lease/leasetest: each write is conditional on the owner and counter the
 // caller holds, succeeds atomically or fails with lease.ErrLost (lease.ErrExists
 // for Create), increments the counter exactly once, and never moves a
-// checkpoint backwards. Returned leases are copies the caller owns. Every
+// checkpoint backwards, but through SetCheckpoint: Store implements
+// lease.Admin too. Returned leases are copies the caller owns. Every
 // method is safe for concurrent use. Leases live as long as the Store.
 //
 // To test a consumer whose store fails, hangs or answers late,
@@ -37,7 +38,7 @@ type space struct {
 	workers map[string]uint64
 }
 
-var _ lease.Store = (*Store)(nil)
+var _ lease.Admin = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store { return &Store{} }
@@ -187,6 +188,19 @@ func (s *Store) Checkpoint(ctx context.Context, app, stream string, h lease.Leas
 		if l.HasCheckpoint() && cp.Compare(l.Checkpoint) <= 0 {
 			return false
 		}
+		l.Checkpoint = cp
+		return true
+	})
+}
+
+// SetCheckpoint stores cp (the zero Checkpoint: none) in a lease still held
+// as observed (owner "" for free), whatever the stored checkpoint is.
+func (s *Store) SetCheckpoint(ctx context.Context, app, stream string, observed lease.Lease, cp checkpoint.Checkpoint) (lease.Lease, error) {
+	invalid := lease.CheckShardID(observed.Shard)
+	if invalid == nil && !cp.IsZero() {
+		invalid = cp.Validate()
+	}
+	return s.write(ctx, "set checkpoint", app, stream, observed, invalid, func(l *lease.Lease) bool {
 		l.Checkpoint = cp
 		return true
 	})
