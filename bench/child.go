@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 )
 
@@ -50,7 +51,20 @@ func runInChild(c childFlags, p Params) (Row, error) {
 
 // childMain is the child's side: it runs the scenario and prints its row as
 // JSON on stdout.
+// With BENCH_CPUPROFILE set to a file name, the child writes its CPU
+// profile there (go tool pprof reads it).
 func childMain(c childFlags, p Params) error {
+	if f := os.Getenv("BENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var row Row
 	var err error
 	switch c.Scenario {

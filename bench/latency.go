@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -33,15 +34,38 @@ func streamingRunners() []runner {
 
 // runLatency measures, for each consumer on a fake of its own running on the
 // real clock, the time from just before a record is put to its delivery,
-// under steady traffic: a record every p.LatencyInterval on each of
-// p.LatencyShards shards. Records put during p.LatencyWarm are not counted.
+// under steady traffic: a record on each of p.LatencyShards shards at
+// random gaps averaging p.LatencyInterval (uniform from half to one and a
+// half of it, so that the puts do not keep one phase against a consumer's
+// polls, which would make its p50 a matter of luck). Records put during
+// p.LatencyWarm are not counted. Each consumer runs p.LatencyRuns times,
+// the consumers interleaved; the percentiles are of every run's samples.
 func runLatency(p Params) ([]Row, error) {
-	var rows []Row
-	for _, r := range streamingRunners() {
-		row, err := latencyOne(r, p)
-		if err != nil {
-			return nil, err
+	runners := streamingRunners()
+	type pool struct {
+		samples []time.Duration
+		calls   float64
+	}
+	pools := make([]pool, len(runners))
+	for round := range max(p.LatencyRuns, 1) {
+		for i, r := range runners {
+			samples, calls, err := latencyOne(r, p, uint64(round*len(runners)+i))
+			if err != nil {
+				return nil, err
+			}
+			log.Printf("latency round %d %s: p50 %.1f ms, p99 %.1f ms (%d samples), %.2f GetRecords/s/shard",
+				round+1, r.Name, msOf(percentile(samples, 50)), msOf(percentile(samples, 99)), len(samples), calls)
+			pools[i].samples = append(pools[i].samples, samples...)
+			pools[i].calls += calls / float64(max(p.LatencyRuns, 1))
 		}
+	}
+	var rows []Row
+	for i, r := range runners {
+		s := pools[i].samples
+		slices.Sort(s)
+		row := Row{Scenario: scLatency, Consumer: r.Name, Settings: r.Settings, Shards: p.LatencyShards,
+			P50Ms: msOf(percentile(s, 50)), P99Ms: msOf(percentile(s, 99)), MaxMs: msOf(s[len(s)-1]),
+			Samples: len(s), CallsPerShardSec: pools[i].calls}
 		log.Printf("latency %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples), %.2f GetRecords/s/shard",
 			r.Name, row.P50Ms, row.P99Ms, row.MaxMs, row.Samples, row.CallsPerShardSec)
 		rows = append(rows, row)
@@ -49,10 +73,16 @@ func runLatency(p Params) ([]Row, error) {
 	return rows, nil
 }
 
-func latencyOne(r runner, p Params) (Row, error) {
+// msOf is d in milliseconds.
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// latencyOne runs one consumer under the traffic once, the gaps between puts
+// drawn from seed, and returns the latencies of the records put in the
+// measured window, sorted, and the GetRecords calls per second per shard.
+func latencyOne(r runner, p Params, seed uint64) ([]time.Duration, float64, error) {
 	fake, shards, err := newStream(p.LatencyShards, 0)
 	if err != nil {
-		return Row{}, err
+		return nil, 0, err
 	}
 	defer fake.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,12 +115,14 @@ func latencyOne(r runner, p Params) (Row, error) {
 
 	// The traffic: a record on each shard every interval, until the end.
 	callsFrom, callsAt := -1, time.Time{}
-	tick := time.NewTicker(p.LatencyInterval)
-	defer tick.Stop()
+	rnd := rand.New(rand.NewPCG(seed, 14))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	data := payload()
-	for now := range tick.C {
+	for now := range timer.C {
+		timer.Reset(p.LatencyInterval/2 + time.Duration(rnd.Int64N(int64(p.LatencyInterval))))
 		if err := early(errc); err != nil {
-			return Row{}, fmt.Errorf("%s: %w", r.Name, err)
+			return nil, 0, fmt.Errorf("%s: %w", r.Name, err)
 		}
 		if !now.Before(until) {
 			break
@@ -101,7 +133,7 @@ func latencyOne(r runner, p Params) (Row, error) {
 		for i, sh := range shards {
 			at := time.Now()
 			if _, err := fake.PutWithHashKey(streamName, partitionKey(i), sh.StartingHashKey, stamped(data, at)); err != nil {
-				return Row{}, err
+				return nil, 0, err
 			}
 			if !at.Before(from) && at.Before(until) { // as the sink counts them
 				want++
@@ -122,22 +154,22 @@ func latencyOne(r runner, p Params) (Row, error) {
 		select {
 		case <-got:
 		case <-deadline:
-			return Row{}, fmt.Errorf("%s: %d of %d records delivered 10 s after the last put", r.Name, n, want)
+			return nil, 0, fmt.Errorf("%s: %d of %d records delivered 10 s after the last put", r.Name, n, want)
 		case err := <-errc:
-			return Row{}, fmt.Errorf("%s stopped: %v", r.Name, err)
+			return nil, 0, fmt.Errorf("%s stopped: %v", r.Name, err)
 		}
 	}
 	cancel()
 	if err := <-errc; err != nil {
-		return Row{}, fmt.Errorf("%s: %w", r.Name, err)
+		return nil, 0, fmt.Errorf("%s: %w", r.Name, err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(samples)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return Row{Scenario: scLatency, Consumer: r.Name, Settings: r.Settings, Shards: len(shards),
-		P50Ms: ms(percentile(samples, 50)), P99Ms: ms(percentile(samples, 99)), MaxMs: ms(samples[len(samples)-1]),
-		Samples: len(samples), CallsPerShardSec: calls}, nil
+	if len(samples) == 0 {
+		return nil, 0, fmt.Errorf("%s: no record put in the measured window", r.Name)
+	}
+	return samples, calls, nil
 }
 
 // early returns the error of a runner that stopped before it was told to,

@@ -9,9 +9,10 @@
 //     consumer's defaults, each run in a child process of its own: time to
 //     deliver every record, peak resident set size, most goroutines, the
 //     median of 3 runs;
-//   - latency: put-to-delivery p50 and p99 under steady traffic with each
-//     consumer's defaults (kinesin polling, kinesin Enhanced Fan-Out,
-//     harlow), on the fake's real clock;
+//   - latency: put-to-delivery p50 and p99 under steady traffic (puts at
+//     random gaps) with each consumer's defaults (kinesin polling, kinesin
+//     Enhanced Fan-Out, harlow), on the fake's real clock, 3 interleaved
+//     runs of each;
 //   - service limits: the share of 2 MiB/s per shard each reaches catching
 //     up, with the fake's limits on;
 //   - idle: the CPU of 1,024 empty shards with defaults.
@@ -71,6 +72,7 @@ func run(args []string) error {
 	fs.IntVar(&p.ScalePerShard, "scale-per-shard", p.ScalePerShard, "records per shard of the scale scenario")
 	fs.IntVar(&p.ScalePerShardMax, "scale-per-shard-max", p.ScalePerShardMax, "records per shard at the largest shard count (0: -scale-per-shard)")
 	fs.DurationVar(&p.LatencyWarm, "latency-warm", p.LatencyWarm, "traffic not measured at the start of each latency run")
+	fs.IntVar(&p.LatencyRuns, "latency-runs", p.LatencyRuns, "runs of each consumer in the latency scenario (the percentiles are of every run's samples)")
 	fs.DurationVar(&p.LatencyMeasure, "latency-measure", p.LatencyMeasure, "traffic measured in each latency run")
 	fs.IntVar(&p.LimitsPerShard, "limits-per-shard", p.LimitsPerShard, "records per shard of the service-limits scenario")
 	fs.IntVar(&p.IdleShards, "idle-shards", p.IdleShards, "shards of the idle scenario")
@@ -142,7 +144,7 @@ func defaultParams() Params {
 	return Params{
 		Runs: 5, BacklogShards: 4, BacklogPerShard: 50000,
 		ScaleShards: []int{1, 16, 128, 512, 1024}, ScalePerShard: 2000, ScaleRuns: 3,
-		LatencyShards: 4, LatencyInterval: 10 * time.Millisecond, LatencyWarm: 2 * time.Second, LatencyMeasure: 8 * time.Second,
+		LatencyShards: 4, LatencyInterval: 10 * time.Millisecond, LatencyWarm: 2 * time.Second, LatencyMeasure: 8 * time.Second, LatencyRuns: 3,
 		LimitsShards: 4, LimitsPerShard: 200000,
 		IdleShards: 1024, IdleWarm: 5 * time.Second, IdleMeasure: 10 * time.Second,
 	}

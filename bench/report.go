@@ -83,11 +83,15 @@ func writeTable(w io.Writer, r *Results) {
 	}
 
 	bare := r.find(scBacklog, bareName, 0)
+	fake := r.find(scBacklog, fakeAloneName, 0)
 	for i, x := range r.rows(scBacklog) {
 		cmp := ""
 		if bare != nil && x.Consumer != bareName {
 			cmp = fmt.Sprintf("%s× the bare loop's records/s, %s× its CPU/record",
 				ratio(x.RecordsPerSec, bare.RecordsPerSec), ratio(x.CPUNsPerRecord, bare.CPUNsPerRecord))
+			if net, ok := netOfFake(&x, bare, fake); ok && x.Consumer != fakeAloneName {
+				cmp += fmt.Sprintf(" (%s× net of the fake's CPU/record)", ratio(net, 1))
+			}
 		}
 		row(first(i, fmt.Sprintf("backlog: %d shards × %s records × %d B from TRIM_HORIZON, median of %d interleaved runs after one of warm-up",
 			p.BacklogShards, thousands(float64(p.BacklogPerShard)), recordSize, p.Runs)),
@@ -131,8 +135,8 @@ func writeTable(w io.Writer, r *Results) {
 		if x.CallsPerShardSec > 0 {
 			calls = fmt.Sprintf(" · %.2f GetRecords/s/shard", x.CallsPerShardSec)
 		}
-		row(first(i, fmt.Sprintf("latency, put to delivery: %d shards, a record on each every %v for %v (after %v), real clock",
-			p.LatencyShards, p.LatencyInterval, p.LatencyMeasure, p.LatencyWarm)),
+		row(first(i, fmt.Sprintf("latency, put to delivery: %d shards, a record on each at random gaps of %v on average (%v to %v) for %v (after %v), real clock; %d interleaved runs of each, percentiles of all their samples",
+			p.LatencyShards, p.LatencyInterval, p.LatencyInterval/2, p.LatencyInterval*3/2, p.LatencyMeasure, p.LatencyWarm, max(p.LatencyRuns, 1))),
 			x, fmt.Sprintf("p50 %s · p99 %s · max %s (%s samples)%s", ms(x.P50Ms), ms(x.P99Ms), ms(x.MaxMs),
 				thousands(float64(x.Samples)), calls), cmp)
 	}
@@ -181,8 +185,12 @@ func writeTargets(w io.Writer, r *Results) {
 	}
 	if kin, bare := r.find(scBacklog, k, 0), r.find(scBacklog, bareName, 0); kin != nil && bare != nil {
 		x := kin.CPUNsPerRecord / bare.CPUNsPerRecord
-		target("backlog CPU ns/record at most 0.5× the bare loop's",
-			fmt.Sprintf("%s vs %s (%s×)", thousands(kin.CPUNsPerRecord), thousands(bare.CPUNsPerRecord), ratio(x, 1)), x <= 0.5, true)
+		net := ""
+		if n, ok := netOfFake(kin, bare, r.find(scBacklog, fakeAloneName, 0)); ok {
+			net = fmt.Sprintf("; net of the fake's, %s×", ratio(n, 1))
+		}
+		target("backlog CPU ns/record at most 0.5× the bare loop's (the fake's CPU included, as measured)",
+			fmt.Sprintf("%s vs %s (%s×%s)", thousands(kin.CPUNsPerRecord), thousands(bare.CPUNsPerRecord), ratio(x, 1), net), x <= 0.5, true)
 	} else {
 		target("backlog CPU ns/record at most 0.5× the bare loop's", "", false, false)
 	}
@@ -296,4 +304,14 @@ func thousands(v float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// netOfFake is x's CPU per record over the bare loop's, both less the fake's
+// own (the row of the fake alone): the consumers' own costs compared. ok is
+// false without the fake's row or when it is not below both.
+func netOfFake(x, bare, fake *Row) (float64, bool) {
+	if fake == nil || fake.CPUNsPerRecord >= x.CPUNsPerRecord || fake.CPUNsPerRecord >= bare.CPUNsPerRecord {
+		return 0, false
+	}
+	return (x.CPUNsPerRecord - fake.CPUNsPerRecord) / (bare.CPUNsPerRecord - fake.CPUNsPerRecord), true
 }

@@ -58,6 +58,7 @@ type Params struct {
 	LatencyInterval  time.Duration
 	LatencyWarm      time.Duration
 	LatencyMeasure   time.Duration
+	LatencyRuns      int
 	LimitsShards     int
 	LimitsPerShard   int
 	IdleShards       int

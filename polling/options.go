@@ -10,6 +10,11 @@
 // receives records steadily is thus delivered within MinInterval of its
 // put (half of it on average), one on a shard that was quiet within
 // MaxIdleInterval, and an idle shard costs one call every MaxIdleInterval.
+// One exception to MinInterval: the first call of a shard's read is sized
+// by kinesin's memory budget before any record's size is known (a record
+// counts as 1 MiB until then), so it may ask for few records; when it
+// comes back full and the budget then pays for more, the second call
+// follows at once, the two still within the service's 5 a second.
 // kinesin.WithPolling takes the Options.
 //
 // # Errors
@@ -40,8 +45,8 @@ type Options struct {
 	// to 10,000; default 10,000.
 	MaxRecords int
 	// MinInterval is the least time between the starts of two GetRecords
-	// calls on a shard, and the time between them while records come;
-	// default 250ms. The service allows 5 GetRecords calls a second per
+	// calls on a shard (but the first two of a read: see the package doc),
+	// and the time between them while records come; default 250ms. The service allows 5 GetRecords calls a second per
 	// shard, shared by every polling consumer of the stream: 4 a second
 	// leave a fifth of them to retries and other consumers, and still
 	// deliver a record within 250ms of its put (125ms on average). Below

@@ -8,7 +8,12 @@
 // or once the bytes read are paid for at ReadRate; after one that found
 // nothing at the tip, after IdleInterval, doubling with each such call in
 // a row up to MaxIdleInterval, and back to MinInterval as soon as a call
-// returns records.
+// returns records. One exception: the first call of a read is sized by the
+// room before the size of the records is known (the memory budget counts
+// an unseen record as 1 MiB); when it comes back full and the room then
+// pays for more, the second call follows at once (the two within the
+// service's 5 calls a second), so a read does not start with a round of
+// MinInterval for a handful of records.
 //
 // # Errors
 //
@@ -108,21 +113,43 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 	}
 	var lastCall time.Time
 	wait := time.Duration(0)
-	idle := 0 // calls in a row that found nothing at the tip
+	idle := 0              // calls in a row that found nothing at the tip
+	first := true          // no GetRecords call has succeeded yet
+	asked := 0             // the Limit of the last call
+	var followAt time.Time // when a follow-up call may go; zero: none
 	for {
-		// The pace first, then the room: room reserves memory for the
-		// call, which should not sit idle through the wait.
-		if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
-			return shard.End{}, err
+		var n int
+		if !followAt.IsZero() {
+			// The first call was sized before the room knew the size of
+			// the records and came back full: if the room now pays for
+			// more, the second call goes at once (once the bytes are paid
+			// for), the two within the service's 5 a second.
+			if n, err = room(ctx); err != nil {
+				return shard.End{}, err
+			}
+			at := lastCall.Add(wait)
+			if min(n, r.opts.MaxRecords) > asked {
+				at = followAt
+			}
+			followAt = time.Time{}
+			if err := retry.SleepUntil(ctx, at); err != nil {
+				return shard.End{}, err
+			}
+		} else {
+			// The pace first, then the room: room reserves memory for the
+			// call, which should not sit idle through the wait.
+			if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
+				return shard.End{}, err
+			}
+			if n, err = room(ctx); err != nil {
+				return shard.End{}, err
+			}
 		}
-		n, err := room(ctx)
-		if err != nil {
-			return shard.End{}, err
-		}
+		asked = min(n, r.opts.MaxRecords)
 		lastCall = time.Now()
 		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: aws.String(iter),
-			Limit:         aws.Int32(int32(min(n, r.opts.MaxRecords))),
+			Limit:         aws.Int32(int32(asked)),
 		}, noRetry, r.decoder)
 		if r.hooks.OnCall != nil {
 			r.hooks.OnCall(ctx, sh.ID, OpGetRecords, lastCall, time.Since(lastCall), err)
@@ -176,7 +203,11 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			// calls and bytes (a call that read more than the budget of
 			// one interval would only be throttled).
 			idle = 0
-			wait = max(r.opts.MinInterval, readTime(out.Records, r.opts.ReadRate))
+			paid := readTime(out.Records, r.opts.ReadRate)
+			wait = max(r.opts.MinInterval, paid)
+			if first && len(out.Records) == asked && asked < r.opts.MaxRecords {
+				followAt = lastCall.Add(paid)
+			}
 		case behind > 0:
 			// Nothing, but more behind it (a stretch of the shard without
 			// records): go on reading.
@@ -188,6 +219,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			wait = idleWait(r.opts, idle)
 			idle++
 		}
+		first = false
 	}
 }
 

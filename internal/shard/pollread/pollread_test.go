@@ -670,3 +670,53 @@ func TestExpiredLatestIteratorKeepsRecordsArrivedMeanwhile(t *testing.T) {
 		t.Fatalf("iterators %+v, want LATEST then AT_TIMESTAMP", its)
 	}
 }
+
+// The first call of a read, sized before the size of the records is known,
+// that comes back full is followed at once by a second call when the room
+// then pays for more; the calls after it keep MinInterval. A first call
+// the room does not grow after keeps the pace too.
+func TestFirstCallFollowedUpWhenRoomGrows(t *testing.T) {
+	fake := newFake(t)
+	put(t, fake, 0, 50)
+	opts := polling.Options{MinInterval: time.Second}
+	for _, tc := range []struct {
+		name     string
+		sizes    []int // room of each call; the last repeats
+		followUp bool
+	}{
+		{"room grows", []int{2, 30}, true},
+		{"room stays", []int{2, 2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{api: fake.Client()}
+			r := newReader(t, rec, opts, shard.Hooks{})
+			var mu sync.Mutex
+			i := 0
+			roomFn := func(context.Context) (int, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				n := tc.sizes[min(i, len(tc.sizes)-1)]
+				i++
+				return n, nil
+			}
+			s := &sink{}
+			stop, _ := read(t, r, trimHorizon(shard0), roomFn, s)
+			eventually(t, 5*time.Second, func() bool { return len(rec.of("GetRecords")) >= 3 }, "3 calls")
+			stop()
+			calls := rec.of("GetRecords")
+			g := gaps(calls)
+			if calls[0].records != 2 {
+				t.Fatalf("the first call returned %d records, want the 2 of its room", calls[0].records)
+			}
+			if tc.followUp && g[0] >= opts.MinInterval/2 {
+				t.Errorf("the second call came %v after the first, want at once (MinInterval %v)", g[0], opts.MinInterval)
+			}
+			if !tc.followUp && g[0] < opts.MinInterval-2*time.Millisecond {
+				t.Errorf("the second call came %v after the first with no more room, want MinInterval %v", g[0], opts.MinInterval)
+			}
+			if g[1] < opts.MinInterval-2*time.Millisecond {
+				t.Errorf("the third call came %v after the second, want MinInterval %v", g[1], opts.MinInterval)
+			}
+		})
+	}
+}
