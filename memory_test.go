@@ -1,6 +1,7 @@
 package kinesin_test
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/kinesin-go/kinesin"
 	"github.com/kinesin-go/kinesin/internal/streamtest"
+	"github.com/kinesin-go/kinesin/polling"
 )
 
 // TestMemoryBudgetHoldsWithoutCommits: a consumer that never commits, on 512
@@ -118,4 +120,54 @@ func testMemoryBudgetHoldsWithoutCommits(t *testing.T, m mode) {
 	recsMu.Lock()
 	runtime.KeepAlive(recs)
 	recsMu.Unlock()
+}
+
+// TestIdleShardsHoldNoRoom: a read waiting for records holds none of the
+// memory budget, so that shards with nothing to read do not keep the others
+// from reading. Before any record is seen a record counts as 1 MiB, so a
+// budget of 4 MiB grants 4 fetches at a time: 16 empty shards must still all
+// be read (a GetRecords call each, or a subscription each), and the budget
+// must be back to nothing held, no shard paused for it. A record put on
+// each shard then comes.
+func TestIdleShardsHoldNoRoom(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		const shards = 16
+		fake := m.NewFake(t, shards)
+		// Polling: a shard found empty is not called again for a minute, so
+		// each shard makes one call within the test, and a read that held
+		// its room through that wait would hold it for the minute.
+		st := openStream(t, m, testCtx(t, time.Minute), fake, kinesin.JSON[item], append(
+			m.Polling(polling.Options{MinInterval: time.Millisecond, IdleInterval: time.Minute}),
+			kinesin.WithMemoryBudget(4<<20), kinesin.WithStart(kinesin.TrimHorizon))...)
+		calls := func() int {
+			if m.EFO {
+				return fake.Calls("SubscribeToShard")
+			}
+			return fake.Calls("GetRecords")
+		}
+		idle := func() bool {
+			s := st.Stats()
+			if s.MemoryHeld != 0 {
+				return false
+			}
+			for _, sh := range s.Shards {
+				if sh.State == kinesin.ShardPaused {
+					return false
+				}
+			}
+			return true
+		}
+		eventually(t, 20*time.Second, func() bool { return calls() >= shards && idle() },
+			"every shard read once, nothing held, no shard paused")
+		if m.EFO {
+			// Every shard is subscribed: a record on each comes.
+			c := collect(st, true)
+			for i, sh := range openShards(t, fake, testStream) {
+				if _, err := fake.PutWithHashKey(testStream, "k", sh.StartingHashKey, fmt.Appendf(nil, `{"shard":%d,"n":1}`, i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, 20*time.Second, func() bool { return c.Count() == shards }, "a record of each shard")
+		}
+	})
 }

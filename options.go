@@ -227,12 +227,14 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // room pays for, sized by the largest record seen (1 MiB until one is); the
 // room is shared fairly: a fetch takes at most the shard's share (the budget
 // divided by the shards being read) beyond what it holds, or one record, and
-// when shards wait, the one holding the least goes first. A record larger
-// than the whole budget is fetched alone. Memory held stays within the
-// budget plus, per shard being read, one fetch of records larger than any
-// seen before (at most 10 MiB polling; one SubscribeToShard event, already
-// received, with Enhanced Fan-Out), plus what the application keeps of
-// records it committed (decoded values, Data).
+// when shards wait, the one holding the least goes first. Room is held for a
+// fetch only: a read waiting for records (an empty shard between polls, a
+// subscription between events) holds none. A record larger than the whole
+// budget is fetched alone. Memory held stays within the budget plus, per
+// shard being read, one fetch of records larger than any seen before (at
+// most 10 MiB polling; one SubscribeToShard event, already received, with
+// Enhanced Fan-Out), plus the response bodies being decoded, plus what the
+// application keeps of records it committed (decoded values, Data).
 func WithMemoryBudget(bytes int64) Option { return func(cfg *config) { cfg.memoryBudget = bytes } }
 
 // WithShardSyncInterval sets how often the shard list is read again to find new

@@ -226,6 +226,19 @@ func (b *Budget) wake() {
 	}
 }
 
+// Unreserve gives back the account's reservation: the fetch it was for
+// brought nothing, or failed.
+func (a *Account) Unreserve() {
+	b := a.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if a.reserved == 0 {
+		return
+	}
+	b.unreserve(a)
+	b.wake()
+}
+
 // Settle records that the fetch reserved for brought n bytes of records,
 // now held until released: the reservation is replaced by them. Records
 // delivered in several parts settle each part; the first replaces the

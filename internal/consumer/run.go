@@ -166,18 +166,29 @@ func (e *Engine) startRead(ctx context.Context, n *node, start shard.Start, tr *
 // for (MaxUncommitted) and, of those, as many as the bytes the stream's
 // memory budget grants pay for.
 func (e *Engine) room(tr *commit.Tracker, acct *budget.Account) shard.Room {
-	return func(ctx context.Context) (int, error) {
-		n, err := tr.Room(ctx)
-		if err != nil {
-			return 0, err
-		}
-		grant, err := acct.Reserve(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return min(n, e.budget.Records(grant)), nil
-	}
+	return readRoom{e: e, tr: tr, acct: acct}
 }
+
+// readRoom is the shard.Room of one read.
+type readRoom struct {
+	e    *Engine
+	tr   *commit.Tracker
+	acct *budget.Account
+}
+
+func (r readRoom) Wait(ctx context.Context) (int, error) {
+	n, err := r.tr.Room(ctx)
+	if err != nil {
+		return 0, err
+	}
+	grant, err := r.acct.Reserve(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return min(n, r.e.budget.Records(grant)), nil
+}
+
+func (r readRoom) Unused() { r.acct.Unreserve() }
 
 // readerEnded handles a read's end and reports whether the shard list must
 // be read again at once: a shard ended and the service did not name its

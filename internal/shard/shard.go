@@ -59,9 +59,28 @@ type End struct {
 	TrimmedAfter string
 }
 
-// Room blocks until records may be fetched and returns how many, or returns
-// ctx's error.
-type Room func(ctx context.Context) (int, error)
+// Room is the room a read has for the records it fetches.
+type Room interface {
+	// Wait blocks until records may be fetched and returns how many, or
+	// returns ctx's error. What it grants is held for one fetch: until the
+	// records fetched are delivered (their first part replaces it), the
+	// next Wait, or Unused.
+	Wait(ctx context.Context) (int, error)
+	// Unused gives back what the last Wait granted when the fetch brought
+	// no records (or failed), so that a read does not hold room while it
+	// waits for records: an idle shard must not keep the others waiting.
+	Unused()
+}
+
+// RoomFunc is a Room of a function, with nothing to give back: for tests
+// and tools.
+type RoomFunc func(ctx context.Context) (int, error)
+
+// Wait calls f.
+func (f RoomFunc) Wait(ctx context.Context) (int, error) { return f(ctx) }
+
+// Unused does nothing.
+func (RoomFunc) Unused() {}
 
 // Deliver hands a batch over; it may block, and returns ctx's error if ctx
 // ends first.
@@ -71,8 +90,9 @@ type Deliver func(ctx context.Context, b Batch) error
 type Reader interface {
 	// Read reads spec's shard from spec.Start until the shard's end, ctx's
 	// end, or an error that retrying cannot fix. Before each fetch it calls
-	// room and takes at most that many records; it hands each non-empty fetch
-	// to deliver, in order. When the shard is closed and read to its end it
+	// room.Wait and takes at most that many records, and calls room.Unused
+	// after a fetch that brought none; it hands each non-empty fetch to
+	// deliver, in order. When the shard is closed and read to its end it
 	// returns the End and a nil error. Errors of room and deliver, and ctx's,
 	// are returned as they are; a ResourceNotFoundException (the shard or the
 	// stream is gone) is returned wrapped, for the caller to tell apart.

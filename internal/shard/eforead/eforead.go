@@ -77,11 +77,15 @@ func (r *Reader) ConsumerARN() string { return r.consumerARN }
 // error that retrying cannot fix (see the package documentation, Errors).
 // spec.Stream is not used: the consumer names the stream.
 //
-// Before taking the records of each event, Read calls room, which may block,
-// for how many records it may hand over; it hands them to deliver, which may
-// block, in batches of at most that many records, in order, never splitting
-// or reordering an event other than into consecutive parts. While room or
-// deliver blocks, Read does not read the event stream. When the shard is
+// Before each subscription Read calls room.Wait, which may block, so that no
+// subscription starts while there is no room; after an event with records
+// (but the first of a subscription, which that grant is for), room.Wait
+// again for how many records it may hand over; it hands them to deliver,
+// which may block, in batches of at most that many records, in order, never
+// splitting or reordering an event other than into consecutive parts. An
+// event without records gives the room back (room.Unused): a subscription
+// waiting for events holds none. While room or deliver blocks, Read does not
+// read the event stream. When the shard is
 // closed and read to its end, Read returns its End (the child shards) and a
 // nil error. Errors from room and deliver, and ctx's error, are returned as
 // they are.
@@ -213,7 +217,7 @@ func (rd *reading) run(ctx context.Context) (shard.End, error) {
 		}
 		// Room first: a subscription pushes its first event at once, and
 		// the SDK holds it in memory until it is taken.
-		n, err := rd.room(ctx)
+		n, err := rd.room.Wait(ctx)
 		if err != nil {
 			return shard.End{}, err
 		}
@@ -297,6 +301,7 @@ func (rd *reading) subscription(ctx context.Context, room int) (o outcome) {
 		r.hooks.OnCall(ctx, rd.id, shard.OpSubscribeToShard, called, time.Since(called), err)
 	}
 	if err != nil {
+		rd.room.Unused()
 		o.err = err
 		return o
 	}
@@ -346,20 +351,16 @@ func waitClosed(es *kinesis.SubscribeToShardEventStream) bool {
 
 // take reads the events of es and hands their records over until the stream
 // ends (it returns true), the shard ends (o.end), or room, deliver or ctx
-// fail (o.stop). first is the room granted for the first event; room is
-// asked before each of the others.
+// fail (o.stop). first is the room granted for the first event, asked
+// before subscribing; for each of the others room is asked once the event
+// came, when it has records, so that a subscription waiting for events
+// holds no room (an event taken counts once room is granted: the memory
+// budget's worst case has one event per shard beyond it).
 func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventStream, o *outcome, first int) (closed bool) {
 	r := rd.r
 	events := es.Events()
-	for i := 0; ; i++ {
-		n := first
-		if i > 0 {
-			var err error
-			if n, err = rd.room(ctx); err != nil {
-				o.stop = err
-				return false
-			}
-		}
+	granted := true // first is held
+	for {
 		var ev types.SubscribeToShardEventStream
 		var ok bool
 		select {
@@ -369,6 +370,7 @@ func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventSt
 			return false
 		}
 		if !ok {
+			rd.room.Unused()
 			return true
 		}
 		e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
@@ -381,7 +383,20 @@ func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventSt
 		if r.hooks.OnFetch != nil {
 			r.hooks.OnFetch(rd.id, len(e.Value.Records), behind)
 		}
-		if err := rd.hand(ctx, e.Value.Records, behind, n); err != nil {
+		recs := rd.fresh(ctx, e.Value.Records)
+		n := first
+		switch {
+		case len(recs) == 0:
+			rd.room.Unused()
+		case !granted:
+			var err error
+			if n, err = rd.room.Wait(ctx); err != nil {
+				o.stop = err
+				return false
+			}
+		}
+		granted = false
+		if err := rd.hand(ctx, recs, behind, n); err != nil {
 			o.stop = err
 			return false
 		}
@@ -400,7 +415,6 @@ func (rd *reading) take(ctx context.Context, es *kinesis.SubscribeToShardEventSt
 // hand hands records over in order, at most n at first, then as much as room
 // allows each time, until all of them are delivered.
 func (rd *reading) hand(ctx context.Context, recs []types.Record, behind int64, n int) error {
-	recs = rd.fresh(ctx, recs)
 	for len(recs) > 0 {
 		k := min(max(n, 1), len(recs))
 		if err := rd.deliver(ctx, shard.Batch{Records: recs[:k:k], MillisBehindLatest: behind, TrimmedAfter: rd.trimmed}); err != nil {
@@ -412,7 +426,7 @@ func (rd *reading) hand(ctx context.Context, recs []types.Record, behind int64, 
 			return nil
 		}
 		var err error
-		if n, err = rd.room(ctx); err != nil {
+		if n, err = rd.room.Wait(ctx); err != nil {
 			return err
 		}
 	}

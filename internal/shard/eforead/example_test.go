@@ -40,7 +40,7 @@ func Example() {
 	got := 0
 	spec := shard.Spec{ID: "shardId-000000000000", Start: shard.Start{Type: types.ShardIteratorTypeTrimHorizon}}
 	_, err = r.Read(ctx, spec,
-		func(context.Context) (int, error) { return 100, nil }, // room for 100 records at a time
+		shard.RoomFunc(func(context.Context) (int, error) { return 100, nil }), // room for 100 records at a time
 		func(_ context.Context, b shard.Batch) error {
 			for _, rec := range b.Records {
 				fmt.Println(string(rec.Data))

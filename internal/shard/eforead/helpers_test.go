@@ -183,7 +183,7 @@ func (c *collector) seqs() []string {
 
 // room returns a Room that always allows n records.
 func room(n int) shard.Room {
-	return func(ctx context.Context) (int, error) { return n, ctx.Err() }
+	return shard.RoomFunc(func(ctx context.Context) (int, error) { return n, ctx.Err() })
 }
 
 // watcher records hook calls.

@@ -113,7 +113,7 @@ func TestRolloverEvery5Minutes(t *testing.T) {
 	var w watcher
 	b := newBudget(&c, 300)
 	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
-	rd := startRead(t, r, trimHorizon(id), b.room, b.deliver)
+	rd := startRead(t, r, trimHorizon(id), shard.RoomFunc(b.room), b.deliver)
 	const lifetimes = 6
 	for i := 1; i <= lifetimes; i++ {
 		w.waitSubscribed(t, i)
@@ -310,7 +310,7 @@ func TestRoomBeforeSubscribing(t *testing.T) {
 	e.put("pk", "r", 0, 10, 0)
 	asked, granted := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	blocked := func(ctx context.Context) (int, error) {
+	blocked := shard.RoomFunc(func(ctx context.Context) (int, error) {
 		once.Do(func() { close(asked) })
 		select {
 		case <-granted:
@@ -318,7 +318,7 @@ func TestRoomBeforeSubscribing(t *testing.T) {
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
-	}
+	})
 	var c collector
 	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	rd := startRead(t, r, trimHorizon(id), blocked, c.deliver)
@@ -407,14 +407,14 @@ func TestRoomSmallerThanEventsSplitsThemInOrder(t *testing.T) {
 	var mu sync.Mutex
 	var allowed []int
 	i := 0
-	small := func(ctx context.Context) (int, error) {
+	small := shard.RoomFunc(func(ctx context.Context) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		i++
 		n := i%7 + 1
 		allowed = append(allowed, n)
 		return n, nil
-	}
+	})
 	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), small, c.deliver)
 	c.waitFor(t, 1000)
@@ -452,7 +452,7 @@ func TestBlockedRoomStopsReading(t *testing.T) {
 	gate := make(chan struct{})
 	var rs signal
 	calls := 0
-	blocking := func(ctx context.Context) (int, error) {
+	blocking := shard.RoomFunc(func(ctx context.Context) (int, error) {
 		rs.Mu.Lock()
 		calls++
 		first := calls == 1
@@ -467,7 +467,7 @@ func TestBlockedRoomStopsReading(t *testing.T) {
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
-	}
+	})
 	r := newReader(t, e.client, e.consumerARN, fast, w.hooks())
 	rd := startRead(t, r, trimHorizon(id), blocking, c.deliver)
 	rs.WaitUntil(t, deadline, "room blocked", func() bool { return calls >= 2 })
@@ -680,7 +680,7 @@ func TestRoomAndDeliverErrorsAreReturnedAsTheyAre(t *testing.T) {
 	}
 	r := newReader(t, e.client, e.consumerARN, fast, shard.Hooks{})
 	errRoom, errDeliver := errors.New("room"), errors.New("deliver")
-	_, err := r.Read(context.Background(), trimHorizon(ids[0]), func(context.Context) (int, error) { return 0, errRoom }, (&collector{}).deliver)
+	_, err := r.Read(context.Background(), trimHorizon(ids[0]), shard.RoomFunc(func(context.Context) (int, error) { return 0, errRoom }), (&collector{}).deliver)
 	if err != errRoom {
 		t.Errorf("Read: %v, want room's error", err)
 	}
@@ -738,14 +738,14 @@ func TestNoGoroutineOutlivesRead(t *testing.T) {
 		{"cancel while room blocks", func(t *testing.T, e *env, r *eforead.Reader) {
 			var s signal
 			blocked := false
-			rd := startRead(t, r, trimHorizon(e.shardIDs()[0]), func(ctx context.Context) (int, error) {
+			rd := startRead(t, r, trimHorizon(e.shardIDs()[0]), shard.RoomFunc(func(ctx context.Context) (int, error) {
 				s.Mu.Lock()
 				blocked = true
 				s.Notify()
 				s.Mu.Unlock()
 				<-ctx.Done()
 				return 0, ctx.Err()
-			}, (&collector{}).deliver)
+			}), (&collector{}).deliver)
 			s.WaitUntil(t, deadline, "room", func() bool { return blocked })
 			rd.stop(t)
 		}},

@@ -97,8 +97,9 @@ func noRetry(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
 var _ shard.Reader = (*Reader)(nil)
 
 // Read reads sh from sh.Start to the end of the shard, until ctx ends or an
-// error that retrying cannot fix. Before each GetRecords call it calls room,
-// which may block, for how many records it may fetch; it hands each non-empty
+// error that retrying cannot fix. Before each GetRecords call it calls
+// room.Wait, which may block, for how many records it may fetch, and after a
+// call that brought none (or failed) room.Unused; it hands each non-empty
 // batch to deliver, which may block. When the shard is closed and read to its
 // end, Read returns its End and a nil error. Errors from room and deliver,
 // and ctx's error, are returned as they are.
@@ -124,7 +125,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			// the records and came back full: if the room now pays for
 			// more, the second call goes at once (once the bytes are paid
 			// for), the two within the service's 5 a second.
-			if n, err = room(ctx); err != nil {
+			if n, err = room.Wait(ctx); err != nil {
 				return shard.End{}, err
 			}
 			at := lastCall.Add(wait)
@@ -141,7 +142,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
 				return shard.End{}, err
 			}
-			if n, err = room(ctx); err != nil {
+			if n, err = room.Wait(ctx); err != nil {
 				return shard.End{}, err
 			}
 		}
@@ -153,6 +154,10 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		}, noRetry, r.decoder)
 		if r.hooks.OnCall != nil {
 			r.hooks.OnCall(ctx, sh.ID, OpGetRecords, lastCall, time.Since(lastCall), err)
+		}
+		if err != nil || len(out.Records) == 0 {
+			// No records to hold: the room goes back for the wait.
+			room.Unused()
 		}
 		if err == nil && r.hooks.OnFetch != nil {
 			r.hooks.OnFetch(sh.ID, len(out.Records), aws.ToInt64(out.MillisBehindLatest))

@@ -158,8 +158,8 @@ func (s *sink) count() int {
 	return len(s.seqs)
 }
 
-func room(n int) func(context.Context) (int, error) {
-	return func(context.Context) (int, error) { return n, nil }
+func room(n int) shard.Room {
+	return shard.RoomFunc(func(context.Context) (int, error) { return n, nil })
 }
 
 func eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
@@ -175,7 +175,7 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, what stri
 
 // read runs Read in a goroutine; the returned func cancels it and returns
 // its result.
-func read(t *testing.T, r *pollread.Reader, sh shard.Spec, roomFn func(context.Context) (int, error), s *sink) (stop func() (shard.End, error), done <-chan struct{}) {
+func read(t *testing.T, r *pollread.Reader, sh shard.Spec, roomFn shard.Room, s *sink) (stop func() (shard.End, error), done <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	s.cancel = cancel
@@ -537,7 +537,7 @@ func TestRoomLimitsEachCall(t *testing.T) {
 	var mu sync.Mutex
 	avail := 3
 	wake := make(chan struct{}, 1)
-	roomFn := func(ctx context.Context) (int, error) {
+	roomFn := shard.RoomFunc(func(ctx context.Context) (int, error) {
 		for {
 			mu.Lock()
 			n := avail
@@ -551,7 +551,7 @@ func TestRoomLimitsEachCall(t *testing.T) {
 				return 0, ctx.Err()
 			}
 		}
-	}
+	})
 	s := &sink{}
 	deliver := func(ctx context.Context, b shard.Batch) error {
 		mu.Lock()
@@ -651,10 +651,10 @@ func TestExpiredLatestIteratorKeepsRecordsArrivedMeanwhile(t *testing.T) {
 	// room runs after the LATEST iterator was obtained and before the first
 	// GetRecords, which the script expires: a record put now arrives after
 	// LATEST and before the iterator is replaced.
-	roomFn := func(context.Context) (int, error) {
+	roomFn := shard.RoomFunc(func(context.Context) (int, error) {
 		once.Do(func() { want = put(t, fake, 100, 1) })
 		return 10, nil
-	}
+	})
 	s := &sink{want: 1}
 	_, done := read(t, r, shard.Spec{Stream: stream, ID: shard0, Start: shard.Start{Type: types.ShardIteratorTypeLatest}}, roomFn, s)
 	select {
@@ -692,13 +692,13 @@ func TestFirstCallFollowedUpWhenRoomGrows(t *testing.T) {
 			r := newReader(t, rec, opts, shard.Hooks{})
 			var mu sync.Mutex
 			i := 0
-			roomFn := func(context.Context) (int, error) {
+			roomFn := shard.RoomFunc(func(context.Context) (int, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				n := tc.sizes[min(i, len(tc.sizes)-1)]
 				i++
 				return n, nil
-			}
+			})
 			s := &sink{}
 			stop, _ := read(t, r, trimHorizon(shard0), roomFn, s)
 			eventually(t, 5*time.Second, func() bool { return len(rec.of("GetRecords")) >= 3 }, "3 calls")
