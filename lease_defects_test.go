@@ -1,15 +1,22 @@
 package kinesin_test
 
-// Reproduction of a lease defect of issue 12, found by the chaos soak
-// (internal/chaos): fencing after the local expiry of a lease.
+// Reproductions of lease defects found by the chaos soak (internal/chaos):
+// fencing after the local expiry of a lease (issue 12), and a lease acted
+// on after it went, its Acquired heard late.
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
 	"github.com/kinesin-go/kinesin"
+	"github.com/kinesin-go/kinesin/internal/testsync"
 	"github.com/kinesin-go/kinesin/kinesistest"
 	"github.com/kinesin-go/kinesin/lease/leasetest"
 	"github.com/kinesin-go/kinesin/lease/memlease"
@@ -117,4 +124,98 @@ func (l *leaseLedger) deliveredKey(worker, key string) bool {
 		}
 	}
 	return false
+}
+
+// A lease a worker's scheduler hears of only after it went is not acted on:
+// no ShardHooks.OnAssigned, no read, and no OnLost for it either. Found by
+// the chaos soak: a worker whose scheduler was held up for seconds (a
+// listing retried behind ListShards errors) called OnAssigned for a lease
+// its Manager had already given up, half a second after another worker took
+// the shard.
+//
+// Here the scheduler of worker "slow" is held in a listing (its ListShards
+// calls wait on a gate) while its Manager takes a shard from "other" (the
+// balance is one each), then cannot renew it (its store calls hang): the
+// lease expires locally and "other" takes the shard back. Then the store
+// answers, the Manager sends Lost, the gate opens, and the scheduler
+// handles the Acquired and the Lost.
+func TestLeaseAcquiredAfterItWentIsIgnored(t *testing.T) {
+	fake := newFake(t, 2)
+	store := memlease.New()
+	c := newLeaseCluster(t, pollingMode, fake, store, kinesin.WithShardSyncInterval(100*time.Millisecond))
+	c.join("other", nil)
+	c.waitShape(15*time.Second, "[2]", "other")
+	slow := leasetest.NewFaulty(t, store)
+	gated := &gatedLists{KinesisAPI: fake.Client(), open: make(chan struct{})}
+	t.Cleanup(gated.release) // before the workers close
+	t.Cleanup(slow.Clear)
+	w := c.joinWith("slow", slow, []kinesin.Option{kinesin.WithClient(gated)})
+	gated.closed.Store(true)
+	gated.held.WaitUntil(t, 10*time.Second, "the scheduler of slow listing the shards", func() bool { return gated.waiting.Load() > 0 })
+	var shard string
+	eventually(t, 15*time.Second, func() bool {
+		owners, _ := c.owners()
+		if len(owners["slow"]) == 1 {
+			shard = owners["slow"][0]
+			return true
+		}
+		return false
+	}, "slow taking a shard from other")
+	slow.Inject(leasetest.Fault{Action: leasetest.Hang}) // every call of slow's to the store
+	c.waitShape(15*time.Second, "[2]", "other", "slow")
+	slow.Clear()
+	gated.release()
+	eventually(t, 10*time.Second, func() bool {
+		for _, s := range w.st.Stats().Shards {
+			if s.ShardID == shard && s.State == kinesin.ShardHandedOver {
+				return true
+			}
+		}
+		return false
+	}, "slow handling the loss of %s", shard)
+	if at, ok := c.ledger.hookTime("slow", "assigned", shard); ok {
+		taken, _ := c.ledger.hookTime("other", "assigned", shard)
+		t.Errorf("slow's OnAssigned was called for %s at %v, after other took it back (%v): its lease was already gone",
+			shard, at.Format("15:04:05.000"), taken.Format("15:04:05.000"))
+	}
+	if _, ok := c.ledger.hookTime("slow", "lost", shard); ok {
+		t.Errorf("slow's OnLost was called for %s, whose acquisition it was never told of", shard)
+	}
+	if n := c.ledger.deliveredBy("slow", shard, time.Time{}); n > 0 {
+		t.Errorf("slow handed out %d records of %s", n, shard)
+	}
+}
+
+// gatedLists is a Kinesis client whose ListShards calls wait, while closed,
+// until release; held is notified when one waits.
+type gatedLists struct {
+	kinesin.KinesisAPI
+	closed  atomic.Bool
+	open    chan struct{}
+	once    sync.Once
+	waiting atomic.Int32
+	held    testsync.Signal
+}
+
+func (g *gatedLists) ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	if g.closed.Load() {
+		g.held.Mu.Lock()
+		g.waiting.Add(1)
+		g.held.Notify()
+		g.held.Mu.Unlock()
+		defer g.waiting.Add(-1)
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.KinesisAPI.ListShards(ctx, in, optFns...)
+}
+
+func (g *gatedLists) release() {
+	g.once.Do(func() {
+		g.closed.Store(false)
+		close(g.open)
+	})
 }

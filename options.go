@@ -326,7 +326,10 @@ func WithLeases(store lease.Store, opts ...lease.Option) Option {
 // WithLeases (see WithShardHooks). Every field is optional.
 type ShardHooks struct {
 	// OnAssigned is called with a shard's id when the worker acquired its
-	// lease, just before reading it.
+	// lease, just before reading it. A lease the worker acquired and lost
+	// again before its scheduler could act on it (held up, as by a slow
+	// listing) is not told of: neither OnAssigned nor, then, OnRevoked or
+	// OnLost is called for it.
 	OnAssigned func(shard string)
 	// OnRevoked is called with a shard's id when another worker asked for
 	// its lease (balancing): the worker stops reading it and, once the

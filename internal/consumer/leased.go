@@ -91,6 +91,10 @@ type leasedShard struct {
 	// the shard in progress (see handOver).
 	pending *leasing.Event
 	handoff context.CancelFunc
+	// void is set when an Acquired event came after its lease was already
+	// gone (see acquired): the Revoke and Lost that follow it are not
+	// told to the application, which was not told of the acquisition.
+	void bool
 }
 
 func (a *leased) state(id string) *leasedShard {
@@ -301,8 +305,10 @@ func (a *leased) event(ctx context.Context, e *Engine, ev leasing.Event) {
 	case leasing.Revoke:
 		e.tel.Lease(telemetry.LeaseStolen, id)
 		e.setState(id, HandedOver)
-		defer callHook(a.cfg.OnRevoked, id) // once the shard is stopped
 		ls := a.state(id)
+		if !ls.void {
+			defer callHook(a.cfg.OnRevoked, id) // once the shard is stopped
+		}
 		ls.pending = nil
 		if n := e.graph.nodes[id]; n != nil && n.run != nil && !n.run.stopped {
 			n.run.stopped = true
@@ -312,8 +318,10 @@ func (a *leased) event(ctx context.Context, e *Engine, ev leasing.Event) {
 	case leasing.Lost:
 		e.tel.Lease(telemetry.LeaseLost, id)
 		e.setState(id, HandedOver)
-		defer callHook(a.cfg.OnLost, id) // once the shard is stopped
 		ls := a.state(id)
+		if !ls.void {
+			defer callHook(a.cfg.OnLost, id) // once the shard is stopped
+		}
 		ls.pending = nil
 		if n := e.graph.nodes[id]; n != nil && n.run != nil {
 			n.run.lost = true
@@ -349,8 +357,19 @@ func (a *leased) acquired(ctx context.Context, e *Engine, ev leasing.Event) {
 			n = e.graph.learn(id, nil, ev.Lease.Parents...)
 		}
 	}
-	callHook(a.cfg.OnAssigned, id)
 	ls := a.state(id)
+	if ev.Valid != nil && !ev.Valid() {
+		// The lease went (lost, released after a handoff that timed out,
+		// handed over) while its event waited, as behind a slow listing:
+		// another worker may hold it now. Reading it, or telling the
+		// application it was assigned, would be acting on a lease not
+		// held.
+		ls.void, ls.pending = true, nil
+		e.log.Debug("lease acquired and gone before it could be read", "shard", id)
+		return
+	}
+	ls.void = false
+	callHook(a.cfg.OnAssigned, id)
 	if ls.handoff != nil {
 		ls.handoff() // a handover ended before (it released the lease)
 		ls.handoff = nil
@@ -421,6 +440,9 @@ func (a *leased) stopped(ctx context.Context, e *Engine, n *node) {
 	if ls.pending != nil && ctx.Err() == nil {
 		ev := *ls.pending
 		ls.pending = nil
+		if ev.Valid != nil && !ev.Valid() {
+			return // gone meanwhile: its Lost or Revoke follows
+		}
 		a.start(ctx, e, n, ev)
 	}
 }
