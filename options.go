@@ -234,7 +234,10 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // shard being read, one fetch of records larger than any seen before (at
 // most 10 MiB polling; one SubscribeToShard event, already received, with
 // Enhanced Fan-Out), plus the response bodies being decoded, plus what the
-// application keeps of records it committed (decoded values, Data).
+// application keeps of records it committed (decoded values, Data). The
+// share also bounds how fast a shard catches up: 4 fetches a second of at
+// most budget / shards counted bytes each (with 128 MiB, the service's
+// 2 MiB/s per shard up to 256 shards, about 0.5 MiB/s at 1,000).
 func WithMemoryBudget(bytes int64) Option { return func(cfg *config) { cfg.memoryBudget = bytes } }
 
 // WithShardSyncInterval sets how often the shard list is read again to find new
