@@ -195,7 +195,7 @@ func writeTargets(w io.Writer, r *Results) {
 		target("backlog CPU ns/record at most 0.5× the bare loop's", "", false, false)
 	}
 	if kin, harl := r.find(scLatency, k, 0), r.find(scLatency, harlowName, 0); kin != nil && harl != nil {
-		target("polling p50 at most harlow's", fmt.Sprintf("%s vs %s", ms(kin.P50Ms), ms(harl.P50Ms)), kin.P50Ms <= harl.P50Ms, true)
+		target("polling p50 at most harlow's", fmt.Sprintf("%.1f ms vs %.1f ms", kin.P50Ms, harl.P50Ms), kin.P50Ms <= harl.P50Ms, true)
 	} else {
 		target("polling p50 at most harlow's", "", false, false)
 	}
