@@ -1,4 +1,4 @@
-// Command bench measures kinesin against github.com/harlow/kinesis-consumer
+// Package bench measures kinesin against github.com/harlow/kinesis-consumer
 // v0.5.0 and a bare aws-sdk-go-v2 GetRecords loop, all in one process on the
 // same in-process fake (kinesistest), and prints one table:
 //
@@ -17,7 +17,7 @@
 //     up, with the fake's limits on;
 //   - idle: the CPU of 1,024 empty shards with defaults.
 //
-// Usage:
+// Its command is bench/cmd/bench (Main here). Usage:
 //
 //	bench [-json results.json] [-scenarios backlog,scale,...] [sizes...]
 //	bench -markdown results.json [-readme ../README.md]
@@ -27,10 +27,9 @@
 // Performance section from such results (or writes it between the
 // <!-- bench:start --> and <!-- bench:end --> markers of -readme). The
 // script bench/run does both.
-package main
+package bench
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -42,12 +41,13 @@ import (
 	"time"
 )
 
-func main() {
+// Main runs the bench with the command line args (without the program's
+// name): the command bench/cmd/bench, and the children it re-executes.
+// A -h asked for returns flag.ErrHelp.
+func Main(args []string) error {
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("bench: ")
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
-		log.Fatal(err)
-	}
+	return run(args)
 }
 
 func run(args []string) error {

@@ -48,7 +48,10 @@ var (
 // handoff); the end of its standard input (its parent died) exits at once.
 // kinesin's and the lease manager's logs (Info and above) go to standard
 // error.
-func RunWorker(args []string) error {
+//
+// crash ends the process at once, as a crash would: RunWorker calls it
+// when its parent died.
+func RunWorker(args []string, crash func()) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	endpoint := fs.String("kinesis", "", "Kinesis endpoint URL")
 	dynamo := fs.String("dynamodb", "", "DynamoDB endpoint URL")
@@ -88,7 +91,7 @@ func RunWorker(args []string) error {
 	go func() {
 		<-parentGone()
 		exit("parent gone")
-		os.Exit(3)
+		crash()
 	}()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("w", w)

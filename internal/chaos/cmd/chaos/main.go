@@ -37,7 +37,7 @@ func main() {
 	case "producer":
 		err = chaos.RunProducer(args)
 	case "worker":
-		err = chaos.RunWorker(args)
+		err = chaos.RunWorker(args, func() { os.Exit(3) })
 	case "soak":
 		os.Exit(soak(args))
 	case "check":
