@@ -52,7 +52,8 @@
 // # Exit codes
 //
 //	0  success; a dry run; a stop on SIGINT or SIGTERM (tail, status --watch,
-//	   and fake's graceful stop)
+//	   and fake's graceful stop); tail's end with --stop-when-caught-up or
+//	   --stop-at
 //	1  failure while running: an AWS or store error, an endpoint that does not
 //	   answer, a missing stream or table; for fake, an address that cannot be
 //	   listened on, a file that cannot be written, a graceful stop that did not
