@@ -85,10 +85,9 @@ func (r *Reader) ConsumerARN() string { return r.consumerARN }
 // splitting or reordering an event other than into consecutive parts. An
 // event without records gives the room back (room.Unused): a subscription
 // waiting for events holds none. While room or deliver blocks, Read does not
-// read the event stream. When the shard is
-// closed and read to its end, Read returns its End (the child shards) and a
-// nil error. Errors from room and deliver, and ctx's error, are returned as
-// they are.
+// read the event stream. When the shard is closed and read to its end, Read
+// returns its End (the child shards) and a nil error. Errors from room and
+// deliver, and ctx's error, are returned as they are.
 func (r *Reader) Read(ctx context.Context, spec shard.Spec, room shard.Room, deliver shard.Deliver) (shard.End, error) {
 	pos, err := startingPosition(spec.Start)
 	if err != nil {
