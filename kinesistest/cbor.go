@@ -360,8 +360,8 @@ func appendCBORRecords(b []byte, records []record) []byte {
 		b = appendCBORHead(b, cborTag, 1)
 		b = appendCBORInt(b, rec.arrival.UnixMilli())
 		b = appendCBORText(b, cborBlob)
-		b = appendCBORHead(b, cborBytes, uint64(len(rec.data)))
-		b = append(b, rec.data...)
+		b = appendCBORHead(b, cborBytes, uint64(rec.dataLen))
+		b = appendBase64Decoded(b, rec.data64)
 		b = appendCBORText(b, "PartitionKey")
 		b = appendCBORText(b, rec.pk)
 		if rec.kms {
@@ -372,6 +372,13 @@ func appendCBORRecords(b []byte, records []record) []byte {
 	return b
 }
 
+// appendBase64Decoded appends the bytes of s, base64 the fake wrote.
+func appendBase64Decoded(b []byte, s string) []byte {
+	b = slices.Grow(b, base64.StdEncoding.DecodedLen(len(s)))
+	n, _ := base64.StdEncoding.Decode(b[len(b):cap(b)], []byte(s))
+	return b[:len(b)+n]
+}
+
 // cborRecordsLen bounds what appendCBORRecords writes for records.
 func cborRecordsLen(records []record) int {
 	const overhead = 9 + 1 + // array head; map head
@@ -380,7 +387,7 @@ func cborRecordsLen(records []record) int {
 		15 + 4 // EncryptionType: KMS
 	n := 9
 	for i := range records {
-		n += overhead + len(records[i].seq) + len(records[i].data) + len(records[i].pk)
+		n += overhead + len(records[i].seq) + records[i].dataLen + len(records[i].pk)
 	}
 	return n
 }

@@ -1,6 +1,7 @@
 package kinesistest
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -85,7 +86,8 @@ func TestPipeWriterStreamsUntilFinished(t *testing.T) {
 func testRecords(n int, pk string, data []byte) []record {
 	out := make([]record, n)
 	for i := range out {
-		out[i] = record{counter: uint64(i + 1), seq: "49" + strings.Repeat("7", 54), pk: pk, data: data, arrival: time.Unix(1700000000, 123e6)}
+		out[i] = record{counter: uint64(i + 1), seq: "49" + strings.Repeat("7", 54), pk: pk, data64: base64.StdEncoding.EncodeToString(data), dataLen: len(data),
+			arrival: time.Unix(1700000000, 123e6)}
 	}
 	return out
 }

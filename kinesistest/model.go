@@ -363,14 +363,18 @@ func (s *stream) encryptionAt(now time.Time) string {
 	return s.encryption
 }
 
-// record is one stored data record.
+// record is one stored data record. Its data is kept in base64, the form
+// both JSON responses (GetRecords, SubscribeToShard events) carry, so that
+// serving a record copies it instead of encoding it again; CBOR responses
+// decode it.
 type record struct {
 	counter uint64
 	seq     string
 	pk      string
-	data    []byte
+	data64  string // the data, base64-encoded
+	dataLen int    // the data's length in bytes
 	arrival time.Time
 	kms     bool // written while the stream was encrypted
 }
 
-func (r *record) size() int { return len(r.data) + len(r.pk) }
+func (r *record) size() int { return r.dataLen + len(r.pk) }

@@ -152,7 +152,8 @@ func (f *Fake) store(s *stream, e putEntry, now time.Time, limited bool) (*shard
 	}
 	f.autoTrimShard(sh, now)
 	c := s.nextSeq()
-	sh.records = append(sh.records, record{counter: c, seq: sh.seq(c), pk: e.pk, data: e.data, arrival: now, kms: s.encryptionAt(now) == "KMS"})
+	sh.records = append(sh.records, record{counter: c, seq: sh.seq(c), pk: e.pk, data64: base64.StdEncoding.EncodeToString(e.data),
+		dataLen: len(e.data), arrival: now, kms: s.encryptionAt(now) == "KMS"})
 	f.stored += int64(e.size())
 	return sh, &sh.records[len(sh.records)-1], nil
 }
@@ -824,7 +825,7 @@ func recordsJSONLen(records []record) int {
 	for i := range records {
 		r := &records[i]
 		n += recordJSONOverhead + len(r.seq) + maxEpochLen +
-			base64.StdEncoding.EncodedLen(len(r.data)) + jsonStringLen(r.pk)
+			len(r.data64) + jsonStringLen(r.pk)
 		if r.kms {
 			n += len(kmsJSON)
 		}
@@ -845,7 +846,7 @@ func appendRecordsJSON(b []byte, records []record) []byte {
 		b = append(b, `","ApproximateArrivalTimestamp":`...)
 		b = appendEpoch(b, rec.arrival)
 		b = append(b, `,"Data":"`...)
-		b = base64.StdEncoding.AppendEncode(b, rec.data)
+		b = append(b, rec.data64...)
 		b = append(b, `","PartitionKey":`...)
 		b = appendJSONString(b, rec.pk)
 		if rec.kms {

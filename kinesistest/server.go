@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -211,8 +212,13 @@ type jsonAppender interface{ appendJSON(b []byte) []byte }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	var body []byte
+	release := func() {}
 	if a, ok := v.(jsonAppender); ok {
-		body = a.appendJSON(make([]byte, 0, 512))
+		// Responses that encode themselves are the large ones (records):
+		// their buffers are reused.
+		buf := getRespBuf()
+		body = a.appendJSON((*buf)[:0])
+		release = func() { *buf = body; putRespBuf(buf) }
 	} else {
 		var err error
 		body, err = json.Marshal(v)
@@ -225,11 +231,35 @@ func writeJSON(w http.ResponseWriter, v any) {
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	if o, ok := w.(interface{ writeOwned([]byte) }); ok {
-		o.writeOwned(body) // the in-process transport keeps body: no copy
+	if o, ok := w.(interface{ writeOwned([]byte, func()) }); ok {
+		o.writeOwned(body, release) // the in-process transport keeps body: no copy
 		return
 	}
 	_, _ = w.Write(body)
+	release()
+}
+
+// Bounds of the response buffers kept for reuse.
+const (
+	// firstRespBuf is the size a new response buffer starts at.
+	firstRespBuf = 512
+	// maxPooledResp bounds the buffers kept: a GetRecords response holds
+	// at most 10 MiB of data, about 14 MiB of JSON.
+	maxPooledResp = 16 << 20
+)
+
+var respBufs = sync.Pool{New: func() any { b := make([]byte, 0, firstRespBuf); return &b }}
+
+// getRespBuf returns an empty buffer for a response body.
+func getRespBuf() *[]byte { return respBufs.Get().(*[]byte) }
+
+// putRespBuf gives a response buffer back once nobody reads it any more.
+func putRespBuf(b *[]byte) {
+	if cap(*b) > maxPooledResp {
+		return
+	}
+	*b = (*b)[:0]
+	respBufs.Put(b)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) { writeErrorIn(w, e, false) }

@@ -104,6 +104,10 @@ type pipeWriter struct {
 	closed      <-chan struct{} // the fake's: a streaming write gives up when it closes
 	served      chan struct{}   // closed by finish once streaming: stops the watch on closed
 
+	// release gives back the buffer of an owned body (writeOwned), once
+	// the client has closed it.
+	release func()
+
 	// set before ready is closed, read after
 	sent    http.Header
 	body    io.ReadCloser
@@ -136,16 +140,20 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 }
 
 // writeOwned writes a body the caller hands over and never touches again: a
-// response not yet started keeps it as its buffer instead of copying it.
-func (w *pipeWriter) writeOwned(p []byte) {
-	if w.pw == nil && w.buf.Len() == 0 {
+// response not yet started keeps it as its buffer instead of copying it,
+// and calls release once the client closed the body (or never, if the
+// client does not close it); otherwise release is called once p is copied.
+func (w *pipeWriter) writeOwned(p []byte, release func()) {
+	if w.pw == nil && w.buf.Len() == 0 && w.release == nil {
 		if !w.wroteHeader {
 			w.WriteHeader(http.StatusOK)
 		}
 		w.buf = *bytes.NewBuffer(p)
+		w.release = release
 		return
 	}
 	w.Write(p)
+	release()
 }
 
 // Flush switches the response to streaming and hands it to the client.
@@ -216,9 +224,42 @@ func (w *pipeWriter) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	w.body = io.NopCloser(bytes.NewReader(w.buf.Bytes()))
+	if w.release != nil {
+		w.body = &ownedBody{r: bytes.NewReader(w.buf.Bytes()), release: w.release}
+	} else {
+		w.body = io.NopCloser(bytes.NewReader(w.buf.Bytes()))
+	}
 	w.length = int64(w.buf.Len())
 	w.readyOnce.Do(func() { close(w.ready) })
+}
+
+// ownedBody is a buffered response body whose buffer is reused once the
+// client closes it.
+type ownedBody struct {
+	mu      sync.Mutex
+	r       *bytes.Reader
+	release func() // nil once called
+}
+
+func (b *ownedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.release == nil {
+		// Closed: the buffer may serve another response by now.
+		return 0, errors.New("kinesistest: read of a closed response body")
+	}
+	return b.r.Read(p)
+}
+
+func (b *ownedBody) Close() error {
+	b.mu.Lock()
+	release := b.release
+	b.release, b.r = nil, nil
+	b.mu.Unlock()
+	if release != nil {
+		release()
+	}
+	return nil
 }
 
 // streamBody is a streaming response body; closing it cancels the handler.
