@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -62,6 +63,13 @@ func (p *scanner) ws() bool {
 
 // peek skips whitespace and returns the next byte, or an error at the end.
 func (p *scanner) peek() (byte, error) {
+	if p.i < len(p.b) && p.b[p.i] > ' ' {
+		return p.b[p.i], nil // no whitespace: the service sends none
+	}
+	return p.peekSlow()
+}
+
+func (p *scanner) peekSlow() (byte, error) {
 	if !p.ws() {
 		return 0, p.errEnd()
 	}
@@ -130,12 +138,41 @@ func specials(v uint64) uint64 {
 // str consumes the string that starts after whitespace and returns the span
 // of its content. Anything else is an error.
 func (p *scanner) str() (span, error) {
-	c, err := p.peek()
-	if err != nil {
+	if err := p.quote(); err != nil {
 		return span{}, err
 	}
+	return p.strAt()
+}
+
+// quote skips whitespace and checks that a string starts there.
+func (p *scanner) quote() error {
+	c, err := p.peek()
+	if err != nil {
+		return err
+	}
 	if c != '"' {
-		return span{}, p.errorf("expected a string, found %q", c)
+		return p.errorf("expected a string, found %q", c)
+	}
+	return nil
+}
+
+// blobStr consumes the string that starts after whitespace, as str does, for
+// a string the caller decodes as base64 afterwards (a record's Data): the
+// base64 decoder refuses every control character but CR and LF (which it
+// would skip) and every byte outside ASCII, so only the closing quote,
+// escapes, CR and LF need looking for here, which bytes.IndexByte does at
+// vector speed. A string with any of those is left to strAt.
+func (p *scanner) blobStr() (span, error) {
+	if err := p.quote(); err != nil {
+		return span{}, err
+	}
+	start := p.i + 1
+	if q := bytes.IndexByte(p.b[start:], '"'); q >= 0 {
+		s := p.b[start : start+q]
+		if bytes.IndexByte(s, '\\') < 0 && bytes.IndexByte(s, '\n') < 0 && bytes.IndexByte(s, '\r') < 0 {
+			p.i = start + q + 1
+			return span{off: int32(start), end: int32(start + q), set: true}, nil
+		}
 	}
 	return p.strAt()
 }
