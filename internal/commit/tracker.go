@@ -11,6 +11,7 @@ package commit
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,11 +52,20 @@ type Tracker struct {
 	pausedSince time.Time // when Room started waiting for room; zero while it does not
 }
 
+// slot is one record added: its position, kept in 32 bytes (a tracker
+// holds one for each record not yet committed), and its state.
 type slot struct {
-	pos       checkpoint.Checkpoint
-	size      int64 // the record's bytes held in the account
+	seq       string // the record's sequence number
+	sub       int64  // with partial, the index of the user record in its KPL aggregate
+	size      int32  // the record's bytes held in the account
+	partial   bool
 	committed bool
 	yielded   bool
+}
+
+// pos returns the slot's position.
+func (s *slot) pos() checkpoint.Checkpoint {
+	return checkpoint.Checkpoint{SequenceNumber: s.seq, SubSequenceNumber: s.sub, Partial: s.partial}
 }
 
 // New returns a Tracker allowing at most limit uncommitted records, starting
@@ -133,7 +143,9 @@ func (t *Tracker) SetAccount(a *budget.Account) {
 }
 
 // Add registers n delivered records, whose positions pos(0)..pos(n-1) grow,
-// and returns the index of the first; the others follow it. size, when not
+// and returns the index of the first; the others follow it. Positions are
+// those of records (checkpoint.At, checkpoint.AtSub): their sequence
+// number, sub-sequence number and Partial are what is kept. size, when not
 // nil, gives the bytes each record holds in the tracker's account: they are
 // settled there now and released as the record is committed.
 func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint, size func(i int) int64) uint64 {
@@ -149,10 +161,12 @@ func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint, size func(i 
 	}
 	var total int64
 	for i := range n {
-		sl := slot{pos: pos(i)}
+		p := pos(i)
+		sl := slot{seq: p.SequenceNumber, sub: p.SubSequenceNumber, partial: p.Partial}
 		if size != nil && t.account != nil && !t.retired {
-			sl.size = size(i)
-			total += sl.size
+			sz := min(size(i), math.MaxInt32)
+			sl.size = int32(sz)
+			total += sz
 		}
 		t.pending = append(t.pending, sl)
 	}
@@ -160,7 +174,7 @@ func (t *Tracker) Add(n int, pos func(i int) checkpoint.Checkpoint, size func(i 
 		t.account.Settle(total)
 	}
 	if n > 0 {
-		t.last = t.pending[len(t.pending)-1].pos.SequenceNumber
+		t.last = t.pending[len(t.pending)-1].seq
 	}
 	t.added += uint64(n)
 	t.outstanding += n
@@ -198,7 +212,7 @@ func (t *Tracker) commit(idx uint64) func() {
 	}
 	t.pending[i].committed = true
 	if sz := t.pending[i].size; sz > 0 && t.account != nil && !t.retired {
-		t.account.Release(sz)
+		t.account.Release(int64(sz))
 	}
 	if t.pending[i].yielded {
 		t.inHand--
@@ -208,7 +222,7 @@ func (t *Tracker) commit(idx uint64) func() {
 	t.outstanding--
 	if i == t.head {
 		for t.head < len(t.pending) && t.pending[t.head].committed {
-			t.done = t.pending[t.head].pos
+			t.done = t.pending[t.head].pos()
 			t.pending[t.head] = slot{}
 			t.head++
 			t.base++
@@ -242,7 +256,7 @@ func (t *Tracker) Retire() {
 	var total int64
 	for i := t.head; i < len(t.pending); i++ {
 		if !t.pending[i].committed {
-			total += t.pending[i].size
+			total += int64(t.pending[i].size)
 		}
 	}
 	t.account.Release(total)

@@ -3,6 +3,7 @@ package consumer
 import (
 	"bytes"
 	"context"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -152,7 +153,7 @@ func (d *delivery) userRecords(records []types.Record) []userRecord {
 
 // emit registers items with the tracker and queues them.
 func (d *delivery) emit(ctx context.Context, items []userRecord, behind int64) error {
-	b := &Batch{ShardID: d.shard, Records: make([]Record, len(items))}
+	b := &Batch{ShardID: d.shard, Records: scratch(len(items))}
 	first := d.tr.Add(len(items), func(i int) checkpoint.Checkpoint { return items[i].pos }, func(i int) int64 {
 		return budget.Size(items[i].data, items[i].pk, items[i].pos.SequenceNumber)
 	})
@@ -193,7 +194,7 @@ func (d *delivery) deliverPlain(ctx context.Context, f shard.Batch) error {
 	if n == 0 {
 		return nil
 	}
-	b := &Batch{ShardID: d.shard, Records: make([]Record, n)}
+	b := &Batch{ShardID: d.shard, Records: scratch(n)}
 	first := d.tr.Add(n, func(i int) checkpoint.Checkpoint {
 		return checkpoint.At(aws.ToString(f.Records[i].SequenceNumber))
 	}, func(i int) int64 { return recordSize(&f.Records[i]) })
@@ -215,13 +216,47 @@ func (d *delivery) deliverPlain(ctx context.Context, f shard.Batch) error {
 	return d.queue(ctx, b, size)
 }
 
+// scratches hold the untyped records of batches being decoded: Config.Decode
+// copies what it keeps (Batch.Typed), so the slice serves another batch, of
+// any shard, once the batch is decoded.
+var scratches = sync.Pool{New: func() any { return new([]Record) }}
+
+// maxScratch bounds the scratch slices kept for reuse: the records of a
+// full GetRecords call.
+const maxScratch = 10_000
+
+// scratch returns n records to fill; queue gives them back.
+func scratch(n int) []Record {
+	p := scratches.Get().(*[]Record)
+	if cap(*p) < n {
+		return make([]Record, n)
+	}
+	recs := (*p)[:n]
+	*p = nil
+	scratches.Put(p)
+	return recs
+}
+
+// release gives records scratch returned back, cleared so that they hold no
+// record's data meanwhile.
+func release(recs []Record) {
+	if cap(recs) > maxScratch {
+		return
+	}
+	clear(recs)
+	p := scratches.Get().(*[]Record)
+	*p = recs[:0]
+	scratches.Put(p)
+}
+
 // queue has b decoded and sends it to the application's side.
 func (d *delivery) queue(ctx context.Context, b *Batch, size int) error {
 	rejected := d.e.cfg.Decode(b)
 	d.tel.Delivered(ctx, len(b.Records), size)
 	d.tel.DecodeErrors(rejected)
 	// The typed face copied what it needs (Typed): the untyped records
-	// need not live on while the batch waits and its records are held.
+	// serve another batch, rather than wait with this one.
+	release(b.Records)
 	b.Records = nil
 	select {
 	case d.e.batches <- b:

@@ -78,7 +78,8 @@ type Config struct {
 	Tel    *telemetry.Telemetry
 	// Decode turns a batch's records into the typed face's (Batch.Typed)
 	// and returns how many the decoder rejected. It runs on the shard
-	// readers' goroutines, concurrently.
+	// readers' goroutines, concurrently. It must not keep Batch.Records:
+	// the slice is reused for the shard's next batch.
 	Decode func(*Batch) (rejected int)
 	// Assignment decides which shards this process reads: AllShards or
 	// Leased.
