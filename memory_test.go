@@ -112,10 +112,16 @@ func testMemoryBudgetHoldsWithoutCommits(t *testing.T, m mode) {
 	}
 	// The records held are in the heap, and not much else: no fetch went
 	// past the budget (the fake's copies were there before). Besides the
-	// records, each open subscription (EFO) holds the buffers of its event
-	// stream, about one event: the documented overshoot.
-	if grown > 3*budget {
-		t.Errorf("the heap grew by %d MiB while the budget is %d MiB (3 times it allowed)", grown>>20, budget>>20)
+	// records, each open subscription (EFO) may hold an event it received
+	// before room was granted for its records: the documented overshoot,
+	// up to a record of each shard here (how many do depends on timing: a
+	// third of them, run without the race detector).
+	allowed := int64(3 * budget)
+	if m.EFO {
+		allowed += shards * size
+	}
+	if grown > allowed {
+		t.Errorf("the heap grew by %d MiB while the budget is %d MiB (%d MiB allowed)", grown>>20, budget>>20, allowed>>20)
 	}
 	recsMu.Lock()
 	runtime.KeepAlive(recs)

@@ -92,7 +92,7 @@ const (
 	DefaultApp                = "kinesin"
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultMaxUncommitted     = 20000
-	DefaultMemoryBudget       = 128 << 20
+	DefaultMemoryBudget       = 256 << 20
 	DefaultBatchSize          = 1000
 	DefaultBatchWait          = time.Second
 	DefaultShardSyncInterval  = 30 * time.Second
@@ -222,13 +222,18 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // WithMemoryBudget bounds the bytes of records the stream holds over all its
 // shards: fetched and not yet handed out, queued, and handed out and not yet
 // committed, counting each record's data, partition key and sequence number
-// and 128 bytes of bookkeeping. Overrides the default 128 MiB. Before each
+// and 128 bytes of bookkeeping. Overrides the default 256 MiB. Before each
 // fetch a shard's reader waits for room and asks for as many records as the
 // room pays for, sized by the largest record seen (1 MiB until one is); the
 // room is shared fairly: a fetch takes at most the shard's share (the budget
-// divided by the shards being read) beyond what it holds, or one record, and
-// when shards wait, the one holding the least goes first. Room is held for a
-// fetch only: a read waiting for records (an empty shard between polls, a
+// divided by the shards being read) beyond what it holds, a shard holding
+// more than half its share waits for its records to be committed, one
+// holding none gets one record when a record is larger than a share, and
+// when shards wait, the one holding the least goes first. A read waits for
+// its whole grant, or for a quarter of the budget to be free, rather than
+// fetch the few records that a commit or two made room for (each fetch
+// counts against the shard's calls a second). Room is held for a fetch
+// only: a read waiting for records (an empty shard between polls, a
 // subscription between events) holds none. A record larger than the whole
 // budget is fetched alone. Memory held stays within the budget plus, per
 // shard being read, one fetch of records larger than any seen before (at
@@ -236,8 +241,8 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // Enhanced Fan-Out), plus the response bodies being decoded, plus what the
 // application keeps of records it committed (decoded values, Data). The
 // share also bounds how fast a shard catches up: 4 fetches a second of at
-// most budget / shards counted bytes each (with 128 MiB, the service's
-// 2 MiB/s per shard up to 256 shards, about 0.5 MiB/s at 1,000).
+// most budget / shards counted bytes each (with 256 MiB, the service's
+// 2 MiB/s per shard up to 512 shards, about 1 MiB/s at 1,000).
 func WithMemoryBudget(bytes int64) Option { return func(cfg *config) { cfg.memoryBudget = bytes } }
 
 // WithShardSyncInterval sets how often the shard list is read again to find new

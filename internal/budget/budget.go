@@ -11,10 +11,15 @@
 // all at once when the shard's records are dropped (a lost lease).
 //
 // Fairness: a grant is at most the account's share of the limit (the limit
-// divided by the accounts reading) beyond what it holds, or one record when
-// that is less; and when reads wait, the one holding the least goes first.
-// So a shard whose records are not committed cannot take the room of the
-// others, and every shard gets records as soon as there is room for one.
+// divided by the accounts reading) beyond what it holds; an account holding
+// more than half its share waits for its records to be committed, and one
+// holding nothing gets one record when a record is larger than a share. When reads wait,
+// the one holding the least goes first. So a shard whose records are not
+// committed cannot take the room of the others. A read waits for its whole
+// grant, or for a quarter of the limit to be free (whichever is less),
+// rather than take the little room a commit or two free: each fetch counts
+// against the shard's calls a second, and a fetch of a few records where a
+// share would fit makes catching up take more of them.
 //
 // The bound is exact while records are no larger than the largest seen; a
 // larger one can take a fetch past its grant by at most that fetch.
@@ -149,7 +154,21 @@ func (b *Budget) grantable(a *Account) int64 {
 		return 0
 	}
 	share := b.limit / int64(max(b.active, 1))
-	return min(left, max(share-a.held, one))
+	want := share - a.held
+	if a.held > 0 && want < max(one, share/2) {
+		// It holds more than half its share: its read waits for its
+		// records to be committed rather than fetch a few at a time.
+		return 0
+	}
+	want = max(want, one) // records larger than a share come one at a time
+	// Less than the account may have is granted only once a quarter of
+	// the limit is free (or one record, when that is more): while records
+	// held are committed one by one, a read paced to a few calls a second
+	// would otherwise spend a call on the record or two each commit frees.
+	if left < min(want, max(b.limit/4, one)) {
+		return 0
+	}
+	return min(left, want)
 }
 
 // Reserve blocks until there is room for a fetch of the account's read and

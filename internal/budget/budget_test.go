@@ -60,9 +60,8 @@ func TestRecordsFromTheLargestSeen(t *testing.T) {
 	}
 }
 
-// A grant is the account's share beyond what it holds (or one record), and
-// the bytes held never pass the limit while records are no larger than the
-// largest seen.
+// A grant is the account's share beyond what it holds, and the bytes held
+// never pass the limit while records are no larger than the largest seen.
 func TestGrantsWithinShareAndLimit(t *testing.T) {
 	b := budget.New(8 * mib)
 	b.Observe(mib)
@@ -71,27 +70,89 @@ func TestGrantsWithinShareAndLimit(t *testing.T) {
 	if err != nil || g != 4*mib {
 		t.Fatalf("first grant = %d, %v; want the share, 4 MiB", g, err)
 	}
-	a1.Settle(4 * mib)
-	if g, _ = a1.Reserve(t.Context()); g != mib {
-		t.Fatalf("grant beyond the share = %d, want one record (1 MiB)", g)
+	a1.Settle(2 * mib)
+	if g, _ = a1.Reserve(t.Context()); g != 2*mib {
+		t.Fatalf("grant beside 2 MiB held = %d, want the rest of the share (2 MiB)", g)
 	}
-	a1.Settle(mib)
-	if g, _ = a2.Reserve(t.Context()); g != 3*mib {
-		t.Fatalf("second account's grant = %d, want what is left, 3 MiB", g)
+	a1.Settle(2 * mib)
+	if g, _ = a2.Reserve(t.Context()); g != 4*mib {
+		t.Fatalf("second account's grant = %d, want its share, 4 MiB", g)
 	}
-	a2.Settle(3 * mib)
+	a2.Settle(4 * mib)
 	if h := b.Held(); h != 8*mib {
 		t.Fatalf("held %d, want the limit", h)
 	}
-	// Full: the next Reserve waits until a release makes room.
+	// Full: the next Reserve waits until its own records are committed
+	// below half its share.
 	ch := reserveAsync(t.Context(), a2)
 	waiting(t, a2)
 	a1.Release(mib)
-	if g := <-ch; g != mib {
-		t.Fatalf("grant after a release = %d, want 1 MiB", g)
+	if a2.WaitingSince().IsZero() {
+		t.Fatal("an account holding its share was granted room")
+	}
+	a2.Release(2 * mib)
+	if g := <-ch; g != 2*mib {
+		t.Fatalf("grant after its records were committed = %d, want 2 MiB", g)
 	}
 	a2.Done()
 	a1.Done()
+}
+
+// An account holding more than half its share waits for its own records to
+// be committed rather than fetch a few more as others' commits free room;
+// and a read waits for its whole grant, or for a quarter of the limit to be
+// free, rather than take the little room one commit frees. (Fetching the
+// record or two a commit freed would spend one of the shard's few calls a
+// second on it: catching up 512 shards took a third longer.)
+func TestWaitsForAWholeGrant(t *testing.T) {
+	const record = 64 << 10
+	b := budget.New(8 * mib)
+	b.Observe(record)
+	x, y := b.Open(), b.Open() // shares of 4 MiB
+	for _, a := range []*budget.Account{x, y} {
+		if g, err := a.Reserve(t.Context()); err != nil || g != 4*mib {
+			t.Fatalf("grant %d, %v; want 4 MiB", g, err)
+		}
+		a.Settle(4 * mib)
+	}
+	// Full, and x holds more than half its share: x waits whatever y frees.
+	xNext := reserveAsync(t.Context(), x)
+	waiting(t, x)
+	y.Release(record)
+	if x.WaitingSince().IsZero() {
+		t.Fatal("x, holding its whole share, was granted the room of one record y committed")
+	}
+	y.Release(mib - record)
+	if x.WaitingSince().IsZero() {
+		t.Fatal("x, holding its whole share, was granted room y committed")
+	}
+	// x's own records committed down to half its share: it gets the rest
+	// of its share.
+	x.Release(2 * mib)
+	if g := <-xNext; g != 2*mib {
+		t.Fatalf("x's grant = %d, want 2 MiB, its share beyond what it holds", g)
+	}
+	x.Settle(2 * mib)
+	// z holds nothing; with three reading the share is 8/3 MiB. 1 MiB is
+	// free (x holds 4 MiB, y 3 MiB): z waits for a quarter of the limit
+	// (2 MiB, less than its share) to be free, not for the first record.
+	z := b.Open()
+	zNext := reserveAsync(t.Context(), z)
+	waiting(t, z)
+	for range 15 {
+		y.Release(record) // one record committed at a time: 15 of the 16 in 1 MiB
+		if z.WaitingSince().IsZero() {
+			t.Fatalf("z was granted %d bytes, less than a quarter of the limit", <-zNext)
+		}
+	}
+	y.Release(record)
+	if g := <-zNext; g != 2*mib {
+		t.Fatalf("z's grant = %d, want the 2 MiB free", g)
+	}
+	z.Settle(0)
+	for _, a := range []*budget.Account{x, y, z} {
+		a.Done()
+	}
 }
 
 // When reads wait, the one holding the least goes first, whatever the order
@@ -108,7 +169,7 @@ func TestLeastHeldGoesFirst(t *testing.T) {
 	waiting(t, hog)
 	quietNext := reserveAsync(t.Context(), quiet)
 	waiting(t, quiet)
-	hog.Release(mib) // room for one record
+	hog.Release(mib) // a quarter of the budget free
 	select {
 	case g := <-quietNext:
 		if g != mib {
@@ -118,7 +179,7 @@ func TestLeastHeldGoesFirst(t *testing.T) {
 		t.Fatalf("the account holding 3 MiB got the room (%d) before the one holding nothing", g)
 	}
 	quiet.Settle(mib)
-	hog.Release(mib)
+	hog.Release(2 * mib) // down to half its share
 	if g := <-hogNext; g != mib {
 		t.Fatalf("hog got %d, want 1 MiB", g)
 	}
