@@ -113,6 +113,8 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		return shard.End{}, err
 	}
 	var lastCall time.Time
+	var planned time.Time    // when the last call was to go
+	var credit time.Duration // taken off the next wait (see gridCredit)
 	wait := time.Duration(0)
 	idle := 0              // calls in a row that found nothing at the tip
 	first := true          // no GetRecords call has succeeded yet
@@ -128,18 +130,24 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			if n, err = room.Wait(ctx); err != nil {
 				return shard.End{}, err
 			}
-			at := lastCall.Add(wait)
+			at := lastCall.Add(wait - credit)
 			if min(n, r.opts.MaxRecords) > asked {
 				at = followAt
 			}
 			followAt = time.Time{}
+			planned = at
 			if err := retry.SleepUntil(ctx, at); err != nil {
 				return shard.End{}, err
 			}
 		} else {
 			// The pace first, then the room: room reserves memory for the
 			// call, which should not sit idle through the wait.
-			if err := retry.SleepUntil(ctx, lastCall.Add(wait)); err != nil {
+			at := lastCall.Add(wait - credit)
+			planned = time.Time{}
+			if !lastCall.IsZero() {
+				planned = at
+			}
+			if err := retry.SleepUntil(ctx, at); err != nil {
 				return shard.End{}, err
 			}
 			if n, err = room.Wait(ctx); err != nil {
@@ -148,6 +156,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		}
 		asked = min(n, r.opts.MaxRecords)
 		lastCall = time.Now()
+		credit = 0
 		out, err := r.api.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: aws.String(iter),
 			Limit:         aws.Int32(int32(asked)),
@@ -210,6 +219,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			idle = 0
 			paid := readTime(out.Records, r.opts.ReadRate)
 			wait = max(r.opts.MinInterval, paid)
+			credit = gridCredit(lastCall, planned, wait)
 			if first && len(out.Records) == asked && asked < r.opts.MaxRecords {
 				followAt = lastCall.Add(paid)
 			}
@@ -218,6 +228,7 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			// records): go on reading.
 			idle = 0
 			wait = r.opts.MinInterval
+			credit = gridCredit(lastCall, planned, wait)
 		default:
 			// Caught up: IdleInterval, doubling while the shard stays
 			// empty, up to MaxIdleInterval.
@@ -226,6 +237,26 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 		}
 		first = false
 	}
+}
+
+// serviceGap is the least time between two calls on a shard the service's
+// 5 GetRecords calls a second allow.
+const serviceGap = 200 * time.Millisecond
+
+// gridCredit is how much earlier than wait after the last call, made at
+// last, the next one goes, given that the last call was planned for planned
+// (zero when it was not paced) and started late (a timer that fired late, a
+// scheduler that ran the reader late, the room): the lateness, so that the
+// calls keep to a grid of wait and a MinInterval of 250ms makes 4 calls a
+// second, not a few less; but at most a tenth of wait, and never bringing
+// two calls closer than the service's 200ms. A call never goes before the
+// grid that the first paced call started, so the calls a second stay at
+// most one per wait.
+func gridCredit(last, planned time.Time, wait time.Duration) time.Duration {
+	if planned.IsZero() {
+		return 0
+	}
+	return max(0, min(last.Sub(planned), wait/10, wait-serviceGap))
 }
 
 // idleWait is the wait after the (n+1)-th call in a row that found nothing
