@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 )
 
@@ -52,18 +54,30 @@ func runInChild(c childFlags, p Params) (Row, error) {
 // childMain is the child's side: it runs the scenario and prints its row as
 // JSON on stdout.
 // With BENCH_CPUPROFILE set to a file name, the child writes its CPU
-// profile there (go tool pprof reads it).
+// profile there (go tool pprof reads it); with BENCH_TRACE, its execution
+// trace (go tool trace reads it).
 func childMain(c childFlags, p Params) error {
-	if f := os.Getenv("BENCH_CPUPROFILE"); f != "" {
+	for _, w := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{
+		{"BENCH_TRACE", trace.Start, trace.Stop},
+		{"BENCH_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
+	} {
+		f := os.Getenv(w.env)
+		if f == "" {
+			continue
+		}
 		out, err := os.Create(f)
 		if err != nil {
 			return err
 		}
 		defer out.Close()
-		if err := pprof.StartCPUProfile(out); err != nil {
+		if err := w.start(out); err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
+		defer w.stop()
 	}
 	var row Row
 	var err error
