@@ -5,7 +5,7 @@
 // tidies it.
 module github.com/kinesin-go/kinesin/internal/oteltest
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/aws/smithy-go v1.28.8
@@ -41,6 +41,6 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
