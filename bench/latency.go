@@ -113,8 +113,9 @@ func latencyOne(r runner, p Params, seed uint64) ([]time.Duration, float64, erro
 	errc := make(chan error, 1)
 	go func() { errc <- r.run(ctx, fake.Client(), sink) }()
 
+	calls := watchCalls(fake, shards)
+	defer calls.stop()
 	// The traffic: a record on each shard every interval, until the end.
-	callsFrom, callsAt := -1, time.Time{}
 	rnd := rand.New(rand.NewPCG(seed, 14))
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -127,9 +128,6 @@ func latencyOne(r runner, p Params, seed uint64) ([]time.Duration, float64, erro
 		if !now.Before(until) {
 			break
 		}
-		if callsFrom < 0 && !now.Before(from) {
-			callsFrom, callsAt = fake.Calls("GetRecords"), time.Now()
-		}
 		for i, sh := range shards {
 			at := time.Now()
 			if _, err := fake.PutWithHashKey(streamName, partitionKey(i), sh.StartingHashKey, stamped(data, at)); err != nil {
@@ -140,7 +138,7 @@ func latencyOne(r runner, p Params, seed uint64) ([]time.Duration, float64, erro
 			}
 		}
 	}
-	calls := float64(fake.Calls("GetRecords")-callsFrom) / time.Since(callsAt).Seconds() / float64(len(shards))
+	rate := calls.rate(from, until)
 
 	// Wait for the records put in the window (at most 10 s more).
 	deadline := time.After(10 * time.Second)
@@ -169,7 +167,82 @@ func latencyOne(r runner, p Params, seed uint64) ([]time.Duration, float64, erro
 	if len(samples) == 0 {
 		return nil, 0, fmt.Errorf("%s: no record put in the measured window", r.Name)
 	}
-	return samples, calls, nil
+	return samples, rate, nil
+}
+
+// callWatch notes when each shard's GetRecords calls reach the fake: a
+// fault that lets every call through counts them per shard, and a sampler
+// notes the time each count grows (within a millisecond).
+type callWatch struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	at   [][]time.Time // per shard
+}
+
+func watchCalls(fake *kinesistest.Fake, shards []kinesistest.ShardInfo) *callWatch {
+	w := &callWatch{done: make(chan struct{}), at: make([][]time.Time, len(shards))}
+	counters := make([]*kinesistest.Injected, len(shards))
+	for i, sh := range shards {
+		counters[i] = fake.Inject(kinesistest.Fault{Match: kinesistest.Match{Op: "GetRecords", Shard: sh.ID}, Action: kinesistest.Pass})
+	}
+	seen := make([]int, len(shards))
+	w.wg.Go(func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case now := <-tick.C:
+				w.mu.Lock()
+				for i, c := range counters {
+					for n := c.Hits(); seen[i] < n; seen[i]++ {
+						w.at[i] = append(w.at[i], now)
+					}
+				}
+				w.mu.Unlock()
+			}
+		}
+	})
+	return w
+}
+
+func (w *callWatch) stop() {
+	select {
+	case <-w.done:
+	default:
+		close(w.done)
+	}
+	w.wg.Wait()
+}
+
+// rate returns the GetRecords calls a second per shard in [from, until):
+// for each shard, the calls in it after the first over the time from the
+// first to the last (so that a window cutting a call period counts it
+// whole, neither a call more nor less), averaged over the shards.
+func (w *callWatch) rate(from, until time.Time) float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var sum float64
+	n := 0
+	for _, at := range w.at {
+		var in []time.Time
+		for _, t := range at {
+			if !t.Before(from) && t.Before(until) {
+				in = append(in, t)
+			}
+		}
+		if len(in) < 2 {
+			continue
+		}
+		sum += float64(len(in)-1) / in[len(in)-1].Sub(in[0]).Seconds()
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }
 
 // early returns the error of a runner that stopped before it was told to,
