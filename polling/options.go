@@ -44,13 +44,18 @@ type Options struct {
 	// MaxRecords is the most records one GetRecords call asks for, from 1
 	// to 10,000; default 10,000.
 	MaxRecords int
-	// MinInterval is the least time between the starts of two GetRecords
-	// calls on a shard (but the first two of a read: see the package doc),
-	// and the time between them while records come; default 250ms. The service allows 5 GetRecords calls a second per
-	// shard, shared by every polling consumer of the stream: 4 a second
-	// leave a fifth of them to retries and other consumers, and still
-	// deliver a record within 250ms of its put (125ms on average). Below
-	// 200ms a consumer exceeds the limit alone: only for emulators.
+	// MinInterval is the time between the starts of two GetRecords calls
+	// on a shard while records come (but the first two of a read: see the
+	// package doc); default 250ms. The calls keep to a grid of it: a call
+	// that started late (a timer or the scheduler late, a wait for memory)
+	// brings the next one earlier by as much, by at most a tenth of
+	// MinInterval and never closer than 200ms, so a shard gets 1 /
+	// MinInterval calls a second, never more. The service allows 5
+	// GetRecords calls a second per shard, shared by every polling consumer
+	// of the stream: 4 a second leave a fifth of them to retries and other
+	// consumers, and still deliver a record within 250ms of its put (125ms
+	// on average). Below 200ms a consumer exceeds the limit alone: only for
+	// emulators.
 	MinInterval time.Duration
 	// IdleInterval is the time between the starts of two GetRecords calls
 	// on a shard after a call that found nothing at its tip; default 500ms.
