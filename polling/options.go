@@ -14,7 +14,10 @@
 // by kinesin's memory budget before any record's size is known (a record
 // counts as 1 MiB until then), so it may ask for few records; when it
 // comes back full and the budget then pays for more, the second call
-// follows at once, the two still within the service's 5 a second.
+// follows at once, the two still within the service's 5 a second (and the
+// first call's bytes, up to a MinInterval's worth at ReadRate, counted as
+// the second's: a read does not wait for the few bytes a blind first call
+// brought to be paid for).
 // kinesin.WithPolling takes the Options.
 //
 // # Errors

@@ -12,8 +12,9 @@
 // room before the size of the records is known (the memory budget counts
 // an unseen record as 1 MiB); when it comes back full and the room then
 // pays for more, the second call follows at once (the two within the
-// service's 5 calls a second), so a read does not start with a round of
-// MinInterval for a handful of records.
+// service's 5 calls a second, and the first call's bytes, up to a
+// MinInterval's worth at ReadRate, counted as the second's), so a read does
+// not start with a round of MinInterval for a handful of records.
 //
 // # Errors
 //
@@ -221,7 +222,12 @@ func (r *Reader) Read(ctx context.Context, sh shard.Spec, room shard.Room, deliv
 			wait = max(r.opts.MinInterval, paid)
 			credit = gridCredit(lastCall, planned, wait)
 			if first && len(out.Records) == asked && asked < r.opts.MaxRecords {
-				followAt = lastCall.Add(paid)
+				// The follow-up stands in for the call the first one
+				// would have been, had the records' size been known: the
+				// first call's bytes count against it up to a
+				// MinInterval's worth (the 2 MiB/s a second allows 512 KiB
+				// each 250ms call), and only the rest is paid for first.
+				followAt = lastCall.Add(max(0, paid-r.opts.MinInterval))
 			}
 		case behind > 0:
 			// Nothing, but more behind it (a stretch of the shard without

@@ -683,20 +683,37 @@ func TestExpiredLatestIteratorKeepsRecordsArrivedMeanwhile(t *testing.T) {
 // The first call of a read, sized before the size of the records is known,
 // that comes back full is followed at once by a second call when the room
 // then pays for more; the calls after it keep MinInterval. A first call
-// the room does not grow after keeps the pace too.
+// the room does not grow after keeps the pace too. The first call's bytes
+// do not delay the follow-up while they are within a MinInterval's worth at
+// ReadRate; beyond, the rest is paid for first. (Its records are of 3
+// bytes: 2 records are half a second's worth at 12 bytes a second, a
+// second and a half's at 4.)
+// readTimeOf is how long ReadRate rate (0: the default) takes to pay for n
+// of the records put puts (3 bytes each).
+func readTimeOf(n, rate int) time.Duration {
+	if rate == 0 {
+		rate = polling.DefaultReadRate
+	}
+	return time.Duration(float64(3*n) / float64(rate) * float64(time.Second))
+}
+
 func TestFirstCallFollowedUpWhenRoomGrows(t *testing.T) {
 	fake := newFake(t)
 	put(t, fake, 0, 50)
-	opts := polling.Options{MinInterval: time.Second}
 	for _, tc := range []struct {
 		name     string
+		readRate int
 		sizes    []int // room of each call; the last repeats
 		followUp bool
+		after    time.Duration // the follow-up's least gap
 	}{
-		{"room grows", []int{2, 30}, true},
-		{"room stays", []int{2, 2}, false},
+		{"room grows", 0, []int{2, 30}, true, 0},
+		{"room stays", 0, []int{2, 2}, false, 0},
+		{"room grows, bytes within a MinInterval", 12, []int{2, 4}, true, 0},
+		{"room grows, bytes past a MinInterval", 4, []int{2, 4}, true, 500 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			opts := polling.Options{MinInterval: time.Second, ReadRate: tc.readRate}
 			rec := &recorder{api: fake.Client()}
 			r := newReader(t, rec, opts, shard.Hooks{})
 			var mu sync.Mutex
@@ -710,21 +727,21 @@ func TestFirstCallFollowedUpWhenRoomGrows(t *testing.T) {
 			})
 			s := &sink{}
 			stop, _ := read(t, r, trimHorizon(shard0), roomFn, s)
-			eventually(t, 5*time.Second, func() bool { return len(rec.of("GetRecords")) >= 3 }, "3 calls")
+			eventually(t, 10*time.Second, func() bool { return len(rec.of("GetRecords")) >= 3 }, "3 calls")
 			stop()
 			calls := rec.of("GetRecords")
 			g := gaps(calls)
 			if calls[0].records != 2 {
 				t.Fatalf("the first call returned %d records, want the 2 of its room", calls[0].records)
 			}
-			if tc.followUp && g[0] >= opts.MinInterval/2 {
-				t.Errorf("the second call came %v after the first, want at once (MinInterval %v)", g[0], opts.MinInterval)
+			if tc.followUp && (g[0] >= tc.after+opts.MinInterval/2 || g[0] < tc.after-2*time.Millisecond) {
+				t.Errorf("the second call came %v after the first, want %v (MinInterval %v)", g[0], tc.after, opts.MinInterval)
 			}
 			if !tc.followUp && g[0] < opts.MinInterval-2*time.Millisecond {
 				t.Errorf("the second call came %v after the first with no more room, want MinInterval %v", g[0], opts.MinInterval)
 			}
-			if g[1] < opts.MinInterval-2*time.Millisecond {
-				t.Errorf("the third call came %v after the second, want MinInterval %v", g[1], opts.MinInterval)
+			if want := max(opts.MinInterval, readTimeOf(calls[1].records, tc.readRate)); g[1] < want-opts.MinInterval/10-2*time.Millisecond {
+				t.Errorf("the third call came %v after the second, want %v", g[1], want)
 			}
 		})
 	}
