@@ -2,6 +2,7 @@ package kinesistest_test
 
 import (
 	"bytes"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -384,4 +385,23 @@ func TestLimitWritesSpareHelpers(t *testing.T) {
 	if got := shards[0].Records; got != 1500+3+1+1000 {
 		t.Fatalf("the shard holds %d records, want %d", got, 1500+3+1+1000)
 	}
+}
+
+// One WithServiceLimits option may make several fakes at once, as parallel
+// tests sharing it do: each fake gets its own copy of the limits (the race
+// detector failed the suite when they filled one in place).
+func TestServiceLimitsOptionSharedByFakes(t *testing.T) {
+	opt := kinesistest.WithServiceLimits(kinesistest.Limits{CallRates: map[string]int{"ListShards": 50}})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			f, err := kinesistest.NewFake(opt)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.Close()
+		})
+	}
+	wg.Wait()
 }

@@ -3,6 +3,7 @@ package kinesistest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -129,11 +130,14 @@ func WithAccountID(id string) Option {
 // refused; a zero field takes the service's value.
 func WithServiceLimits(l Limits) Option {
 	return func(cfg *config) error {
-		if err := l.check(); err != nil {
+		// A copy for each fake: one Option may make fakes concurrently.
+		lim := l
+		lim.CallRates = maps.Clone(l.CallRates)
+		if err := lim.check(); err != nil {
 			return err
 		}
-		l.fill()
-		cfg.limits = &l
+		lim.fill()
+		cfg.limits = &lim
 		return nil
 	}
 }
