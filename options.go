@@ -222,7 +222,8 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // WithMemoryBudget bounds the bytes of records the stream holds over all its
 // shards: fetched and not yet handed out, queued, and handed out and not yet
 // committed, counting each record's data, partition key and sequence number
-// and 128 bytes of bookkeeping. Overrides the default 256 MiB. Before each
+// and 224 bytes of bookkeeping (what a delivered record's own structures
+// take besides, with []byte values). Overrides the default 256 MiB. Before each
 // fetch a shard's reader waits for room and asks for as many records as the
 // room pays for, sized by the largest record seen (1 MiB until one is); the
 // room is shared fairly: a fetch takes at most the shard's share (the budget
