@@ -92,7 +92,7 @@ const (
 	DefaultApp                = "kinesin"
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultMaxUncommitted     = 20000
-	DefaultMemoryBudget       = 256 << 20
+	DefaultMemoryBudget       = 320 << 20
 	DefaultBatchSize          = 1000
 	DefaultBatchWait          = time.Second
 	DefaultShardSyncInterval  = 30 * time.Second
@@ -223,7 +223,7 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // shards: fetched and not yet handed out, queued, and handed out and not yet
 // committed, counting each record's data, partition key and sequence number
 // and 224 bytes of bookkeeping (what a delivered record's own structures
-// take besides, with []byte values). Overrides the default 256 MiB. Before each
+// take besides, with []byte values). Overrides the default 320 MiB. Before each
 // fetch a shard's reader waits for room and asks for as many records as the
 // room pays for, sized by the largest record seen (1 MiB until one is); the
 // room is shared fairly: a fetch takes at most the shard's share (the budget
@@ -242,8 +242,8 @@ func WithMaxUncommitted(n int) Option { return func(cfg *config) { cfg.maxUncomm
 // Enhanced Fan-Out), plus the response bodies being decoded, plus what the
 // application keeps of records it committed (decoded values, Data). The
 // share also bounds how fast a shard catches up: 4 fetches a second of at
-// most budget / shards counted bytes each (with 256 MiB, the service's
-// 2 MiB/s per shard up to 512 shards, about 1 MiB/s at 1,000).
+// most budget / shards counted bytes each (with 320 MiB, the service's
+// 2 MiB/s per shard up to 640 shards, about 1.25 MiB/s at 1,000).
 func WithMemoryBudget(bytes int64) Option { return func(cfg *config) { cfg.memoryBudget = bytes } }
 
 // WithShardSyncInterval sets how often the shard list is read again to find new
