@@ -13,13 +13,14 @@
 // Fairness: a grant is at most the account's share of the limit (the limit
 // divided by the accounts reading) beyond what it holds; an account holding
 // more than half its share waits for its records to be committed, and one
-// holding nothing gets one record when a record is larger than a share. When reads wait,
-// the one holding the least goes first. So a shard whose records are not
-// committed cannot take the room of the others. A read waits for its whole
-// grant, or for a quarter of the limit to be free (whichever is less),
-// rather than take the little room a commit or two free: each fetch counts
-// against the shard's calls a second, and a fetch of a few records where a
-// share would fit makes catching up take more of them.
+// holding nothing gets one record when a record is larger than a share.
+// When reads wait, the one holding the least goes first. So a shard whose
+// records are not committed cannot take the room of the others. A read
+// waits for its whole grant, or for a quarter of the limit to be free
+// (whichever is less), rather than take the little room a commit or two
+// free: each fetch counts against the shard's calls a second, and a fetch
+// of a few records where a share would fit makes catching up take more of
+// them.
 //
 // The bound is exact while records are no larger than the largest seen; a
 // larger one can take a fetch past its grant by at most that fetch.

@@ -219,34 +219,29 @@ func (d *delivery) deliverPlain(ctx context.Context, f shard.Batch) error {
 // scratches hold the untyped records of batches being decoded: Config.Decode
 // copies what it keeps (Batch.Typed), so the slice serves another batch, of
 // any shard, once the batch is decoded.
-var scratches = sync.Pool{New: func() any { return new([]Record) }}
+var scratches sync.Pool // of *[]Record
 
 // maxScratch bounds the scratch slices kept for reuse: the records of a
 // full GetRecords call.
 const maxScratch = 10_000
 
-// scratch returns n records to fill; queue gives them back.
+// scratch returns n records to fill; queue gives them back (release).
 func scratch(n int) []Record {
-	p := scratches.Get().(*[]Record)
-	if cap(*p) < n {
-		return make([]Record, n)
+	if p, _ := scratches.Get().(*[]Record); p != nil && cap(*p) >= n {
+		return (*p)[:n]
 	}
-	recs := (*p)[:n]
-	*p = nil
-	scratches.Put(p)
-	return recs
+	return make([]Record, n)
 }
 
-// release gives records scratch returned back, cleared so that they hold no
+// release gives back records scratch returned, cleared so that they hold no
 // record's data meanwhile.
 func release(recs []Record) {
 	if cap(recs) > maxScratch {
 		return
 	}
 	clear(recs)
-	p := scratches.Get().(*[]Record)
-	*p = recs[:0]
-	scratches.Put(p)
+	recs = recs[:0]
+	scratches.Put(&recs)
 }
 
 // queue has b decoded and sends it to the application's side.
