@@ -2,7 +2,6 @@ package kinesin
 
 import (
 	"iter"
-	"sync/atomic"
 	"time"
 
 	"github.com/kinesin-go/kinesin/internal/consumer"
@@ -41,17 +40,13 @@ func (b *Batch[T]) Commit() {
 // StopWhenCaughtUp or StopAt, once the stream is read); a fatal error is
 // yielded once, last, with a nil batch.
 func (s *Stream[T]) Batches() iter.Seq2[*Batch[T], error] {
-	claimed := s.consumed.CompareAndSwap(false, true)
-	var ranged atomic.Bool
+	mayRange := s.claim()
 	return func(yield func(*Batch[T], error) bool) {
-		if !claimed || !ranged.CompareAndSwap(false, true) {
+		if !mayRange() {
 			yield(nil, ErrConsumed)
 			return
 		}
-		defer func() {
-			s.eng.IterDone()
-			s.Close()
-		}()
+		defer s.rangeDone()
 		j := &joiner[T]{s: s, held: make(map[string]*held[T])}
 		timer := time.NewTimer(time.Hour)
 		defer timer.Stop()

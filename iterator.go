@@ -18,19 +18,13 @@ import (
 // The loop ends when the stream is closed or Open's context ends; a fatal
 // error is yielded once, last, with a nil record.
 func (s *Stream[T]) Records() iter.Seq2[*Record[T], error] {
-	claimed := s.consumed.CompareAndSwap(false, true)
-	var ranged atomic.Bool
+	mayRange := s.claim()
 	return func(yield func(*Record[T], error) bool) {
-		if !claimed || !ranged.CompareAndSwap(false, true) {
+		if !mayRange() {
 			yield(nil, ErrConsumed)
 			return
 		}
-		defer func() {
-			// Nothing is processed any more: Close need not wait for
-			// records handed out to be committed.
-			s.eng.IterDone()
-			s.Close()
-		}()
+		defer s.rangeDone()
 		for {
 			select {
 			case b := <-s.eng.Batches():
@@ -167,4 +161,22 @@ func (s *Stream[T]) takeBack() {
 			return
 		}
 	}
+}
+
+// claim takes the stream's records for the iterator being made, if no other
+// form took them. It returns what the iterator asks when ranged: whether
+// this range may read the stream (the iterator claimed it, and this is its
+// first range).
+func (s *Stream[T]) claim() func() bool {
+	claimed := s.consumed.CompareAndSwap(false, true)
+	var ranged atomic.Bool
+	return func() bool { return claimed && ranged.CompareAndSwap(false, true) }
+}
+
+// rangeDone ends the range of an iterator that read the stream: nothing is
+// processed any more, so Close need not wait for records handed out to be
+// committed.
+func (s *Stream[T]) rangeDone() {
+	s.eng.IterDone()
+	s.Close()
 }
